@@ -1,0 +1,72 @@
+"""Bicubic super-resolution baseline, compared with the published table.
+
+Runs MATLAB-bicubic downscaling and upscaling through the same evaluation
+path as the models (`restoration.evaluation.evaluate_sr`) and prints a
+markdown table. Matching the published bicubic rows to about 0.01 dB is the
+end-to-end check of the degradation and metric code.
+
+    python benchmarks/bicubic_baseline.py                     # PSNR, about 1 minute
+    python benchmarks/bicubic_baseline.py --ssim --sets Set5  # with SSIM
+"""
+
+import argparse
+import pathlib
+import sys
+import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from data.testsets import load_set, resolve_data_root  # noqa: E402
+from restoration.evaluation import bicubic_predictor, evaluate_sr  # noqa: E402
+from restoration.metrics import sr_conventions  # noqa: E402
+
+# Bicubic rows of the SR tables (Y channel, border = scale), as reported by
+# VDSR (Kim et al., CVPR 2016) and repeated by EDSR (Lim et al., 2017).
+PUBLISHED_PSNR = {
+    ("Set5", 2): 33.66, ("Set14", 2): 30.24, ("BSD100", 2): 29.56, ("Urban100", 2): 26.88,
+    ("Set5", 3): 30.39, ("Set14", 3): 27.55, ("BSD100", 3): 27.21, ("Urban100", 3): 24.46,
+    ("Set5", 4): 28.42, ("Set14", 4): 26.00, ("BSD100", 4): 25.96, ("Urban100", 4): 23.14,
+}
+
+
+def parse_arguments():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sets", nargs="+", default=["Set5", "Set14", "BSD100", "Urban100"])
+    parser.add_argument("--scales", nargs="+", type=int, default=[2, 3, 4])
+    parser.add_argument("--data-root", default=None, help="folder holding the sets")
+    parser.add_argument("--ssim", action="store_true", help="also compute SSIM")
+    return parser.parse_args()
+
+
+def format_row(set_name, scale, evaluation, seconds):
+    published = PUBLISHED_PSNR.get((set_name, scale))
+    difference = "" if published is None else f"{evaluation.psnr - published:+.3f}"
+    ssim = "" if evaluation.ssim is None else f"{evaluation.ssim:.4f}"
+    published_text = "" if published is None else f"{published:.2f}"
+    return (
+        f"| {set_name} | x{scale} | {len(evaluation.per_image)} | {evaluation.psnr:.3f} "
+        f"| {published_text} | {difference} | {ssim} | {seconds:.1f} |"
+    )
+
+
+def main():
+    arguments = parse_arguments()
+    root = resolve_data_root(arguments.data_root)
+    print(f"Data root: {root}")
+    for scale in arguments.scales:
+        print(f"Conventions x{scale}: {sr_conventions(scale).description}")
+    print()
+    print("| set | scale | images | PSNR (dB) | published | difference | SSIM | seconds |")
+    print("|---|---|---|---|---|---|---|---|")
+    for set_name in arguments.sets:
+        images = load_set(set_name, arguments.data_root)
+        for scale in arguments.scales:
+            start = time.perf_counter()
+            evaluation = evaluate_sr(
+                bicubic_predictor(scale), images, scale, compute_ssim=arguments.ssim
+            )
+            print(format_row(set_name, scale, evaluation, time.perf_counter() - start), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""Writes a benchmark's section of BENCHMARKS.md in place, atomically."""
+
+import os
+import platform
+import re
+import subprocess
+import tempfile
+from pathlib import Path
+
+BENCHMARKS_FILE = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
+HEADER = "# Benchmarks\n\nEvery section is rewritten by the command named in it.\n"
+
+
+def machine_description():
+    """CPU model, core count and memory of this machine, in one line."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = ""
+    try:
+        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        memory = f", {pages / 2**30:.0f} GiB RAM"
+    except (ValueError, OSError):
+        pass
+    return f"{cpu}, {os.cpu_count()} cores{memory}, {platform.system()} {platform.release()}"
+
+
+def git_revision():
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+            check=True, cwd=BENCHMARKS_FILE.parent,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def write_section(name, body, path=BENCHMARKS_FILE):
+    """Replaces (or appends) the section delimited by markers named `name`."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    text = Path(path).read_text() if Path(path).exists() else HEADER
+    section = f"{start}\n{body.strip()}\n{end}"
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.DOTALL)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section, text)
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    handle, temporary = tempfile.mkstemp(dir=Path(path).parent, suffix=".tmp")
+    with os.fdopen(handle, "w") as stream:
+        stream.write(text)
+    os.replace(temporary, path)

@@ -1,0 +1,432 @@
+"""Download the training and benchmark image sets into `<root>/<SetName>/`.
+
+Usage:
+
+    python -m data.download --list
+    python -m data.download --sets DIV2K Set5 Set14 BSD100 Urban100 [--root DIR]
+
+Each archive is streamed to `<file>.part`, resumed with an HTTP Range request
+after an interruption, checked against its sha256 and only then renamed into
+place. The images it holds are extracted into a temporary folder that is
+renamed to `<root>/<SetName>/` once complete, so a set folder that exists is
+whole and a second run downloads nothing.
+
+Sources. DIV2K comes from its authors (ETH Zurich); its sha256 sums are the
+ones TensorFlow Datasets publishes for the same URLs. The benchmark sets come
+from pinned commits of public GitHub repositories that ship them as test sets
+(SwinIR, DnCNN, FFDNet, Neighbor2Neighbor, denoising_datasets,
+dcscn-super-resolution). GitHub builds those archives on request and does
+not promise byte-identical output over time, so their sha256 is `None`: the
+command prints the sum it computed, and the number of images in every set is
+checked instead. Manga109 is copyrighted by its authors and licensed for
+academic research (http://www.manga109.org/en/); the copy used here is the
+109-image super-resolution benchmark shipped by `denoising_datasets`.
+"""
+
+import argparse
+import dataclasses
+import fnmatch
+import hashlib
+import os
+import re
+import shutil
+import sys
+import tarfile
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from data.testsets import candidate_roots
+
+ARCHIVE_FOLDER = ".archives"
+_CHUNK_BYTES = 1 << 20
+_TIMEOUT_SECONDS = 60
+
+
+class DownloadError(RuntimeError):
+    """A download, checksum or extraction step failed; the message says which."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """Where one image set comes from and how to unpack it.
+
+    Args:
+        name: folder created under the data root, e.g. `"Set5"`.
+        url: archive to download (zip or tar, compressed or not).
+        member_glob: pattern over archive member paths that selects the images,
+            matched segment by segment with `fnmatch` (so `*` never crosses a
+            `/`); the images are written flat into the set folder by file name.
+        image_count: number of images the set must contain.
+        sha256: expected sha256 of the archive, or `None` when it is not
+            known in advance (the computed sum is printed instead).
+    """
+
+    name: str
+    url: str
+    member_glob: str
+    image_count: int
+    sha256: str | None = None
+
+
+def github_archive(repository, commit):
+    """Returns the URL of the tar.gz snapshot of `repository` at `commit`."""
+    return f"https://github.com/{repository}/archive/{commit}.tar.gz"
+
+
+_DIV2K = "https://data.vision.ee.ethz.ch/cvl/DIV2K"
+_SWINIR = github_archive("JingyunLiang/SwinIR", "6545850fbf8df298df73d81f3e8cba638787c8bd")
+_DNCNN = github_archive("cszn/DnCNN", "e93b27812d3ff523a3a79d19e5e50d233d7a8d0a")
+_FFDNET = github_archive("cszn/FFDNet", "e787f46df2f374ff3591186706229cb9a0591fea")
+_NEIGHBOR2NEIGHBOR = github_archive(
+    "TaoHuang2018/Neighbor2Neighbor", "e66389ebef1e64d306d8fcb95f096cf427243452"
+)
+_DENOISING_DATASETS = github_archive(
+    "majedelhelou/denoising_datasets", "58234876fef6f1b56306705c78dfd40cdb837b86"
+)
+_DCSCN = github_archive(
+    "jiny2001/dcscn-super-resolution", "d382bc30d41c94ac72f8cb148d61cc4864b3b380"
+)
+
+SOURCES = (
+    Source(
+        "DIV2K_train_HR", f"{_DIV2K}/DIV2K_train_HR.zip", "DIV2K_train_HR/*.png", 800,
+        "9d0b9c463f6e35b6c62cc6a930ee2224f670b34c1df841a57670f9acf0f6c335",
+    ),
+    Source(
+        "DIV2K_valid_HR", f"{_DIV2K}/DIV2K_valid_HR.zip", "DIV2K_valid_HR/*.png", 100,
+        "20dd31fd84d777bc1cf5d6b7654a3f569c0aec74458ae094122ad1d0489900fc",
+    ),
+    Source("Set5", _SWINIR, "*/testsets/Set5/HR/*.png", 5),
+    Source("Set14", _DENOISING_DATASETS, "*/CSet14/*.png", 14),
+    Source("BSD100", _NEIGHBOR2NEIGHBOR, "*/validation/BSD300/test/*.png", 100),
+    Source("Urban100", _DENOISING_DATASETS, "*/CUrban100/*.png", 100),
+    Source("Manga109", _DENOISING_DATASETS, "*/Manga109/*.png", 109),
+    Source("Set12", _DNCNN, "*/testsets/Set12/*.png", 12),
+    Source("BSD68", _DNCNN, "*/testsets/BSD68/*.png", 68),
+    Source("CBSD68", _FFDNET, "*/testsets/CBSD68/*.png", 68),
+    Source("Kodak24", _NEIGHBOR2NEIGHBOR, "*/validation/Kodak/*.png", 24),
+    Source("McMaster", _FFDNET, "*/testsets/McMaster/*.tif", 18),
+    Source("T91", _DCSCN, "*/data/yang91/*.bmp", 91),
+    Source(
+        "Train400", _DNCNN, "*/TrainingCodes/DnCNN_TrainingCodes_v1.0/data/Train400/*.png", 400
+    ),
+)
+
+# Names that stand for several sets, so that `--sets DIV2K` fetches both splits.
+ALIASES = {"DIV2K": ("DIV2K_train_HR", "DIV2K_valid_HR")}
+
+
+def resolve_sources(names, sources=SOURCES, aliases=None):
+    """Expands aliases and maps set names to their `Source`, keeping order.
+
+    Args:
+        names: iterable of set names or aliases.
+        sources: the table to look names up in.
+        aliases: mapping of alias to set names; defaults to `ALIASES`.
+
+    Returns:
+        list of distinct `Source` objects.
+    """
+    aliases = ALIASES if aliases is None else aliases
+    by_name = {source.name: source for source in sources}
+    selected = []
+    for name in names:
+        for expanded in aliases.get(name, (name,)):
+            if expanded not in by_name:
+                known = sorted(by_name) + sorted(aliases)
+                raise ValueError(
+                    f"Unknown image set. Expected one of {known}. Received: name={name!r}"
+                )
+            if by_name[expanded] not in selected:
+                selected.append(by_name[expanded])
+    return selected
+
+
+def _content_range_start(response):
+    """Returns the first byte offset of a 206 response, or None."""
+    match = re.match(r"bytes (\d+)-", response.headers.get("Content-Range", ""))
+    return int(match.group(1)) if match else None
+
+
+def _open(url, offset):
+    """Opens `url`, asking for the bytes from `offset` on when it is positive."""
+    request = urllib.request.Request(url, headers={"User-Agent": "dropblock-restoration"})
+    if offset:
+        request.add_header("Range", f"bytes={offset}-")
+    return urllib.request.urlopen(request, timeout=_TIMEOUT_SECONDS)
+
+
+def _hash_file(path, digest):
+    """Feeds the bytes of the file at `path` into the `hashlib` object `digest`."""
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(_CHUNK_BYTES), b""):
+            digest.update(chunk)
+    return digest
+
+
+def _copy(response, handle, digest, written, log):
+    """Copies `response` into `handle`, logging every tenth of the expected size."""
+    total = written + int(response.headers.get("Content-Length") or 0)
+    next_report = written + total // 10
+    for chunk in iter(lambda: response.read(_CHUNK_BYTES), b""):
+        handle.write(chunk)
+        digest.update(chunk)
+        written += len(chunk)
+        if total >= 100 * _CHUNK_BYTES and written >= next_report:
+            log(f"  {written / 2**20:.0f} of {total / 2**20:.0f} MiB")
+            next_report += total // 10
+
+
+def _stream(url, partial, log):
+    """Writes `url` into `partial`, resuming it when the server allows it.
+
+    Returns:
+        the sha256 `hashlib` object of the whole file.
+    """
+    offset = partial.stat().st_size if partial.exists() else 0
+    try:
+        response = _open(url, offset)
+    except urllib.error.HTTPError as error:
+        if error.code != 416 or not offset:
+            raise
+        # The partial file is not a prefix the server can continue; start over.
+        log(f"Server refused to resume {url}; restarting from the first byte.")
+        partial.unlink()
+        offset, response = 0, _open(url, 0)
+    with response:
+        resumed = offset > 0 and response.status == 206
+        if resumed and _content_range_start(response) != offset:
+            partial.unlink()
+            raise DownloadError(
+                f"Server answered a resume of {url} with the wrong range, so the partial "
+                f"file was deleted. Expected a range starting at byte {offset}. Received: "
+                f"Content-Range={response.headers.get('Content-Range')!r}"
+            )
+        if offset and not resumed:
+            log(f"Server ignored the Range request for {url}; restarting from the first byte.")
+        digest = hashlib.sha256()
+        if resumed:
+            log(f"Resuming {url} at byte {offset}.")
+            _hash_file(partial, digest)
+        with open(partial, "ab" if resumed else "wb") as handle:
+            _copy(response, handle, digest, offset if resumed else 0, log)
+    return digest
+
+
+def fetch(url, destination, sha256=None, log=print):
+    """Downloads `url` to `destination` through `<destination>.part`.
+
+    An existing `.part` file is continued with an HTTP Range request; when the
+    server ignores the request the download restarts from the first byte. The
+    file is renamed into place only after its sha256 matched `sha256`; on a
+    mismatch the partial file is deleted.
+
+    Args:
+        url: address to download.
+        destination: final path of the file.
+        sha256: expected hex digest, or `None` to accept any content.
+        log: function that receives progress messages.
+
+    Returns:
+        the sha256 hex digest of the downloaded file.
+    """
+    destination = Path(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    partial = destination.with_name(destination.name + ".part")
+    log(f"Downloading {url}")
+    try:
+        actual = _stream(url, partial, log).hexdigest()
+    except (urllib.error.URLError, OSError) as error:
+        raise DownloadError(
+            f"Could not download {url} into {partial}: {error}. Run the command again "
+            "to resume."
+        ) from error
+    if sha256 is not None and actual != sha256.lower():
+        partial.unlink()
+        raise DownloadError(
+            f"Checksum mismatch for {url} (file {destination}): expected sha256 {sha256}, "
+            f"received sha256 {actual}. The partial file was deleted."
+        )
+    if sha256 is None:
+        log(f"No sha256 is recorded for {url}; computed sha256 {actual}.")
+    os.replace(partial, destination)
+    return actual
+
+
+def _archive_members(archive):
+    """Yields `(member path, open function)` for each regular file of a zip or tar."""
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as bundle:
+            for info in bundle.infolist():
+                if not info.is_dir():
+                    yield info.filename.removeprefix("./"), lambda info=info: bundle.open(info)
+    elif tarfile.is_tarfile(archive):
+        with tarfile.open(archive, "r:*") as bundle:
+            for member in bundle:
+                if member.isfile():
+                    name = member.name.removeprefix("./")
+                    yield name, lambda member=member: bundle.extractfile(member)
+    else:
+        raise DownloadError(f"{archive} is neither a zip nor a tar archive.")
+
+
+def _glob_matches(member, pattern):
+    """`fnmatch` applied per path segment, so `*` matches within one folder level."""
+    parts, pattern_parts = member.split("/"), pattern.split("/")
+    return len(parts) == len(pattern_parts) and all(
+        fnmatch.fnmatchcase(part, pattern_part) for part, pattern_part in zip(parts, pattern_parts)
+    )
+
+
+def extract_images(archive, member_glob, destination, image_count=None):
+    """Extracts the archive members matching `member_glob` flat into `destination`.
+
+    Members are written by file name alone into a temporary sibling folder,
+    which is renamed to `destination` only when everything was written and the
+    count matched, so `destination` never holds a partial set. Operating
+    system files (`__MACOSX/`, dot files) are skipped.
+
+    Args:
+        archive: path of a zip or tar file.
+        member_glob: pattern over member paths, `fnmatch` per path segment.
+        destination: set folder to create; must not exist yet.
+        image_count: number of matching members expected, or `None`.
+
+    Returns:
+        sorted list of the extracted file paths.
+    """
+    destination = Path(destination)
+    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}-", dir=destination.parent))
+    try:
+        for member, open_member in _archive_members(archive):
+            file_name = PurePosixPath(member).name
+            if "__MACOSX" in member or file_name.startswith("."):
+                continue
+            if not _glob_matches(member, member_glob):
+                continue
+            target = staging / file_name
+            if target.exists():
+                raise DownloadError(
+                    f"Two members of {archive} flatten to the same file name {file_name!r}; "
+                    f"narrow member_glob={member_glob!r}."
+                )
+            with open_member() as source, open(target, "wb") as handle:
+                shutil.copyfileobj(source, handle, _CHUNK_BYTES)
+        found = len(list(staging.iterdir()))
+        if found == 0 or (image_count is not None and found != image_count):
+            raise DownloadError(
+                f"Unexpected number of images in {archive} for member_glob={member_glob!r} "
+                f"(delete the archive to download it again). Expected {image_count}. "
+                f"Received: {found}"
+            )
+        os.replace(staging, destination)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return sorted(destination.iterdir())
+
+
+def _archive_path(url, archive_folder):
+    """Returns the cache path of the archive at `url`, unique per URL."""
+    parts = urllib.parse.urlsplit(url)
+    return archive_folder / (parts.netloc + parts.path).replace("/", "_")
+
+
+def _obtain_archive(url, sha256, archive_folder, log):
+    """Returns the path of a verified copy of the archive at `url`, downloading it if needed."""
+    archive = _archive_path(url, archive_folder)
+    if archive.exists():
+        if sha256 is None or _hash_file(archive, hashlib.sha256()).hexdigest() == sha256.lower():
+            log(f"Using the archive already at {archive}.")
+            return archive
+        log(f"{archive} does not match its sha256; downloading it again.")
+        archive.unlink()
+    fetch(url, archive, sha256, log)
+    return archive
+
+
+def download_sets(names, root, sources=SOURCES, aliases=None, keep_archives=False, log=print):
+    """Downloads and extracts the named image sets into `<root>/<name>/`.
+
+    Sets whose folder exists are skipped without any network access. Sets that
+    share an archive are extracted from a single download.
+
+    Args:
+        names: set names or aliases (see `SOURCES` and `ALIASES`).
+        root: data root folder; created if missing.
+        sources: table of `Source` entries; tests pass their own.
+        aliases: mapping of alias to set names; defaults to `ALIASES`.
+        keep_archives: keep the downloaded archives in `<root>/.archives/`.
+        log: function that receives progress messages.
+
+    Returns:
+        dict mapping each requested set name to its folder.
+    """
+    selected = resolve_sources(names, sources, aliases)
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    pending = {}
+    for source in selected:
+        if (root / source.name).is_dir():
+            log(f"{source.name}: already present in {root / source.name}.")
+        else:
+            pending.setdefault(source.url, []).append(source)
+    for url, group in pending.items():
+        archive = _obtain_archive(url, group[0].sha256, root / ARCHIVE_FOLDER, log)
+        for source in group:
+            files = extract_images(archive, source.member_glob, root / source.name,
+                                   source.image_count)
+            log(f"{source.name}: {len(files)} images in {root / source.name}.")
+        if not keep_archives:
+            archive.unlink()
+    return {source.name: root / source.name for source in selected}
+
+
+def describe_sources(root, sources=SOURCES, aliases=None):
+    """Returns a printable table of the known sets and whether each is present."""
+    aliases = ALIASES if aliases is None else aliases
+    lines = [f"{'set':<15} {'images':>6}  {'status':<8} {'sha256':<8} url"]
+    for source in sources:
+        status = "present" if (Path(root) / source.name).is_dir() else "missing"
+        checksum = "pinned" if source.sha256 else "printed"
+        lines.append(
+            f"{source.name:<15} {source.image_count:>6}  {status:<8} {checksum:<8} {source.url}"
+        )
+    for alias, members in aliases.items():
+        lines.append(f"alias {alias} = {' '.join(members)}")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    """Command-line entry point; see the module docstring."""
+    parser = argparse.ArgumentParser(prog="python -m data.download", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sets", nargs="+", metavar="NAME", help="sets or aliases to fetch")
+    parser.add_argument("--root", help="data root (default: $RESTORATION_DATA, else "
+                                       "datasets/ in the repository)")
+    parser.add_argument("--list", action="store_true", help="list the known sets and exit")
+    parser.add_argument("--keep-archives", action="store_true",
+                        help="keep the downloaded archives in <root>/.archives/")
+    arguments = parser.parse_args(argv)
+    # The first candidate, not the first existing one: downloads must never
+    # land in a read-only shared folder that happens to exist.
+    root = candidate_roots(arguments.root)[0]
+    if arguments.list:
+        print(describe_sources(root))
+        return 0
+    if not arguments.sets:
+        parser.error("give --sets NAME [NAME ...] or --list")
+    try:
+        download_sets(arguments.sets, root, keep_archives=arguments.keep_archives)
+    except (DownloadError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Code shared by training and evaluation: metrics, evaluation, configs, reporting."""

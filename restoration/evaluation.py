@@ -1,0 +1,270 @@
+"""Benchmark evaluation of restoration models under the published conventions.
+
+A model is given as `predict_fn`, a function from a float32 batch
+`(1, height, width, channels)` in [0, 1] to a float32 batch
+`(1, height * scale, width * scale, channels)`; a Keras model's `predict_on_batch`
+or `__call__` fits. Every image goes through the same steps as in the papers:
+degrade in NumPy, predict, clip and round to uint8, score, average per image.
+"""
+
+import dataclasses
+
+import numpy as np
+
+from data.degradations import add_gaussian_noise, bicubic_downscale, bicubic_upscale, modcrop
+from restoration.metrics import Conventions, denoise_conventions, psnr, sr_conventions, ssim
+
+# Context around each tile, in input pixels. It must cover the model's
+# receptive-field radius: 17 for DnCNN-17, about 36 for EDSR-baseline.
+DEFAULT_OVERLAP = 40
+
+
+@dataclasses.dataclass(frozen=True)
+class SetEvaluation:
+    """Scores of one model on one image set.
+
+    Args:
+        per_image: tuple of dicts with keys `name`, `psnr` and `ssim` (`None` if skipped).
+        psnr: mean of the per-image PSNR values, in dB.
+        ssim: mean of the per-image SSIM values, or `None` if skipped.
+        conventions: how the images were scored.
+    """
+
+    per_image: tuple
+    psnr: float
+    ssim: float | None
+    conventions: Conventions
+
+    def to_dict(self):
+        """Returns a JSON-serialisable dict of the scores and conventions."""
+        return {
+            "psnr": self.psnr,
+            "ssim": self.ssim,
+            "conventions": dataclasses.asdict(self.conventions),
+            "per_image": [dict(entry) for entry in self.per_image],
+        }
+
+
+def to_uint8(image):
+    """Clips a [0, 1] float image and rounds it to uint8 (half away from zero).
+
+    Args:
+        image: float array with values nominally in [0, 1].
+
+    Returns:
+        uint8 array of the same shape.
+    """
+    scaled = np.clip(np.asarray(image, dtype=np.float64), 0.0, 1.0) * 255.0
+    return np.floor(scaled + 0.5).astype(np.uint8)
+
+
+def predict_tiled(predict_fn, image, scale=1, tile=None, overlap=DEFAULT_OVERLAP):
+    """Runs `predict_fn` on overlapping tiles and stitches the results.
+
+    Each tile of `tile x tile` input pixels is predicted with `overlap`
+    pixels of extra context on every side (less at the image edges), and
+    only the output of the tile itself is kept. For a fully convolutional
+    model whose receptive-field radius is at most `overlap`, the result
+    equals whole-image inference up to float rounding.
+
+    Args:
+        predict_fn: function from a float32 batch `(1, h, w, channels)` to
+            `(1, h * scale, w * scale, output_channels)`.
+        image: float32 array `(height, width, channels)`.
+        scale: spatial factor between input and output.
+        tile: tile side in input pixels; `None` predicts the whole image at once.
+        overlap: context pixels added on each side of a tile; at least the
+            model's receptive-field radius for an exact result.
+
+    Returns:
+        float32 array `(height * scale, width * scale, output_channels)`.
+    """
+    image = np.asarray(image, dtype=np.float32)
+    height, width = image.shape[:2]
+    if tile is None:
+        return _predict(predict_fn, image, scale)
+    if tile < 1 or overlap < 0:
+        raise ValueError(
+            "Expected `tile` >= 1 and `overlap` >= 0. "
+            f"Received: tile={tile}, overlap={overlap}"
+        )
+    output = None
+    for top in range(0, height, tile):
+        for left in range(0, width, tile):
+            bottom, right = min(top + tile, height), min(left + tile, width)
+            context_top, context_left = max(top - overlap, 0), max(left - overlap, 0)
+            context = image[
+                context_top : min(bottom + overlap, height),
+                context_left : min(right + overlap, width),
+            ]
+            prediction = _predict(predict_fn, context, scale)
+            if output is None:
+                output = np.zeros(
+                    (height * scale, width * scale, prediction.shape[-1]), np.float32
+                )
+            inner_top, inner_left = (top - context_top) * scale, (left - context_left) * scale
+            output[top * scale : bottom * scale, left * scale : right * scale] = prediction[
+                inner_top : inner_top + (bottom - top) * scale,
+                inner_left : inner_left + (right - left) * scale,
+            ]
+    return output
+
+
+def _predict(predict_fn, image, scale):
+    prediction = np.asarray(predict_fn(image[None]), dtype=np.float32)
+    expected = (1, image.shape[0] * scale, image.shape[1] * scale)
+    if prediction.ndim != 4 or prediction.shape[:3] != expected:
+        raise ValueError(
+            f"Expected `predict_fn` to return shape {expected + ('channels',)}. "
+            f"Received: shape={prediction.shape} for input shape {(1,) + image.shape}"
+        )
+    return prediction[0]
+
+
+def _match_input_channels(image, input_channels):
+    """Replicates a gray image for an RGB model (Set14's `bridge` is gray)."""
+    if input_channels is None or image.shape[-1] == input_channels:
+        return image
+    if image.shape[-1] == 1 and input_channels == 3:
+        return np.repeat(image, 3, axis=-1)
+    raise ValueError(
+        "Expected images with 1 channel or with `input_channels` channels. "
+        f"Received: image channels={image.shape[-1]}, input_channels={input_channels}"
+    )
+
+
+def _match_reference_channels(output, reference):
+    # A gray reference is scored against the channel mean of an RGB output,
+    # which for a replicated gray input is the model's gray estimate.
+    if reference.shape[-1] == 1 and output.shape[-1] == 3:
+        return output.mean(axis=-1, keepdims=True)
+    return output
+
+
+def _score(entries, conventions, compute_ssim):
+    """Scores `(name, reference, output_uint8)` triples and averages per image."""
+    per_image = []
+    for name, reference, output in entries:
+        arguments = dict(border=conventions.border, y_channel=conventions.y_channel)
+        per_image.append(
+            {
+                "name": name,
+                "psnr": psnr(reference, output, **arguments),
+                "ssim": ssim(reference, output, **arguments) if compute_ssim else None,
+            }
+        )
+    if not per_image:
+        raise ValueError("Expected at least one image to evaluate. Received: images=[]")
+    mean_psnr = float(np.mean([entry["psnr"] for entry in per_image]))
+    mean_ssim = float(np.mean([entry["ssim"] for entry in per_image])) if compute_ssim else None
+    return SetEvaluation(tuple(per_image), mean_psnr, mean_ssim, conventions)
+
+
+def evaluate_sr(
+    predict_fn, images, scale, tile=None, overlap=DEFAULT_OVERLAP, compute_ssim=True, input_channels=None
+):
+    """Evaluates super-resolution as the published tables do.
+
+    Each HR image is cropped to a multiple of `scale`, shrunk with MATLAB
+    bicubic to a uint8 LR input, restored by `predict_fn`, clipped and
+    rounded to uint8, and scored on the BT.601 Y channel with a border of
+    `scale` pixels; gray images are scored on their gray channel.
+
+    Args:
+        predict_fn: model function, see the module docstring.
+        images: iterable of `(name, uint8 HR image (height, width, channels))`.
+        scale: integer super-resolution factor.
+        tile: tile side for `predict_tiled`; `None` predicts whole images.
+        overlap: context pixels around each tile.
+        compute_ssim: also compute SSIM (slower).
+        input_channels: channels the model expects; gray images are
+            replicated when it is 3.
+
+    Returns:
+        A `SetEvaluation`.
+
+    Reference:
+    - [Lim et al., 2017](https://arxiv.org/abs/1707.02921)
+    """
+    entries = []
+    for name, hr_image in images:
+        reference = modcrop(hr_image, scale)
+        low_resolution = bicubic_downscale(reference, scale)
+        model_input = _match_input_channels(low_resolution, input_channels)
+        output = predict_tiled(
+            predict_fn, model_input.astype(np.float32) / 255.0, scale, tile, overlap
+        )
+        output = to_uint8(_match_reference_channels(output, reference))
+        entries.append((name, reference, output))
+    return _score(entries, sr_conventions(scale), compute_ssim)
+
+
+def evaluate_denoise(
+    predict_fn, images, sigma, seed=0, tile=None, overlap=DEFAULT_OVERLAP, compute_ssim=True,
+    input_channels=None,
+):
+    """Evaluates Gaussian denoising as the published tables do.
+
+    Each clean image is mapped to [0, 1], corrupted by `add_gaussian_noise`
+    with the same `seed` for every image (the reference code reseeds with 0
+    before each image), restored, clipped and rounded to uint8, and scored
+    on all channels without a border.
+
+    Args:
+        predict_fn: model function with `scale` 1, see the module docstring.
+        images: iterable of `(name, uint8 clean image (height, width, channels))`.
+        sigma: noise standard deviation on the 0-255 scale.
+        seed: noise seed used for every image.
+        tile: tile side for `predict_tiled`; `None` predicts whole images.
+        overlap: context pixels around each tile.
+        compute_ssim: also compute SSIM (slower).
+        input_channels: channels the model expects; gray images are
+            replicated when it is 3.
+
+    Returns:
+        A `SetEvaluation`.
+
+    Reference:
+    - [Zhang et al., 2017](https://arxiv.org/abs/1608.03981)
+    """
+    entries = []
+    for name, clean in images:
+        if clean.dtype != np.uint8:
+            raise ValueError(
+                f"Expected uint8 clean images. Received: dtype={clean.dtype} for image {name}"
+            )
+        noisy = add_gaussian_noise(clean.astype(np.float64) / 255.0, sigma, seed)
+        model_input = _match_input_channels(noisy, input_channels)
+        output = predict_tiled(predict_fn, model_input, 1, tile, overlap)
+        entries.append((name, clean, to_uint8(_match_reference_channels(output, clean))))
+    return _score(entries, denoise_conventions(), compute_ssim)
+
+
+def bicubic_predictor(scale):
+    """A `predict_fn` that upscales with MATLAB bicubic, the SR baseline.
+
+    The [0, 1] input is turned back into the exact uint8 LR image, so the
+    baseline runs through the same evaluation path as a model.
+
+    Args:
+        scale: integer upscaling factor.
+
+    Returns:
+        Function from `(1, h, w, channels)` to `(1, h * scale, w * scale, channels)` float32.
+    """
+
+    def predict(batch):
+        low_resolution = to_uint8(np.asarray(batch)[0])
+        upscaled = bicubic_upscale(low_resolution, scale)
+        return (upscaled.astype(np.float32) / 255.0)[None]
+
+    return predict
+
+
+def identity_predictor():
+    """A `predict_fn` that returns its input: the noisy-input baseline of denoising.
+
+    Returns:
+        Function returning its float32 batch unchanged.
+    """
+    return lambda batch: np.asarray(batch, dtype=np.float32)

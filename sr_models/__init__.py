@@ -1,0 +1,62 @@
+"""Restoration networks (EDSR, DnCNN) with pluggable regularizer placement.
+
+A config entry such as `{name: edsr, scale: 2, num_blocks: 16}` maps onto
+`build_model("edsr", scale=2, num_blocks=16)`. A regularizer is passed as a
+`Regularizer` (factories plus a `Placement`); None builds the plain network.
+Importing this package registers `PixelShuffle`, so saved `.keras` models
+load without `custom_objects`.
+"""
+
+import inspect
+
+from sr_models.dncnn import build_dncnn
+from sr_models.edsr import PixelShuffle
+from sr_models.edsr import build_edsr
+from sr_models.placement import PLACEMENTS
+from sr_models.placement import Placement
+from sr_models.placement import Regularizer
+
+MODELS = {"edsr": build_edsr, "dncnn": build_dncnn}
+
+
+def build_model(name, regularizer=None, **kwargs):
+    """Builds a registered model by name.
+
+    Args:
+        name: Key of `MODELS`, e.g. `"edsr"` or `"dncnn"`.
+        regularizer: A `Regularizer`, or None for the plain network.
+        **kwargs: Arguments of the builder, e.g. `scale=2, num_blocks=16`.
+
+    Returns:
+        The `keras.Model` returned by the builder.
+    """
+    if name not in MODELS:
+        raise ValueError(
+            f"Unknown model. Expected one of {sorted(MODELS)}. "
+            f"Received: name={name!r}"
+        )
+    builder = MODELS[name]
+    accepted = [
+        parameter
+        for parameter in inspect.signature(builder).parameters
+        if parameter != "regularizer"
+    ]
+    for argument in kwargs:
+        if argument not in accepted:
+            raise ValueError(
+                f"Unknown argument for model {name!r}. Expected one of "
+                f"{accepted}. Received: argument={argument!r}"
+            )
+    return builder(regularizer=regularizer, **kwargs)
+
+
+__all__ = [
+    "MODELS",
+    "PLACEMENTS",
+    "PixelShuffle",
+    "Placement",
+    "Regularizer",
+    "build_dncnn",
+    "build_edsr",
+    "build_model",
+]

@@ -1,0 +1,110 @@
+"""DnCNN: residual-learning convolutional denoiser."""
+
+import keras
+
+from sr_models.placement import NetworkAssembler
+from sr_models.placement import check_positive_integer
+
+
+def build_dncnn(
+    depth=17,
+    filters=64,
+    channels=1,
+    batch_norm=True,
+    regularizer=None,
+    seed=None,
+    name="dncnn",
+):
+    """Builds DnCNN as a functional Keras model.
+
+    Conv+ReLU, `depth - 2` conv+BN+ReLU stages, and a last convolution that
+    predicts the noise; the model returns the input minus that prediction,
+    so it maps a noisy image to a clean one. The default 17 layers x 64
+    filters on gray images is DnCNN-S (about 0.56 M parameters). As in the
+    authors' Keras code, kernels are orthogonal, convolutions followed by
+    batch norm have no bias, and so has the last one. Batch norm uses
+    momentum 0.9 so that its moving statistics settle within a few hundred
+    steps.
+
+    The regularizer sites are: `"input"` on the input of the noise estimator
+    (the residual subtraction uses the unmodified input, so the network is
+    still asked only for the noise), `"every_block"`/`"blocks"` after the
+    ReLU of the middle stages (indexed from 0), `"after_body"` and
+    `"before_last"` both after the last middle stage. The conv factory
+    replaces the first convolution (`"input"`), the middle-stage
+    convolutions (`"every_block"`, `"blocks"`), the last middle-stage
+    convolution (`"after_body"`) or the last convolution (`"before_last"`).
+    DnCNN has no residual blocks, so `"branch"` is rejected.
+
+    Args:
+        depth: Number of convolution layers, at least 3.
+        filters: Channels of the feature maps.
+        channels: Image channels (1 for gray, 3 for colour).
+        batch_norm: Whether the middle stages use batch normalisation.
+        regularizer: A `sr_models.placement.Regularizer`, or None for the
+            plain network.
+        seed: Base seed of the weight initializers; None draws it from
+            Python's global RNG (see `keras.utils.set_random_seed`).
+        name: Model name.
+
+    Returns:
+        A `keras.Model` mapping a `(batch, H, W, channels)` noisy image to a
+        denoised image of the same shape, not clipped.
+
+    Reference:
+        - [Zhang et al., Beyond a Gaussian Denoiser: Residual Learning of Deep
+          CNN for Image Denoising, IEEE TIP 2017](
+            https://arxiv.org/abs/1608.03981)
+    """
+    check_positive_integer(depth, "depth", minimum=3)
+    check_positive_integer(filters, "filters")
+    check_positive_integer(channels, "channels")
+    if not isinstance(batch_norm, bool):
+        raise ValueError(
+            "Expected `batch_norm` to be True or False. "
+            f"Received: batch_norm={batch_norm!r}"
+        )
+    num_stages = depth - 2
+    assembler = NetworkAssembler(regularizer, seed, num_stages, "orthogonal")
+    if regularizer is not None and regularizer.placement.where == "branch":
+        raise ValueError(
+            "DnCNN has no residual blocks, so it has no 'branch' site. Expected "
+            "a placement among every_block, blocks, after_body, before_last, "
+            "input. Received: where='branch'"
+        )
+    inputs = keras.Input(shape=(None, None, channels), name="noisy")
+    features = assembler.insert(inputs, "input")
+    features = assembler.conv(filters, "first_conv", site="input")(features)
+    features = keras.layers.ReLU(name="first_relu")(features)
+    for stage in range(num_stages):
+        features = _middle_stage(
+            features, assembler, filters, batch_norm, stage, num_stages
+        )
+    features = assembler.insert(features, "after_body")
+    features = assembler.insert(features, "before_last")
+    noise_conv = assembler.conv(
+        channels, "noise_conv", site="before_last", use_bias=False
+    )
+    noise = noise_conv(features)
+    outputs = keras.layers.Subtract(name="subtract_noise")([inputs, noise])
+    return keras.Model(inputs, outputs, name=name)
+
+
+def _middle_stage(inputs, assembler, filters, batch_norm, stage, num_stages):
+    """conv(+BN)+ReLU, followed by the regularizer where it is placed."""
+    prefix = f"stage{stage}"
+    conv = assembler.conv(
+        filters,
+        f"{prefix}_conv",
+        site="block",
+        block=stage,
+        ends_body=stage == num_stages - 1,
+        use_bias=not batch_norm,
+    )
+    features = conv(inputs)
+    if batch_norm:
+        features = keras.layers.BatchNormalization(
+            momentum=0.9, epsilon=1e-4, name=f"{prefix}_batch_norm"
+        )(features)
+    features = keras.layers.ReLU(name=f"{prefix}_relu")(features)
+    return assembler.insert(features, "block", stage)

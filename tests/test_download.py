@@ -1,0 +1,240 @@
+"""Tests for `data.download` against a local HTTP server; no internet access."""
+
+import hashlib
+import http.server
+import io
+import re
+import tarfile
+import threading
+import zipfile
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+from data import download
+
+
+def _png_bytes(seed):
+    """Returns the bytes of a tiny random RGB PNG."""
+    pixels = np.random.default_rng(seed).integers(0, 256, (4, 5, 3), dtype=np.uint8)
+    return iio.imwrite("<bytes>", pixels, extension=".png")
+
+
+def _zip_archive(members):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as bundle:
+        for name, payload in members.items():
+            bundle.writestr(name, payload)
+    return buffer.getvalue()
+
+
+def _tar_gz_archive(members):
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as bundle:
+        for name, payload in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(payload)
+            bundle.addfile(info, io.BytesIO(payload))
+    return buffer.getvalue()
+
+
+class _Server:
+    """Serves in-memory files over HTTP on 127.0.0.1, honouring Range unless told not to."""
+
+    def __init__(self, files, honour_range=True):
+        self.files = files
+        self.honour_range = honour_range
+        self.requests = []  # (path, Range header, bytes sent)
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                payload = server.files.get(self.path)
+                if payload is None:
+                    self.send_error(404)
+                    return
+                requested = self.headers.get("Range")
+                match = re.fullmatch(r"bytes=(\d+)-", requested or "")
+                start = int(match.group(1)) if match and server.honour_range else 0
+                if start >= len(payload) and start > 0:
+                    self.send_error(416)
+                    return
+                body = payload[start:]
+                self.send_response(206 if start else 200)
+                if start:
+                    self.send_header("Content-Range",
+                                     f"bytes {start}-{len(payload) - 1}/{len(payload)}")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                server.requests.append((self.path, requested, len(body)))
+
+            def log_message(self, *arguments):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exception):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+IMAGES = {f"image_{index}.png": _png_bytes(index) for index in range(3)}
+ZIP_ARCHIVE = _zip_archive(
+    {**{f"pack/images/{name}": data for name, data in IMAGES.items()},
+     "pack/README.txt": b"not an image", "__MACOSX/pack/images/._image_0.png": b"junk",
+     "pack/images/thumbnails/image_0.png": b"a deeper folder that the glob must skip"}
+)
+TAR_ARCHIVE = _tar_gz_archive(
+    {"snapshot-abc/test/Gray/one.png": IMAGES["image_0.png"],
+     "snapshot-abc/test/Gray/two.png": IMAGES["image_1.png"],
+     "snapshot-abc/test/Color/three.png": IMAGES["image_2.png"]}
+)
+
+
+def _sha256(payload):
+    return hashlib.sha256(payload).hexdigest()
+
+
+def _sources(server, zip_sha256=None):
+    zip_sha256 = _sha256(ZIP_ARCHIVE) if zip_sha256 is None else zip_sha256
+    return (
+        download.Source("Zipped", server.url("/zipped.zip"), "pack/images/*.png", 3, zip_sha256),
+        download.Source("TarGray", server.url("/snap.tar.gz"), "*/test/Gray/*.png", 2),
+        download.Source("TarColor", server.url("/snap.tar.gz"), "*/test/Color/*.png", 1),
+    )
+
+
+@pytest.fixture
+def server():
+    with _Server({"/zipped.zip": ZIP_ARCHIVE, "/snap.tar.gz": TAR_ARCHIVE}) as running:
+        yield running
+
+
+def _quiet(message):
+    pass
+
+
+def test_download_extracts_matching_images_flat_into_set_folders(server, tmp_path):
+    """Matching members land at the top of <root>/<set>/, byte for byte, and nothing else."""
+    folders = download.download_sets(["Zipped", "TarGray", "TarColor"], tmp_path,
+                                     sources=_sources(server), log=_quiet)
+    assert sorted(path.name for path in folders["Zipped"].iterdir()) == sorted(IMAGES)
+    for name, payload in IMAGES.items():
+        assert (tmp_path / "Zipped" / name).read_bytes() == payload
+    assert sorted(path.name for path in folders["TarGray"].iterdir()) == ["one.png", "two.png"]
+    assert [path.name for path in folders["TarColor"].iterdir()] == ["three.png"]
+    # The shared tar archive is fetched once; archives are removed after extraction.
+    assert [request[0] for request in server.requests].count("/snap.tar.gz") == 1
+    assert list((tmp_path / download.ARCHIVE_FOLDER).iterdir()) == []
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
+        [download.ARCHIVE_FOLDER, "Zipped", "TarGray", "TarColor"])
+
+
+def test_checksum_mismatch_names_url_and_both_sums_and_leaves_no_file(server, tmp_path):
+    """A wrong sha256 raises with URL, expected and actual sums; no archive or set remains."""
+    wrong = "0" * 64
+    with pytest.raises(download.DownloadError) as error:
+        download.download_sets(["Zipped"], tmp_path, sources=_sources(server, wrong), log=_quiet)
+    message = str(error.value)
+    assert server.url("/zipped.zip") in message
+    assert wrong in message and _sha256(ZIP_ARCHIVE) in message
+    assert list((tmp_path / download.ARCHIVE_FOLDER).iterdir()) == []
+    assert not (tmp_path / "Zipped").exists()
+
+
+def test_partial_download_is_resumed_with_only_the_remaining_bytes(server, tmp_path):
+    """An existing .part file is continued with a Range request for the missing bytes."""
+    sources = _sources(server)
+    archive = download._archive_path(sources[0].url, tmp_path / download.ARCHIVE_FOLDER)
+    archive.parent.mkdir()
+    kept = len(ZIP_ARCHIVE) // 3
+    archive.with_name(archive.name + ".part").write_bytes(ZIP_ARCHIVE[:kept])
+    download.download_sets(["Zipped"], tmp_path, sources=sources, log=_quiet)
+    assert server.requests == [("/zipped.zip", f"bytes={kept}-", len(ZIP_ARCHIVE) - kept)]
+    assert (tmp_path / "Zipped" / "image_1.png").read_bytes() == IMAGES["image_1.png"]
+
+
+def test_server_ignoring_range_restarts_the_download_cleanly(tmp_path):
+    """When the server answers 200 to a Range request the file is rewritten from byte 0."""
+    with _Server({"/zipped.zip": ZIP_ARCHIVE}, honour_range=False) as server:
+        sources = _sources(server)
+        archive = download._archive_path(sources[0].url, tmp_path / download.ARCHIVE_FOLDER)
+        archive.parent.mkdir()
+        archive.with_name(archive.name + ".part").write_bytes(b"stale bytes, not a prefix")
+        download.download_sets(["Zipped"], tmp_path, sources=sources, log=_quiet)
+        assert server.requests[0][2] == len(ZIP_ARCHIVE)
+    assert sorted(path.name for path in (tmp_path / "Zipped").iterdir()) == sorted(IMAGES)
+
+
+def test_second_run_downloads_nothing(server, tmp_path):
+    """Sets already extracted are skipped without any HTTP request."""
+    sources = _sources(server)
+    download.download_sets(["Zipped", "TarGray"], tmp_path, sources=sources, log=_quiet)
+    count = len(server.requests)
+    download.download_sets(["Zipped", "TarGray"], tmp_path, sources=sources, log=_quiet)
+    assert len(server.requests) == count == 2
+
+
+def test_wrong_image_count_raises_and_creates_no_set_folder(server, tmp_path):
+    """An archive whose glob matches fewer images than expected leaves no set folder."""
+    source = download.Source("Short", server.url("/zipped.zip"), "pack/images/*.png", 4)
+    with pytest.raises(download.DownloadError, match="Expected 4. Received: 3"):
+        download.download_sets(["Short"], tmp_path, sources=(source,), log=_quiet)
+    assert sorted(path.name for path in tmp_path.iterdir()) == [download.ARCHIVE_FOLDER]
+
+
+def test_unknown_set_name_raises_value_error_listing_known_sets(tmp_path):
+    """A typo in a set name fails before any download with the list of valid names."""
+    with pytest.raises(ValueError, match=r"Expected one of .*Set5.*Received: name='Set6'"):
+        download.download_sets(["Set5", "Set6"], tmp_path / "root", log=_quiet)
+    assert not (tmp_path / "root").exists()
+
+
+def test_alias_expands_to_both_div2k_splits():
+    """`DIV2K` stands for the train and validation archives."""
+    names = [source.name for source in download.resolve_sources(["DIV2K", "Set5"])]
+    assert names == ["DIV2K_train_HR", "DIV2K_valid_HR", "Set5"]
+
+
+def test_source_table_is_well_formed():
+    """Names are unique, URLs are https and pinned checksums are 64 hex digits."""
+    names = [source.name for source in download.SOURCES]
+    assert len(names) == len(set(names))
+    for source in download.SOURCES:
+        assert source.url.startswith("https://")
+        assert source.sha256 is None or re.fullmatch(r"[0-9a-f]{64}", source.sha256)
+        assert source.image_count > 0
+    required = {"DIV2K_train_HR", "DIV2K_valid_HR", "Set5", "Set14", "BSD100", "Urban100",
+                "Manga109", "Set12", "BSD68", "CBSD68", "Kodak24", "McMaster", "T91",
+                "Train400"}
+    assert required <= set(names)
+
+
+def test_list_flag_prints_every_set_with_its_status(tmp_path, capsys):
+    """`--list` prints one row per set and marks present folders."""
+    (tmp_path / "Set5").mkdir()
+    assert download.main(["--list", "--root", str(tmp_path)]) == 0
+    output = capsys.readouterr().out
+    assert re.search(r"^Set5\s+5\s+present", output, re.MULTILINE)
+    assert re.search(r"^Set14\s+14\s+missing", output, re.MULTILINE)
+
+
+def test_partial_file_the_server_cannot_continue_is_restarted(server, tmp_path):
+    """A .part as long as the archive gets HTTP 416; the download restarts from byte 0."""
+    sources = _sources(server)
+    archive = download._archive_path(sources[0].url, tmp_path / download.ARCHIVE_FOLDER)
+    archive.parent.mkdir()
+    archive.with_name(archive.name + ".part").write_bytes(b"x" * len(ZIP_ARCHIVE))
+    download.download_sets(["Zipped"], tmp_path, sources=sources, log=_quiet)
+    assert server.requests == [("/zipped.zip", None, len(ZIP_ARCHIVE))]
+    assert sorted(path.name for path in (tmp_path / "Zipped").iterdir()) == sorted(IMAGES)

@@ -1,0 +1,123 @@
+"""Tests for tiled inference and the SR / denoising evaluation protocols."""
+
+import json
+
+import numpy as np
+import pytest
+
+from data import testsets
+from data.degradations import bicubic_downscale, bicubic_upscale, modcrop
+from restoration.evaluation import (
+    bicubic_predictor,
+    evaluate_denoise,
+    evaluate_sr,
+    identity_predictor,
+    predict_tiled,
+    to_uint8,
+)
+from restoration.metrics import psnr
+
+SHARED_DATA = testsets.REPOSITORY_ROOT.parent / "shared" / "data"
+PUBLISHED_SET5_BICUBIC = {2: 33.66, 4: 28.42}
+
+
+def random_image(shape, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
+
+
+def small_conv_model(scale):
+    """Fully convolutional model with receptive-field radius 3 (input pixels)."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    layers = [
+        keras.Input((None, None, 3)),
+        keras.layers.Conv2D(8, 3, padding="same", activation="relu"),
+    ]
+    if scale > 1:
+        layers.append(keras.layers.UpSampling2D(scale))
+    layers += [
+        keras.layers.Conv2D(8, 3, padding="same", activation="relu"),
+        keras.layers.Conv2D(3, 3, padding="same", activation="sigmoid"),
+    ]
+    model = keras.Sequential(layers)
+    return lambda batch: keras.ops.convert_to_numpy(model(batch, training=False))
+
+
+@pytest.mark.parametrize("scale", [1, 2])
+def test_tiled_prediction_equals_whole_image_after_rounding(scale):
+    """Tiles with overlap >= receptive field stitch to the whole-image result."""
+    predict_fn = small_conv_model(scale)
+    image = np.random.default_rng(1).uniform(size=(37, 45, 3)).astype(np.float32)
+    whole = predict_tiled(predict_fn, image, scale)
+    tiled = predict_tiled(predict_fn, image, scale, tile=16, overlap=4)
+    assert tiled.shape == whole.shape == (37 * scale, 45 * scale, 3)
+    np.testing.assert_array_equal(to_uint8(tiled), to_uint8(whole))
+    # Too little overlap changes pixels along the seams, so the check has teeth.
+    seams = predict_tiled(predict_fn, image, scale, tile=16, overlap=0)
+    assert not np.array_equal(to_uint8(seams), to_uint8(whole))
+
+
+def test_prediction_of_wrong_shape_is_reported():
+    """A predict_fn returning the wrong size raises ValueError with both shapes."""
+    with pytest.raises(ValueError, match=r"Received: shape=\(1, 8, 8, 3\)"):
+        predict_tiled(lambda batch: batch, np.zeros((8, 8, 3), np.float32), scale=2)
+
+
+def test_to_uint8_clips_and_rounds():
+    """Outputs are clipped to [0, 1] and rounded to the nearest level."""
+    values = np.array([-0.2, 0.0, 0.6 / 255, 1.4 / 255, 0.5, 1.0, 1.3])
+    np.testing.assert_array_equal(to_uint8(values), [0, 0, 1, 1, 128, 255, 255])
+
+
+def test_evaluate_sr_scores_bicubic_like_direct_computation():
+    """evaluate_sr with the bicubic predictor equals the hand-written protocol."""
+    images = [("a", random_image((50, 43, 3), 2)), ("b", random_image((31, 40, 3), 3))]
+    evaluation = evaluate_sr(bicubic_predictor(3), images, 3)
+    for (name, hr_image), entry in zip(images, evaluation.per_image):
+        reference = modcrop(hr_image, 3)
+        output = bicubic_upscale(bicubic_downscale(hr_image, 3), 3)
+        assert entry["name"] == name
+        assert entry["psnr"] == pytest.approx(psnr(reference, output, 3, True), abs=1e-12)
+    assert evaluation.psnr == pytest.approx(np.mean([e["psnr"] for e in evaluation.per_image]))
+    assert evaluation.conventions.y_channel and evaluation.conventions.border == 3
+    json.dumps(evaluation.to_dict())
+
+
+def test_evaluate_sr_replicates_gray_for_rgb_models():
+    """A gray image fed to a 3-channel model is scored on the gray channel."""
+    gray = [("bridge", random_image((40, 40, 1), 4))]
+    direct = evaluate_sr(bicubic_predictor(2), gray, 2, compute_ssim=False)
+    replicated = evaluate_sr(bicubic_predictor(2), gray, 2, compute_ssim=False, input_channels=3)
+    assert replicated.psnr == pytest.approx(direct.psnr, abs=1e-12)
+    assert direct.ssim is None
+
+
+def test_evaluate_denoise_identity_scores_the_noise_level():
+    """The noisy input itself scores 10 log10(255^2 / (sigma^2 + 1/12)) on mid-gray."""
+    clean = [("flat", np.full((256, 256, 1), 128, np.uint8))]
+    evaluation = evaluate_denoise(identity_predictor(), clean, sigma=10, compute_ssim=False)
+    # Rounding adds variance 1/12; the MSE over 65536 pixels has 0.55 % standard error.
+    expected = 10 * np.log10(255**2 / (10**2 + 1 / 12))
+    assert evaluation.psnr == pytest.approx(expected, abs=0.06)
+    assert not evaluation.conventions.y_channel and evaluation.conventions.border == 0
+
+
+def test_evaluate_denoise_reuses_the_seed_for_every_image():
+    """Every image gets the same noise (reference protocol); the seed changes it."""
+    flat = np.full((32, 32, 1), 128, np.uint8)
+    clean = [("one", flat), ("two", flat.copy())]
+    evaluation = evaluate_denoise(identity_predictor(), clean, sigma=25)
+    first, second = (entry["psnr"] for entry in evaluation.per_image)
+    assert first == second
+    other_seed = evaluate_denoise(identity_predictor(), clean[:1], sigma=25, seed=1)
+    assert other_seed.psnr != first
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "Set5").is_dir(), reason=f"Set5 not found in {SHARED_DATA}")
+@pytest.mark.parametrize("scale", [2, 4])
+def test_set5_bicubic_baseline_matches_published_table(scale):
+    """Bicubic on Set5 reproduces the published PSNR within 0.02 dB."""
+    images = testsets.load_set("Set5", SHARED_DATA)
+    evaluation = evaluate_sr(bicubic_predictor(scale), images, scale, compute_ssim=False)
+    assert evaluation.psnr == pytest.approx(PUBLISHED_SET5_BICUBIC[scale], abs=0.02)
