@@ -42,15 +42,18 @@ def step_function(layer, compiled):
     return tf.function(step) if compiled else step
 
 
-def median_milliseconds(step, inputs, repeats):
-    for _ in range(3):  # Warm-up: tracing and first-call allocations.
-        step(inputs).numpy()
-    times = []
+def median_milliseconds(steps, inputs, repeats):
+    """Median time of each step; runs are interleaved so load affects all alike."""
+    for step in steps.values():
+        for _ in range(3):  # Warm-up: tracing and first-call allocations.
+            step(inputs).numpy()
+    times = {name: [] for name in steps}
     for _ in range(repeats):
-        start = time.perf_counter()
-        step(inputs).numpy()
-        times.append(time.perf_counter() - start)
-    return 1000 * float(np.median(times))
+        for name, step in steps.items():
+            start = time.perf_counter()
+            step(inputs).numpy()
+            times[name].append(time.perf_counter() - start)
+    return {name: 1000 * float(np.median(values)) for name, values in times.items()}
 
 
 def main(argv=None):
@@ -59,13 +62,17 @@ def main(argv=None):
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
     inputs = tf.constant(np.random.default_rng(0).random(SHAPE, dtype=np.float32))
-    rows = []
-    for name, layer in candidates().items():
-        eager = median_milliseconds(step_function(layer, False), inputs, args.repeats)
-        graph = median_milliseconds(step_function(layer, True), inputs, args.repeats)
-        rows.append((name, eager, graph))
-        print(f"{name:40s} eager {eager:8.1f} ms   tf.function {graph:8.1f} ms", flush=True)
-    reference = {name: (eager, graph) for name, eager, graph in rows}["keras.layers.Dropout(0.1)"]
+    layers = candidates()
+    eager = median_milliseconds(
+        {name: step_function(layer, False) for name, layer in layers.items()}, inputs, args.repeats
+    )
+    graph = median_milliseconds(
+        {name: step_function(layer, True) for name, layer in layers.items()}, inputs, args.repeats
+    )
+    rows = [(name, eager[name], graph[name]) for name in layers]
+    for name, eager_ms, graph_ms in rows:
+        print(f"{name:40s} eager {eager_ms:8.1f} ms   tf.function {graph_ms:8.1f} ms", flush=True)
+    reference = (eager["keras.layers.Dropout(0.1)"], graph["keras.layers.Dropout(0.1)"])
     lines = [
         "## DropBlock2D speed (forward + backward)",
         "",
@@ -73,7 +80,8 @@ def main(argv=None):
         f"revision {markdown.git_revision()}.",
         f"Machine: {markdown.machine_description()}; TensorFlow {tf.__version__}, Keras {keras.__version__}.",
         f"Input {SHAPE} float32, `training=True`, gradient of the sum with respect to the input; "
-        f"median of {args.repeats} runs in one process, after 3 warm-up runs.",
+        f"median of {args.repeats} runs in one process, after 3 warm-up runs; "
+        "the layers take turns in every round so background load affects them alike.",
         "",
         "| layer | eager (ms) | tf.function (ms) | eager / Dropout | tf.function / Dropout |",
         "|---|---|---|---|---|",

@@ -9,6 +9,9 @@ Reference:
       convolutional networks, NeurIPS 2018](https://arxiv.org/abs/1810.12890)
 """
 
+import functools
+
+import numpy as np
 from keras import ops
 from keras import random
 
@@ -114,6 +117,44 @@ def _coverage_terms(height, width, block_h, block_w):
     return weights, exponents
 
 
+@functools.lru_cache(maxsize=256)
+def _calibrated_gamma_static(rate, height, width, block_h, block_w):
+    """`calibrated_gamma` in float64 NumPy, for shapes known in Python."""
+
+    def histogram(size, block):
+        clipped = min(size, block)
+        positions = np.arange(size)
+        coverage = (
+            np.minimum(positions, size - clipped)
+            - np.maximum(positions - clipped + 1, 0)
+            + 1
+        )
+        return np.bincount(coverage, minlength=block + 1)[1:]
+
+    weights = np.outer(histogram(height, block_h), histogram(width, block_w))
+    weights = (weights / (height * width)).ravel()
+    exponents = np.outer(np.arange(1, block_h + 1), np.arange(1, block_w + 1)).ravel()
+    log_keep = 0.0
+    for _ in range(_NEWTON_STEPS):
+        survive = weights * np.exp(-exponents * log_keep)
+        log_keep -= (1.0 - survive.sum() - rate) / (exponents * survive).sum()
+    return float(-np.expm1(-log_keep))
+
+
+def _python_number(value):
+    """`value` as a Python float when it is concrete, else None.
+
+    Eager tensors and variables have a value; symbolic tensors inside
+    `tf.function` or `jax.jit` raise when converted, and stay symbolic.
+    """
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return float(ops.convert_to_numpy(value))
+    except Exception:  # Symbolic tensors of any backend.
+        return None
+
+
 def calibrated_gamma(rate, height, width, block_size):
     """Seed probability whose exact expected drop fraction equals `rate`.
 
@@ -131,6 +172,12 @@ def calibrated_gamma(rate, height, width, block_size):
         A float32 scalar tensor.
     """
     block_h, block_w = normalize_block_size(block_size)
+    static_rate = _python_number(rate)
+    if static_rate is not None and _is_static(height, width):
+        # Known shapes (eager calls, static graphs): solve once in NumPy
+        # instead of running the iteration as tensor ops on every call.
+        gamma = _calibrated_gamma_static(static_rate, height, width, block_h, block_w)
+        return ops.convert_to_tensor(gamma, "float32")
     weights, exponents = _coverage_terms(height, width, block_h, block_w)
     rate = ops.cast(rate, "float32")
     log_keep = ops.zeros((), "float32")
@@ -178,7 +225,7 @@ def validate_arguments(gamma, channels, normalize, data_format):
 def drop_block_keep_mask(
     shape, rate, block_size, gamma="calibrated", channels="independent", seed=None
 ):
-    """Samples a float32 keep mask (1 kept, 0 dropped) in channels_last layout.
+    """Samples a keep mask (1 kept, 0 dropped) in channels_last layout.
 
     Seeds are Bernoulli(gamma) on the valid grid only, `(H - bh + 1) x
     (W - bw + 1)` positions per map, and grow into `bh x bw` blocks with a
@@ -193,8 +240,8 @@ def drop_block_keep_mask(
         seed: int, `keras.random.SeedGenerator` or None.
 
     Returns:
-        A float32 tensor of shape `(B, H, W, C)`, or `(B, H, W, 1)` for
-        shared channels.
+        A float16 tensor of 0s and 1s, of shape `(B, H, W, C)`, or
+        `(B, H, W, 1)` for shared channels.
     """
     batch, height, width, num_channels = shape
     block_h, block_w = block_size
@@ -204,7 +251,9 @@ def drop_block_keep_mask(
     valid_w = _maximum(width - block_w + 1, 1)
     seed_channels = num_channels if channels == "independent" else 1
     noise = random.uniform((batch, valid_h, valid_w, seed_channels), seed=seed)
-    seeds = ops.cast(ops.less(noise, seed_probability), "float32")
+    # 0/1 masks are exact in float16, which halves the memory traffic of the
+    # max-pools that grow the blocks (the dominant cost after the noise).
+    seeds = ops.cast(ops.less(noise, seed_probability), "float16")
     return 1.0 - grow_blocks(seeds, block_size, height, width)
 
 
@@ -238,7 +287,7 @@ def _normalization(keep, normalize):
     if normalize == "none":
         return ops.ones((), "float32")
     axes = (1, 2, 3) if normalize == "per_sample" else None
-    kept = ops.mean(keep, axis=axes, keepdims=normalize == "per_sample")
+    kept = ops.mean(ops.cast(keep, "float32"), axis=axes, keepdims=normalize == "per_sample")
     # Everything dropped: the output is zero whatever the factor, so use 0
     # rather than dividing by zero.
     return ops.where(kept > 0, 1.0 / ops.maximum(kept, 1e-12), 0.0)
@@ -275,7 +324,7 @@ def drop_block_2d(
             `"none"` does not rescale.
         data_format: `"channels_last"` or `"channels_first"`.
         seed: int, `keras.random.SeedGenerator` or None.
-        return_keep_mask: Also return the float32 keep mask (channels_last).
+        return_keep_mask: Also return the keep mask (channels_last).
 
     Returns:
         A tensor like `inputs`; with `return_keep_mask`, `(outputs, mask)`.
@@ -289,10 +338,11 @@ def drop_block_2d(
     if data_format == "channels_first":
         shape = (shape[0], shape[2], shape[3], shape[1])
     keep = drop_block_keep_mask(shape, rate, block_size, gamma, channels, seed)
-    factor = keep * _normalization(keep, normalize)
-    if data_format == "channels_first":
-        factor = ops.transpose(factor, (0, 3, 1, 2))
-    outputs = ops.cast(ops.cast(inputs, "float32") * factor, inputs.dtype)
+    scale = ops.cast(_normalization(keep, normalize), inputs.dtype)
+    kept = keep if data_format == "channels_last" else ops.transpose(keep, (0, 3, 1, 2))
+    if data_format == "channels_first" and normalize == "per_sample":
+        scale = ops.transpose(scale, (0, 3, 1, 2))
+    outputs = ops.where(kept > 0, inputs * scale, ops.zeros((), inputs.dtype))
     if return_keep_mask:
         return outputs, keep
     return outputs

@@ -104,7 +104,7 @@ class DropBlock2D(keras.layers.Layer):
             seed=self.seed_generator,
             return_keep_mask=True,
         )
-        self.realised_rate.assign(1.0 - ops.mean(keep))
+        self.realised_rate.assign(1.0 - ops.mean(ops.cast(keep, "float32")))
         return outputs
 
     def compute_output_shape(self, input_shape):

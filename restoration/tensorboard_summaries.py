@@ -1,0 +1,149 @@
+"""TensorBoard summaries of an experiment: per-run hyperparameters and final scores, gains.
+
+`write_run_hparams` makes every run a session of the HParams dashboard, with
+its regularizer settings as hyperparameters and its final test PSNR and SSIM
+as metrics (`test/psnr/<set>`, `test/ssim/<set>`), all in `<run_dir>/logs/`.
+`write_experiment_summary` puts the gains of the report in the Scalars and
+Text dashboards, in `<experiment_dir>/summary/`.
+
+No `hp.hparams_config` is written. TensorBoard's HParams plugin takes the
+first such experiment summary it finds anywhere under the logdir, arbitrarily,
+and then shows only the hyperparameters and metrics it lists; with several
+experiments under `runs/`, one experiment's config would hide the columns of
+the others. Without one, the plugin builds the columns from the session
+summaries and scalar tags of every run (`BackendContext.experiment_from_metadata`
+in `tensorboard/plugins/hparams/backend_context.py`), so every run of the
+logdir is listed against its test PSNR. The dashboard merges runs whose
+hyperparameters are all equal into one row; `experiment`, `arm` and `seed`
+are hyperparameters, so every run keeps its own row.
+"""
+
+from pathlib import Path
+
+import tensorflow as tf
+from tensorboard.plugins.hparams import api as hp
+
+from restoration.report import format_markdown
+
+
+def flatten_hparams(hparams, prefix=""):
+    """Flattens nested hyperparameters into the scalar values HParams accepts.
+
+    Nested keys are joined with dots (`regularizer.rate`), as in config
+    overrides. `None` becomes the string "none"; lists and other values
+    become their string form.
+
+    Args:
+        hparams: dict of hyperparameters, possibly nested.
+        prefix: prepended to every name.
+
+    Returns:
+        A flat dict from name to a bool, int, float or str.
+    """
+    flat = {}
+    for key, value in hparams.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten_hparams(value, prefix=f"{name}."))
+        elif value is None:
+            flat[name] = "none"
+        elif isinstance(value, (bool, int, float, str)):
+            flat[name] = value
+        else:
+            flat[name] = str(value)
+    return flat
+
+
+def run_hparams(results):
+    """Hyperparameters of a run, taken from its `results.json` dict.
+
+    Args:
+        results: the dict train.py writes to `results.json`.
+
+    Returns:
+        A nested dict: experiment, arm, seed, regularizer settings, task,
+        steps and checkpoint.
+    """
+    # A run without a regularizer drops nothing: rate 0 keeps the rate column
+    # numeric, so the HParams dashboard can plot PSNR against it.
+    regularizer = results.get("regularizer") or {"name": "none", "rate": 0.0}
+    return {
+        "experiment": results.get("experiment"),
+        "arm": results.get("arm"),
+        "seed": results.get("seed"),
+        "regularizer": regularizer,
+        "task": results.get("task") or {},
+        "steps": results.get("steps"),
+        "checkpoint": results.get("checkpoint"),
+    }
+
+
+def write_run_hparams(run_dir, hparams, metrics, step=0):
+    """Writes the HParams session and final test scores of one run.
+
+    Both go to `<run_dir>/logs/`, the session's own run in TensorBoard, so
+    that the HParams plugin pairs the scores with the hyperparameters.
+
+    Args:
+        run_dir: the run directory, `runs/<experiment>/<arm>/seed<N>`.
+        hparams: dict of hyperparameters, possibly nested (see `run_hparams`).
+        metrics: dict from test-set name to a dict with `psnr` and `ssim`
+            (`None` when not computed), as in the `test` entry of `results.json`.
+        step: training step the scores belong to.
+
+    Returns:
+        The path of the log directory.
+    """
+    log_dir = Path(run_dir) / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    writer = tf.summary.create_file_writer(str(log_dir))
+    with writer.as_default():
+        hp.hparams(flatten_hparams(hparams))
+        for test_set, scores in metrics.items():
+            for metric in ("psnr", "ssim"):
+                if scores.get(metric) is not None:
+                    tf.summary.scalar(f"test/{metric}/{test_set}", scores[metric], step=step)
+    writer.close()
+    return log_dir
+
+
+def _write_gain_scalars(report):
+    for test_set, entry in report["sets"].items():
+        for arm, gain in entry["gains"].items():
+            psnr = gain["psnr"]
+            if psnr is None:
+                continue
+            tf.summary.scalar(f"gain/{arm}/{test_set}", psnr["mean"], step=0)
+            for bound in ("low", "high"):
+                if psnr[bound] is not None:
+                    tf.summary.scalar(f"gain_{bound}/{arm}/{test_set}", psnr[bound], step=0)
+
+
+def write_experiment_summary(experiment_dir, report):
+    """Writes the gains of a report as TensorBoard scalars and a markdown text.
+
+    Scalars `gain/<arm>/<set>`, `gain_low/<arm>/<set>` and `gain_high/<arm>/<set>`
+    (PSNR gain over the baseline and its interval over seeds, in dB; bounds
+    are left out with a single seed) and the text `report` (the markdown
+    report) go to `<experiment_dir>/summary/`. The summary is a snapshot of
+    the latest report: older event files there are removed once the new one
+    is complete.
+
+    Args:
+        experiment_dir: path of `runs/<experiment>`.
+        report: the dict of `restoration.report.build_report`.
+
+    Returns:
+        The path of the summary directory.
+    """
+    summary_dir = Path(experiment_dir) / "summary"
+    summary_dir.mkdir(parents=True, exist_ok=True)
+    previous = set(summary_dir.glob("events.out.tfevents.*"))
+    writer = tf.summary.create_file_writer(str(summary_dir))
+    with writer.as_default():
+        _write_gain_scalars(report)
+        tf.summary.text("report", format_markdown(report), step=0)
+    writer.close()
+    for path in previous:
+        path.unlink(missing_ok=True)
+    return summary_dir

@@ -1,0 +1,259 @@
+"""Tests for the evaluation command line: run directories, .keras files and baselines."""
+
+import csv
+import json
+import pathlib
+import shutil
+
+import numpy as np
+import pytest
+
+import evaluate
+from data.images import write_image
+from data.testsets import load_set
+from restoration.config import load_config
+from restoration.evaluation import bicubic_predictor
+from restoration.evaluation import evaluate_denoise
+from restoration.evaluation import evaluate_sr
+from restoration.evaluation import identity_predictor
+from restoration.predictors import load_keras_model
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+PUBLISHED_SET5_BICUBIC_X2 = 33.66
+
+
+def synthetic_image(height, width, channels, seed):
+    """Smooth gradients and waves plus mild noise, so bicubic and models score sensibly."""
+    rows, columns = np.mgrid[0:height, 0:width].astype(np.float64)
+    noise = np.random.default_rng(seed).normal(0, 8, (height, width, channels))
+    phases = np.arange(channels) + seed
+    waves = 60 * np.sin(rows[..., None] / 3.0 + phases) * np.cos(columns[..., None] / 5.0)
+    ramp = 100 + 2 * rows[..., None] + columns[..., None]
+    return np.clip(np.round(ramp + waves + noise), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    """A data root with a 3-image `Set5` (one of them gray) and a 2-image gray `Set12`."""
+    root = tmp_path_factory.mktemp("data")
+    shapes = {"Set5": [(24, 30, 3), (20, 26, 3), (22, 22, 1)], "Set12": [(24, 24, 1), (20, 28, 1)]}
+    for set_name, set_shapes in shapes.items():
+        (root / set_name).mkdir()
+        for index, shape in enumerate(set_shapes):
+            write_image(root / set_name / f"image{index}.png", synthetic_image(*shape, index))
+    return root
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    """A 1-block, 8-filter EDSR x2 saved as a .keras file."""
+    from sr_models import build_edsr
+
+    path = tmp_path_factory.mktemp("model") / "edsr_x2.keras"
+    build_edsr(scale=2, num_blocks=1, filters=8, seed=0).save(path)
+    return path
+
+
+@pytest.fixture
+def run_dir(tmp_path, model_file, data_root):
+    """A run directory as train.py writes it, whose config names Set5 and the data root."""
+    overrides = ["data.test_sets=[Set5]", f"data.root={data_root}"]
+    experiment = load_config(REPO_ROOT / "configs" / "tiny_test.yaml", overrides)
+    directory = tmp_path / "run"
+    experiment.arm("baseline", 0).save_resolved(directory)
+    shutil.copy(model_file, directory / "model.keras")
+    return directory
+
+
+def read_csv(path):
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_run_directory_scores_its_configured_sets(run_dir, tmp_path):
+    """A run directory takes sets and data root from config.yaml; JSON holds every field."""
+    output = tmp_path / "scores.json"
+    assert evaluate.main([str(run_dir), "--output", str(output)]) == 0
+    scores = json.loads(output.read_text())
+    assert list(scores) == ["Set5"]
+    entry = scores["Set5"]
+    assert entry["images"] == len(entry["per_image"]) == 3
+    assert [image["name"] for image in entry["per_image"]] == ["image0", "image1", "image2"]
+    assert entry["psnr"] == pytest.approx(np.mean([image["psnr"] for image in entry["per_image"]]))
+    assert 0 < entry["ssim"] <= 1
+    assert entry["conventions"]["border"] == 2 and entry["conventions"]["y_channel"]
+    assert entry["task"] == {"type": "sr", "scale": 2, "sigma": None, "channels": 3}
+    assert entry["model_file"] == str(run_dir / "model.keras")
+
+
+def test_run_directory_writes_per_image_csv(run_dir):
+    """Per-image rows go to <run_dir>/evaluation/<Set>.csv and agree with the JSON."""
+    results = evaluate.evaluate_paths([run_dir])
+    rows = read_csv(run_dir / "evaluation" / "Set5.csv")
+    per_image = results[str(run_dir)]["Set5"]["per_image"]
+    assert len(rows) == len(per_image) == 3
+    assert list(rows[0]) == ["name", "psnr", "ssim"]
+    for row, image in zip(rows, per_image, strict=True):
+        assert row["name"] == image["name"]
+        assert float(row["psnr"]) == pytest.approx(image["psnr"], abs=1e-6)
+        assert float(row["ssim"]) == pytest.approx(image["ssim"], abs=1e-6)
+    assert not list((run_dir / "evaluation").glob(".*")), "no temporary file is left behind"
+
+
+def test_model_scores_equal_a_direct_evaluate_sr_call(run_dir, data_root):
+    """The loaded model's predict_fn scores as an eager call of the same model does."""
+    results = evaluate.evaluate_paths([run_dir], ssim=False)
+    model = load_keras_model(run_dir / "model.keras")
+    direct = evaluate_sr(
+        lambda batch: model(batch, training=False).numpy(),
+        load_set("Set5", data_root),
+        2,
+        compute_ssim=False,
+        input_channels=3,
+    )
+    # Float differences between graph and eager runs can flip a rounded pixel at most.
+    assert results[str(run_dir)]["Set5"]["psnr"] == pytest.approx(direct.psnr, abs=1e-3)
+
+
+def test_best_checkpoint_is_preferred_and_checkpoint_flag_overrides(run_dir):
+    """best.keras is scored when present; --checkpoint final picks model.keras."""
+    (run_dir / "checkpoints").mkdir()
+    shutil.copy(run_dir / "model.keras", run_dir / "checkpoints" / "best.keras")
+    chosen = evaluate.evaluate_paths([run_dir], ssim=False)[str(run_dir)]["Set5"]
+    assert chosen["model_file"] == str(run_dir / "checkpoints" / "best.keras")
+    final = evaluate.evaluate_paths([run_dir], ssim=False, checkpoint="final")
+    assert final[str(run_dir)]["Set5"]["model_file"] == str(run_dir / "model.keras")
+
+
+@pytest.mark.parametrize(
+    "arguments, set_name",
+    [
+        (["--model", "bicubic", "--scale", "2"], "Set5"),
+        (["--model", "noisy", "--sigma", "25"], "Set12"),
+    ],
+)
+def test_baselines_equal_direct_evaluation(arguments, set_name, data_root, tmp_path):
+    """The bicubic and noisy baselines give exactly what evaluate_sr / evaluate_denoise give."""
+    output = tmp_path / "baseline.json"
+    command = arguments + [
+        "--sets",
+        set_name,
+        "--data-root",
+        str(data_root),
+        "--output",
+        str(output),
+    ]
+    assert evaluate.main(command) == 0
+    scores = json.loads(output.read_text())[set_name]
+    images = load_set(set_name, data_root)
+    if set_name == "Set5":
+        direct = evaluate_sr(bicubic_predictor(2), images, 2)
+    else:
+        direct = evaluate_denoise(identity_predictor(), images, 25)
+    assert scores["psnr"] == pytest.approx(direct.psnr, abs=1e-9)
+    assert scores["ssim"] == pytest.approx(direct.ssim, abs=1e-9)
+    assert scores["per_image"] == [dict(entry) for entry in direct.per_image]
+
+
+def test_two_models_are_keyed_by_path(run_dir, model_file, data_root, tmp_path):
+    """With several sources, JSON and CSV folders are keyed by each path as given."""
+    output, csv_root = tmp_path / "both.json", tmp_path / "csv"
+    command = [str(run_dir), str(model_file), "--scale", "2", "--sets", "Set5", "--no-ssim"]
+    command += [
+        "--data-root",
+        str(data_root),
+        "--output",
+        str(output),
+        "--per-image-csv",
+        str(csv_root),
+    ]
+    assert evaluate.main(command) == 0
+    scores = json.loads(output.read_text())
+    assert set(scores) == {str(run_dir), str(model_file)}
+    assert all(
+        list(entry) == ["Set5"] and entry["Set5"]["ssim"] is None for entry in scores.values()
+    )
+    csv_files = sorted(csv_root.glob("*/Set5.csv"))
+    assert len(csv_files) == 2
+    assert all(len(read_csv(path)) == 3 for path in csv_files)
+    assert not (run_dir / "evaluation").exists(), "--per-image-csv replaces the default folder"
+
+
+def test_tile_option_reaches_tiled_prediction(model_file, data_root):
+    """Tiles with enough overlap reproduce whole images; tiles without overlap do not."""
+
+    def score(**tiling):
+        results = evaluate.evaluate_paths(
+            [model_file], ["Set5"], data_root, scale=2, ssim=False, **tiling
+        )
+        return results[str(model_file)]["Set5"]["psnr"]
+
+    whole = score()
+    assert score(tile=5, overlap=8) == pytest.approx(whole, abs=1e-3)
+    assert abs(score(tile=5, overlap=0) - whole) > 1e-3
+
+
+def test_bare_model_without_scale_is_a_clear_error(model_file, data_root, capsys):
+    """A .keras file without --scale or --sigma exits with status 2 naming what is missing."""
+    command = [str(model_file), "--sets", "Set5", "--data-root", str(data_root)]
+    assert evaluate.main(command) == 2
+    error = capsys.readouterr().err
+    assert "--scale" in error and "--sigma" in error and str(model_file) in error
+    assert "Traceback" not in error
+
+
+def test_scale_disagreeing_with_run_config_is_an_error(run_dir, capsys):
+    """--scale 4 on a x2 run directory names config.yaml instead of scoring nonsense."""
+    assert evaluate.main([str(run_dir), "--scale", "4"]) == 2
+    error = capsys.readouterr().err
+    assert "config.yaml" in error and "scale=4" in error
+
+
+def test_missing_set_exits_with_status_2_naming_the_path(data_root, capsys):
+    """A missing test set prints the searched folder and the download command, no traceback."""
+    command = [
+        "--model",
+        "bicubic",
+        "--scale",
+        "2",
+        "--sets",
+        "Set14",
+        "--data-root",
+        str(data_root),
+    ]
+    assert evaluate.main(command) == 2
+    error = capsys.readouterr().err
+    assert str(data_root / "Set14") in error and "data.download" in error
+    assert "Traceback" not in error
+
+
+def test_every_source_is_checked_before_any_evaluation(run_dir, capsys):
+    """A baseline lacking --sets fails before the run directory is scored."""
+    assert evaluate.main([str(run_dir), "--model", "bicubic", "--scale", "2"]) == 2
+    assert "--sets" in capsys.readouterr().err
+    assert not (run_dir / "evaluation").exists()
+
+
+def test_missing_model_path_is_named(tmp_path, capsys):
+    """A path that does not exist is named in the error."""
+    missing = tmp_path / "no_such_run"
+    assert evaluate.main([str(missing), "--scale", "2", "--sets", "Set5"]) == 2
+    assert str(missing) in capsys.readouterr().err
+
+
+def test_format_table_states_scores_and_conventions(data_root):
+    """The table shows set, image count, PSNR, SSIM and the conventions sentence."""
+    evaluation = evaluate_sr(bicubic_predictor(2), load_set("Set5", data_root), 2)
+    table = evaluate.format_table("Set5", evaluation)
+    assert f"| Set5 | 3 | {evaluation.psnr:.3f} | {evaluation.ssim:.4f} |" in table
+    assert evaluation.conventions.description in table
+
+
+def test_bicubic_x2_on_shared_set5_matches_published(shared_data, tmp_path):
+    """The command-line bicubic baseline reproduces the published Set5 x2 PSNR."""
+    output = tmp_path / "set5.json"
+    command = ["--model", "bicubic", "--scale", "2", "--sets", "Set5", "--no-ssim"]
+    assert evaluate.main(command + ["--data-root", str(shared_data), "--output", str(output)]) == 0
+    scores = json.loads(output.read_text())["Set5"]
+    assert scores["images"] == 5
+    assert scores["psnr"] == pytest.approx(PUBLISHED_SET5_BICUBIC_X2, abs=0.02)

@@ -1,0 +1,311 @@
+"""Tests for the with/without report and its TensorBoard summaries."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from restoration import report as report_module
+from restoration.report import build_report
+from restoration.report import collect_runs
+from restoration.report import format_gain_table
+from restoration.report import write_report
+
+SHIFT = 0.05
+SEEDS = (0, 1, 2)
+SETS = {"Set5": 5, "Set14": 14}
+COST = {"parameters": 1000, "train_step_seconds": 0.2, "inference_seconds_per_image": 0.05}
+
+
+def synthetic_psnr(arm, seed, images):
+    """Per-image PSNR: image difficulty + seed effect, plus SHIFT and noise for `dropblock`."""
+    generator = np.random.default_rng(1000 * seed + images)
+    baseline = 30.0 + np.linspace(-2.0, 2.0, images) + generator.normal(0.0, 0.03)
+    if arm == "baseline":
+        return baseline
+    return baseline + SHIFT + generator.normal(0.0, 0.01, size=images)
+
+
+def make_results(arm, seed, shift_cost=0.0):
+    test = {}
+    for name, images in SETS.items():
+        psnrs = synthetic_psnr(arm, seed, images)
+        per_image = [
+            {"name": f"image{index}", "psnr": float(value), "ssim": 0.9 + value / 1000}
+            for index, value in enumerate(psnrs)
+        ]
+        test[name] = {
+            "psnr": float(psnrs.mean()),
+            "ssim": float(np.mean([image["ssim"] for image in per_image])),
+            "images": images,
+            "conventions": {"description": "PSNR on Y, 2-pixel border shaved."},
+            "per_image": per_image,
+        }
+    regularizer = None if arm == "baseline" else {"name": "dropblock", "rate": 0.1}
+    cost = {key: value + shift_cost * seed for key, value in COST.items()}
+    return {
+        "experiment": "fake", "arm": arm, "seed": seed, "regularizer": regularizer,
+        "task": {"type": "sr", "scale": 2}, "steps": 10, "checkpoint": "final",
+        "test": test, "validation": {"best_psnr": None, "best_step": None}, "cost": cost,
+    }  # fmt: skip
+
+
+@pytest.fixture
+def experiment(tmp_path):
+    """A finished experiment: 2 arms x 3 seeds under tmp_path/fake."""
+    directory = tmp_path / "fake"
+    manifest = {"name": "fake", "arms": ["baseline", "dropblock"], "seeds": list(SEEDS)}
+    manifest.update({"baseline": "baseline", "source": "configs/fake.yaml"})
+    directory.mkdir()
+    (directory / "experiment.json").write_text(json.dumps(manifest))
+    for arm in manifest["arms"]:
+        for seed in SEEDS:
+            run_dir = directory / arm / f"seed{seed}"
+            run_dir.mkdir(parents=True)
+            (run_dir / "results.json").write_text(json.dumps(make_results(arm, seed, 0.01)))
+    return directory
+
+
+def per_seed_gains(test_set):
+    images = SETS[test_set]
+    return [
+        synthetic_psnr("dropblock", seed, images).mean()
+        - synthetic_psnr("baseline", seed, images).mean()
+        for seed in SEEDS
+    ]
+
+
+def test_gain_is_the_mean_paired_difference_with_a_t_interval(experiment):
+    """The PSNR gain and its bounds equal the t interval of the per-seed differences."""
+    report = build_report(experiment, resamples=500)
+    for test_set in SETS:
+        gains = per_seed_gains(test_set)
+        gain = report["sets"][test_set]["gains"]["dropblock"]["psnr"]
+        low, high = stats.t.interval(0.95, 2, loc=np.mean(gains), scale=stats.sem(gains))
+        assert gain["mean"] == pytest.approx(np.mean(gains), abs=1e-9)
+        assert (gain["low"], gain["high"]) == pytest.approx((low, high), abs=1e-9)
+        np.testing.assert_allclose(gain["per_seed"], gains, atol=1e-9)
+
+
+def test_known_shift_is_recovered_and_the_interval_excludes_zero(experiment):
+    """The gain is within noise of the built-in shift, and a 5-sigma shift excludes zero."""
+    report = build_report(experiment, resamples=500)
+    for test_set, images in SETS.items():
+        gain = report["sets"][test_set]["gains"]["dropblock"]
+        # The added noise has standard deviation 0.01 per image and seed.
+        tolerance = 4 * 0.01 / math.sqrt(images * len(SEEDS))
+        assert gain["psnr"]["mean"] == pytest.approx(SHIFT, abs=tolerance)
+        assert 0.0 < gain["psnr"]["low"] < SHIFT < gain["psnr"]["high"]
+        assert "higher than the baseline (the interval excludes zero)" in gain["conclusion"]
+
+
+def test_per_image_tests_pool_image_pairs_over_seeds(experiment):
+    """The bootstrap uses one pair per image and seed and its mean is the pooled mean difference."""
+    report = build_report(experiment, resamples=500)
+    gain = report["sets"]["Set14"]["gains"]["dropblock"]
+    differences = np.concatenate(
+        [synthetic_psnr("dropblock", s, 14) - synthetic_psnr("baseline", s, 14) for s in SEEDS]
+    )
+    assert gain["bootstrap"]["pairs"] == 14 * len(SEEDS)
+    assert gain["bootstrap"]["mean"] == pytest.approx(differences.mean(), abs=1e-9)
+    assert gain["bootstrap"]["low"] < SHIFT < gain["bootstrap"]["high"]
+    assert gain["bootstrap"]["p_value"] == pytest.approx(1 / 500)
+    assert gain["wilcoxon_p"] == pytest.approx(stats.wilcoxon(differences).pvalue, rel=1e-9)
+
+
+def test_arm_scores_and_costs_are_means_over_seeds(experiment):
+    """Per-arm PSNR, SSIM and cost columns are the means over the finished seeds."""
+    report = build_report(experiment, resamples=200)
+    psnrs = [synthetic_psnr("baseline", seed, 5).mean() for seed in SEEDS]
+    scores = report["sets"]["Set5"]["arms"]["baseline"]
+    assert scores["seeds"] == 3
+    assert scores["psnr"]["mean"] == pytest.approx(np.mean(psnrs), abs=1e-9)
+    assert scores["ssim"]["low"] < scores["ssim"]["mean"] < scores["ssim"]["high"]
+    cost = report["arms"]["dropblock"]["cost"]
+    assert cost["train_step_seconds"] == pytest.approx(0.2 + 0.01 * np.mean(SEEDS), abs=1e-12)
+    assert report["arms"]["dropblock"]["regularizer"]["name"] == "dropblock"
+    assert report["missing_runs"] == []
+
+
+def test_missing_run_is_listed_and_its_seed_left_unpaired(experiment):
+    """Without dropblock seed 2 the report lists it and pairs seeds 0 and 1 only."""
+    (experiment / "dropblock" / "seed2" / "results.json").unlink()
+    report = build_report(experiment, resamples=200)
+    assert [(run["arm"], run["seed"]) for run in report["missing_runs"]] == [("dropblock", 2)]
+    gain = report["sets"]["Set5"]["gains"]["dropblock"]
+    assert gain["seeds"] == [0, 1]
+    assert gain["psnr"]["mean"] == pytest.approx(np.mean(per_seed_gains("Set5")[:2]), abs=1e-9)
+    assert report["sets"]["Set5"]["arms"]["baseline"]["seeds"] == 3
+    assert gain["bootstrap"]["pairs"] == 5 * 2
+
+
+def test_single_seed_reports_no_interval_and_strict_json(experiment):
+    """With one paired seed the interval is n/a and report.json holds no NaN."""
+    for seed in (1, 2):
+        (experiment / "dropblock" / f"seed{seed}" / "results.json").unlink()
+    report = write_report(experiment, resamples=200)
+    gain = report["sets"]["Set5"]["gains"]["dropblock"]
+    assert gain["psnr"]["low"] is None and gain["psnr"]["high"] is None
+    assert "interval n/a (1 seed)" in gain["conclusion"]
+    text = (experiment / "report.json").read_text()
+    json.loads(text, parse_constant=lambda name: pytest.fail(f"non-standard JSON {name}"))
+
+
+def test_markdown_report_has_a_table_and_a_sentence_per_gain(experiment):
+    """report.md holds one table per test set and the sentence stating each gain."""
+    report = write_report(experiment, resamples=200)
+    markdown = (experiment / "report.md").read_text()
+    assert markdown.count("| arm | seeds | PSNR (dB) [95 % CI] | SSIM |") == len(SETS)
+    assert "## Set5" in markdown and "## Set14" in markdown
+    for test_set in SETS:
+        sentence = report["sets"][test_set]["gains"]["dropblock"]["conclusion"]
+        assert sentence.startswith(f"dropblock vs baseline on {test_set}: +0.0")
+        assert f"- {sentence}" in markdown
+    assert "PSNR on Y, 2-pixel border shaved." in markdown
+    assert json.loads((experiment / "report.json").read_text()) == report
+
+
+def test_gain_plot_is_a_png_and_no_temporary_file_is_left(experiment):
+    """gain.png starts with the PNG signature, is over 1 KB, and no .tmp file remains."""
+    write_report(experiment, resamples=200)
+    image = (experiment / "gain.png").read_bytes()
+    assert image[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(image) > 1024
+    assert not list(experiment.glob("*.tmp"))
+
+
+def test_gain_table_lists_every_set_and_arm(experiment):
+    """The plain-text table has a header and one line per set and arm."""
+    report = build_report(experiment, resamples=200)
+    lines = format_gain_table(report).splitlines()
+    assert lines[0].split()[:3] == ["set", "arm", "seeds"]
+    assert len(lines) == 1 + len(SETS) * 2
+    dropblock = [line for line in lines if line.startswith("Set5") and "dropblock" in line][0]
+    gain = report["sets"]["Set5"]["gains"]["dropblock"]["psnr"]
+    assert f"{gain['mean']:+.3f} [{gain['low']:+.3f}, {gain['high']:+.3f}]" in dropblock
+
+
+def test_collect_runs_without_manifest_names_the_directory(tmp_path):
+    """A directory without experiment.json raises an error naming it."""
+    with pytest.raises(FileNotFoundError, match="No experiment.json"):
+        collect_runs(tmp_path)
+
+
+def test_baseline_defaults_to_the_first_arm_without_one_named_baseline(experiment):
+    """Without a baseline key or a `baseline` arm, the first arm is the baseline."""
+    manifest = {"name": "fake", "arms": ["dropblock", "other"], "seeds": [0]}
+    (experiment / "experiment.json").write_text(json.dumps(manifest))
+    results = collect_runs(experiment)
+    assert results.baseline == "dropblock"
+    assert results.missing == (("other", 0),)
+    assert sorted(results.runs) == [("dropblock", seed) for seed in SEEDS]
+
+
+def test_main_writes_the_report_and_prints_the_table(experiment, capsys):
+    """`python -m restoration.report DIR` writes the three files and prints the gain table."""
+    arguments = [str(experiment), "--resamples", "200", "--no-tensorboard"]
+    assert report_module.main(arguments) == 0
+    assert "dropblock" in capsys.readouterr().out
+    for name in ("report.md", "report.json", "gain.png"):
+        assert (experiment / name).is_file()
+
+
+def read_events(directory):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    accumulator = EventAccumulator(str(directory), size_guidance={"tensors": 0})
+    accumulator.Reload()
+    return accumulator
+
+
+def test_experiment_summary_has_gain_scalars_and_report_text(experiment):
+    """The summary event file holds gain, gain_low and gain_high per arm and set, and the text."""
+    import tensorflow as tf
+
+    from restoration.tensorboard_summaries import write_experiment_summary
+
+    report = build_report(experiment, resamples=200)
+    write_experiment_summary(experiment, report)
+    write_experiment_summary(experiment, report)
+    assert len(list((experiment / "summary").glob("events.out.tfevents.*"))) == 1
+    events = read_events(experiment / "summary")
+    for test_set in SETS:
+        gain = report["sets"][test_set]["gains"]["dropblock"]["psnr"]
+        for prefix, key in (("gain", "mean"), ("gain_low", "low"), ("gain_high", "high")):
+            tensor = events.Tensors(f"{prefix}/dropblock/{test_set}")[0].tensor_proto
+            assert float(tf.make_ndarray(tensor)) == pytest.approx(gain[key], abs=1e-6)
+    text = tf.make_ndarray(events.Tensors("report")[0].tensor_proto).item().decode()
+    assert "| arm | seeds |" in text
+
+
+def test_run_hparams_session_pairs_settings_with_test_scores(experiment):
+    """The run log holds an HParams session with flattened settings and test/psnr scalars."""
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import metadata
+
+    from restoration.tensorboard_summaries import run_hparams
+    from restoration.tensorboard_summaries import write_run_hparams
+
+    run_dir = experiment / "baseline" / "seed1"
+    results = json.loads((run_dir / "results.json").read_text())
+    write_run_hparams(run_dir, run_hparams(results), results["test"], step=10)
+    events = read_events(run_dir / "logs")
+    content = events.SummaryMetadata(metadata.SESSION_START_INFO_TAG).plugin_data.content
+    hparams = metadata.parse_session_start_info_plugin_data(content).hparams
+    assert hparams["arm"].string_value == "baseline"
+    assert hparams["seed"].number_value == 1
+    assert hparams["regularizer.name"].string_value == "none"
+    assert hparams["regularizer.rate"].number_value == 0.0
+    assert hparams["task.scale"].number_value == 2
+    for test_set in SETS:
+        event = events.Tensors(f"test/psnr/{test_set}")[0]
+        assert event.step == 10
+        value = float(tf.make_ndarray(event.tensor_proto))
+        assert value == pytest.approx(results["test"][test_set]["psnr"], abs=1e-4)
+        assert events.Tensors(f"test/ssim/{test_set}")
+
+
+def test_hparams_dashboard_lists_every_run_of_every_experiment_with_its_psnr(tmp_path):
+    """Without an hparams_config, TensorBoard's HParams backend shows runs of two experiments."""
+    from tensorboard import context
+    from tensorboard.backend.event_processing import data_provider
+    from tensorboard.backend.event_processing import plugin_event_multiplexer
+    from tensorboard.plugins import base_plugin
+    from tensorboard.plugins.hparams import api_pb2
+    from tensorboard.plugins.hparams import backend_context
+    from tensorboard.plugins.hparams import list_session_groups
+
+    from restoration.tensorboard_summaries import run_hparams
+    from restoration.tensorboard_summaries import write_run_hparams
+
+    for experiment, test_set in (("sr", "Set5"), ("denoise", "BSD68")):
+        results = make_results("dropblock", 0)
+        results["experiment"] = experiment
+        results["test"] = {test_set: results["test"]["Set5"]}
+        write_run_hparams(
+            tmp_path / experiment / "dropblock" / "seed0", run_hparams(results), results["test"]
+        )
+    multiplexer = plugin_event_multiplexer.EventMultiplexer()
+    multiplexer.AddRunsFromDirectory(str(tmp_path))
+    multiplexer.Reload()
+    provider = data_provider.MultiplexerDataProvider(multiplexer, str(tmp_path))
+    backend = backend_context.Context(base_plugin.TBContext(data_provider=provider))
+    request = api_pb2.ListSessionGroupsRequest(
+        start_index=0, slice_size=10, allowed_statuses=[api_pb2.STATUS_UNKNOWN]
+    )
+    for test_set in ("Set5", "BSD68"):
+        request.col_params.add(metric=api_pb2.MetricName(tag=f"test/psnr/{test_set}"))
+    groups = list_session_groups.Handler(context.RequestContext(), backend, "", request).run()
+    listed = {
+        session.name: {value.name.tag: value.value for value in session.metric_values}
+        for group in groups.session_groups
+        for session in group.sessions
+    }
+    assert sorted(listed) == ["denoise/dropblock/seed0/logs", "sr/dropblock/seed0/logs"]
+    psnr = make_results("dropblock", 0)["test"]["Set5"]["psnr"]
+    assert listed["sr/dropblock/seed0/logs"]["test/psnr/Set5"] == pytest.approx(psnr, abs=1e-4)
+    assert listed["denoise/dropblock/seed0/logs"]["test/psnr/BSD68"] == pytest.approx(
+        psnr, abs=1e-4
+    )
