@@ -44,22 +44,22 @@ REGULARIZERS = {
 CONVOLUTIONS = frozenset({"dropconnect"})
 
 
-def get(name, **kwargs):
-    """Instantiates the regularizer registered under `name`.
+def get(identifier, **kwargs):
+    """Instantiates the regularizer registered under `identifier`.
 
     Args:
-        name: A key of `REGULARIZERS`.
+        identifier: A key of `REGULARIZERS`, such as `"dropblock"`.
         **kwargs: Constructor arguments of that layer.
 
     Returns:
         A new `keras.layers.Layer`.
     """
-    if name not in REGULARIZERS:
+    if identifier not in REGULARIZERS:
         raise ValueError(
             "Unknown regularizer. Expected one of "
-            f"{sorted(REGULARIZERS)}. Received: name={name!r}"
+            f"{sorted(REGULARIZERS)}. Received: identifier={identifier!r}"
         )
-    return REGULARIZERS[name](**kwargs)
+    return REGULARIZERS[identifier](**kwargs)
 
 
 __all__ = [

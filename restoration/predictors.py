@@ -120,15 +120,20 @@ def resolve_model_file(path, checkpoint=None):
     )
 
 
-def load_keras_model(model_file):
-    """Loads a `.keras` file with the project's custom layers registered."""
+def load_keras_model(model_file, compile=False):
+    """Loads a `.keras` file with the project's custom layers registered.
+
+    `compile=True` also restores the optimizer and its state, to resume training.
+    """
     import keras
 
     # Imported for their side effect: registering custom layers for deserialisation.
     import dropblock  # noqa: F401
     import sr_models  # noqa: F401
 
-    return keras.saving.load_model(model_file, compile=False)
+    import restoration.schedules  # noqa: F401
+
+    return keras.saving.load_model(model_file, compile=compile)
 
 
 def keras_predictor(model):

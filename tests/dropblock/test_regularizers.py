@@ -32,7 +32,7 @@ def test_registered_layers_drop_in_training_only(name, kwargs):
 
 def test_get_rejects_unknown_names():
     """An unknown regularizer name lists the known ones."""
-    with pytest.raises(ValueError, match="dropblock.*Received: name='dropbock'"):
+    with pytest.raises(ValueError, match="dropblock.*Received: identifier='dropbock'"):
         dropblock.get("dropbock")
 
 

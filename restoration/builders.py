@@ -1,0 +1,129 @@
+"""Turns a validated `RunConfig` into the model, data and optimizer of a run.
+
+Turning a regularizer on or off is a factory swap: `regularizer_factory`
+returns `None` for no regularizer, and the model builders insert nothing.
+"""
+
+import functools
+
+import keras
+
+import dropblock
+import sr_models
+from data.builtin import load_builtin
+from data.images import list_images
+from data.images import read_image
+from data.pipeline import make_denoise_dataset
+from data.pipeline import make_sr_dataset
+from data.pipeline import make_validation_set
+from data.testsets import load_set
+from restoration.schedules import LearningRate
+
+# Side of the fixed validation crops (high-resolution or clean pixels).
+VALIDATION_CROP = 192
+
+
+def regularizer_factory(config):
+    """A `sr_models.Regularizer` for `config.regularizer`, or None."""
+    settings = config.regularizer
+    if settings is None:
+        return None
+    placement = sr_models.Placement(settings.placement, tuple(settings.blocks) or None)
+    kwargs = dict(settings.layer_kwargs)
+    if settings.name in dropblock.CONVOLUTIONS:
+        conv = functools.partial(dropblock.get, settings.name, **kwargs)
+        return sr_models.Regularizer(conv=conv, placement=placement)
+
+    def layer(name):
+        return dropblock.get(settings.name, name=name, **kwargs)
+
+    return sr_models.Regularizer(layer=layer, placement=placement)
+
+
+def build_model(config):
+    """The network of the run, with initial weights fixed by the run seed."""
+    kwargs = dict(config.model.builder_kwargs())
+    if config.model.name == "edsr":
+        kwargs["scale"] = config.task.scale
+    return sr_models.build_model(
+        config.model.name,
+        regularizer=regularizer_factory(config),
+        channels=config.task.channels,
+        seed=config.run.seed,
+        **kwargs,
+    )
+
+
+def learning_rate(config):
+    training = config.training
+    schedule = training.lr_schedule
+    return LearningRate(
+        training.optimizer.learning_rate,
+        name=schedule.name,
+        total_steps=training.steps,
+        milestones=schedule.milestones,
+        gamma=schedule.gamma,
+        alpha=schedule.alpha,
+        warmup_steps=schedule.warmup_steps,
+    )
+
+
+def compile_model(model, config):
+    """Adam, the L1 or L2 loss, XLA and steps per execution from the config."""
+    optimizer = config.training.optimizer
+    model.compile(
+        optimizer=keras.optimizers.Adam(
+            learning_rate=learning_rate(config),
+            beta_1=optimizer.beta_1,
+            beta_2=optimizer.beta_2,
+            epsilon=optimizer.epsilon,
+        ),
+        loss="mean_absolute_error" if config.training.loss == "l1" else "mean_squared_error",
+        jit_compile=config.training.jit_compile,
+        steps_per_execution=config.training.steps_per_execution,
+    )
+    return model
+
+
+def load_images(source, config):
+    """`(name, uint8 image)` pairs of a data source, in name order."""
+    channels = config.task.channels
+    root = config.data.root
+    if source.source == "builtin":
+        images = load_builtin(source.name, channels=channels)
+    elif source.source == "set":
+        images = load_set(source.name, root, channels=channels)
+    else:
+        images = [(path.stem, read_image(path, channels)) for path in list_images(source.path)]
+        if not images:
+            raise FileNotFoundError(f"No images found in folder {source.path}")
+    images = sorted(images, key=lambda item: item[0])
+    if source.max_images is not None:
+        images = images[: source.max_images]
+    return images
+
+
+def training_dataset(config, images, skip_steps=0):
+    """Batches of training patches, seeded by the run seed, after `skip_steps`.
+
+    Arms with the same seed see the same crops, augmentations and noise;
+    a resumed run skips the batches it has already trained on.
+    """
+    task, data = config.task, config.data
+    common = dict(patch_size=data.patch_size, batch_size=data.batch_size, seed=config.run.seed)
+    if task.type == "sr":
+        dataset = make_sr_dataset(images, task.scale, **common)
+    else:
+        dataset = make_denoise_dataset(images, task.sigma, **common)
+    return dataset.skip(skip_steps) if skip_steps else dataset
+
+
+def validation_data(config, images):
+    """Fixed center crops `(inputs, targets)` for validation PSNR and panels."""
+    task = config.task
+    smallest = min(min(image.shape[:2]) for _, image in images)
+    multiple = task.scale if task.type == "sr" else 1
+    crop = min(VALIDATION_CROP, smallest) // multiple * multiple
+    return make_validation_set(
+        [image for _, image in images], task.type, scale=task.scale, sigma=task.sigma, crop=crop
+    )

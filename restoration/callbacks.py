@@ -1,0 +1,158 @@
+"""Keras callbacks of a training run: logging, validation and checkpoints.
+
+They act every N optimizer steps, read from `optimizer.iterations`, so they
+work with any `steps_per_execution` and continue correctly after a resume.
+"""
+
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import dropblock
+from restoration import metrics
+from restoration import runs
+from restoration.evaluation import to_uint8
+
+
+def optimizer_step(model):
+    return int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+
+
+def _crossed(previous, current, every):
+    """Whether a multiple of `every` lies in `(previous, current]`."""
+    return every > 0 and current // every > previous // every
+
+
+class RunState:
+    """What a resumed run must know besides the weights: the best validation score."""
+
+    def __init__(self, best_psnr=None, best_step=None, step_seconds=None):
+        self.best_psnr = best_psnr
+        self.best_step = best_step
+        self.step_seconds = step_seconds
+
+    def to_dict(self, step):
+        return {"step": step, "best_psnr": self.best_psnr, "best_step": self.best_step,
+                "step_seconds": self.step_seconds}
+
+
+class TrainingLogger(keras.callbacks.Callback):
+    """Writes loss, learning rate and DropBlock rates to TensorBoard.
+
+    The loss is the mean over the steps since the previous log, recovered
+    from Keras' running mean, so each point is a window, not a cumulative
+    average. It also times the training steps (after the first execution,
+    which includes tracing).
+    """
+
+    def __init__(self, writer, every, state):
+        super().__init__()
+        self.writer, self.every, self.state = writer, every, state
+
+    def on_train_begin(self, logs=None):
+        self.start_step = self.last_step = optimizer_step(self.model)
+        self.last_sum = 0.0
+        self.layers = [layer for layer in self.model._flatten_layers(include_self=False)
+                       if isinstance(layer, dropblock.DropBlock2D)]
+        self.timer_step, self.timer_start = None, None
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = optimizer_step(self.model)
+        if self.timer_start is None:
+            self.timer_step, self.timer_start = step, time.perf_counter()
+        elif step > self.timer_step:
+            elapsed = time.perf_counter() - self.timer_start
+            self.state.step_seconds = elapsed / (step - self.timer_step)
+        if _crossed(self.last_step, step, self.every) and logs and "loss" in logs:
+            self._write(step, float(logs["loss"]))
+
+    def _write(self, step, running_mean):
+        total = running_mean * (step - self.start_step)
+        window = (total - self.last_sum) / max(step - self.last_step, 1)
+        self.last_sum, self.last_step = total, step
+        learning_rate = self.model.optimizer.learning_rate
+        with self.writer.as_default(step=step):
+            tf.summary.scalar("train/loss", window)
+            tf.summary.scalar("train/learning_rate", float(keras.ops.convert_to_numpy(learning_rate)))
+            if self.layers:
+                for name in ("current_rate", "realised_rate"):
+                    values = [keras.ops.convert_to_numpy(getattr(layer, name)) for layer in self.layers]
+                    tf.summary.scalar(f"dropblock/{name}", float(np.mean(values)))
+
+
+class Validator(keras.callbacks.Callback):
+    """Validation PSNR/SSIM on fixed held-out crops, image panels, best checkpoint.
+
+    Scored exactly as the test sets are (uint8 rounding, Y channel and border
+    for super-resolution), but on a validation split: the checkpoint chosen
+    here never saw the reported test sets.
+    """
+
+    def __init__(self, run_dir, writer, inputs, targets, conventions, every, panels, state):
+        super().__init__()
+        self.run_dir, self.writer = run_dir, writer
+        self.inputs, self.targets = inputs, [to_uint8(t) for t in targets]
+        self.conventions, self.every, self.panels, self.state = conventions, every, panels, state
+
+    def on_train_begin(self, logs=None):
+        self.last_step = optimizer_step(self.model)
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = optimizer_step(self.model)
+        if _crossed(self.last_step, step, self.every):
+            self.validate(step)
+        self.last_step = step
+
+    def validate(self, step):
+        outputs = self.model.predict(self.inputs, batch_size=4, verbose=0).astype("float32")
+        outputs = [to_uint8(output) for output in outputs]
+        options = dict(border=self.conventions.border, y_channel=self.conventions.y_channel)
+        psnr = float(np.mean([metrics.psnr(t, o, **options) for t, o in zip(self.targets, outputs)]))
+        ssim = float(np.mean([metrics.ssim(t, o, **options) for t, o in zip(self.targets, outputs)]))
+        with self.writer.as_default(step=step):
+            tf.summary.scalar("validation/psnr", psnr)
+            tf.summary.scalar("validation/ssim", ssim)
+            if self.panels:
+                tf.summary.image("validation/input_output_target", self._panels(outputs),
+                                 max_outputs=self.panels)
+        if self.state.best_psnr is None or psnr > self.state.best_psnr:
+            self.state.best_psnr, self.state.best_step = psnr, step
+            runs.save_model_atomically(self.model, self.run_dir / runs.BEST_CHECKPOINT)
+        return psnr
+
+    def _panels(self, outputs):
+        count = min(self.panels, len(outputs))
+        rows = []
+        for index in range(count):
+            target = self.targets[index]
+            source = to_uint8(self.inputs[index])
+            factor = target.shape[0] // source.shape[0]
+            source = np.repeat(np.repeat(source, factor, axis=0), factor, axis=1)
+            rows.append(np.concatenate([source, outputs[index], target], axis=1))
+        return np.stack(rows)
+
+
+class Checkpointer(keras.callbacks.Callback):
+    """Saves the latest checkpoint and the run state every N steps and at the end."""
+
+    def __init__(self, run_dir, every, state):
+        super().__init__()
+        self.run_dir, self.every, self.state = run_dir, every, state
+
+    def on_train_begin(self, logs=None):
+        self.last_step = optimizer_step(self.model)
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = optimizer_step(self.model)
+        if _crossed(self.last_step, step, self.every):
+            self.save(step)
+        self.last_step = step
+
+    def on_train_end(self, logs=None):
+        self.save(optimizer_step(self.model))
+
+    def save(self, step):
+        runs.save_model_atomically(self.model, self.run_dir / runs.LATEST_CHECKPOINT)
+        runs.write_json_atomically(self.run_dir / runs.STATE_FILE, self.state.to_dict(step))

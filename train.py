@@ -1,0 +1,88 @@
+"""Trains every arm x seed of an experiment config, then reports the gains.
+
+    python train.py --config configs/default.yaml
+    python train.py --config configs/default.yaml --set training.steps=300
+    python train.py --config configs/default.yaml --arm dropblock --seed 1   # one run
+
+Runs land in `<output.root>/<experiment>/<arm>/seed<N>/`. An interrupted run
+resumes from its latest checkpoint when the same command is run again; a
+finished run is not trained twice. After the runs, the report of everything
+finished so far is written to `<output.root>/<experiment>/report.md` (and
+`report.json`, `gain.png`) and the gain table is printed.
+"""
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from restoration import runs  # noqa: E402
+from restoration.config import ConfigError  # noqa: E402
+from restoration.config import load_config  # noqa: E402
+
+
+def parse_arguments(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", default="configs/default.yaml", help="experiment YAML file")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override an existing config key, e.g. training.steps=100")
+    parser.add_argument("--arm", help="train only this arm")
+    parser.add_argument("--seed", type=int, help="train only this seed")
+    parser.add_argument("--no-report", action="store_true", help="skip the experiment report")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser.parse_args(argv)
+
+
+def selected_runs(experiment, arm, seed):
+    """The (arm, seed) pairs to train, checked against the config."""
+    if arm is not None and arm not in experiment.arm_names:
+        raise ConfigError(f"{experiment.source}: --arm: expected one of "
+                          f"{', '.join(experiment.arm_names)}, received {arm!r}")
+    return [(a, s) for a, s in experiment.runs()
+            if (arm is None or a == arm) and (seed is None or s == seed)]
+
+
+def write_experiment_file(experiment, directory):
+    arms = list(experiment.arm_names)
+    runs.write_json_atomically(directory / runs.EXPERIMENT_FILE, {
+        "name": experiment.name, "arms": arms, "seeds": list(experiment.seeds),
+        "baseline": "baseline" if "baseline" in arms else arms[0],
+        "source": str(experiment.source),
+    })
+
+
+def main(argv=None):
+    args = parse_arguments(argv)
+    try:
+        experiment = load_config(args.config, args.set)
+        plan = selected_runs(experiment, args.arm, args.seed)
+    except (ConfigError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    from restoration.report import format_gain_table
+    from restoration.report import write_report
+    from restoration.tensorboard_summaries import write_experiment_summary
+    from restoration.training import train_run
+
+    first = experiment.arm(*plan[0]) if plan else experiment.arm(experiment.arm_names[0], 0)
+    directory = runs.experiment_directory(first.output.root, experiment.name)
+    write_experiment_file(experiment, directory)
+    for index, (arm, seed) in enumerate(plan, start=1):
+        config = experiment.arm(arm, seed)
+        run_dir = runs.run_directory(config.output.root, experiment.name, arm, seed)
+        print(f"[{index}/{len(plan)}] {experiment.name}: arm {arm}, seed {seed} -> {run_dir}",
+              flush=True)
+        results = train_run(config, run_dir, verbose=0 if args.quiet else "auto")
+        for name, scores in results["test"].items():
+            print(f"    {name}: PSNR {scores['psnr']:.3f} dB", flush=True)
+    if not args.no_report:
+        report = write_report(directory)
+        write_experiment_summary(directory, report)
+        print(format_gain_table(report))
+        print(f"Report: {directory / 'report.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
