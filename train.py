@@ -37,8 +37,11 @@ def parse_arguments(argv):
 def selected_runs(experiment, arm, seed):
     """The (arm, seed) pairs to train, checked against the config."""
     if arm is not None and arm not in experiment.arm_names:
-        raise ConfigError(f"{experiment.source}: --arm: expected one of "
-                          f"{', '.join(experiment.arm_names)}, received {arm!r}")
+        raise ConfigError(experiment.source, "--arm",
+                          "one of " + ", ".join(experiment.arm_names), repr(arm))
+    if seed is not None and seed not in experiment.seeds:
+        raise ConfigError(experiment.source, "--seed",
+                          "one of " + ", ".join(map(str, experiment.seeds)), repr(seed))
     return [(a, s) for a, s in experiment.runs()
             if (arm is None or a == arm) and (seed is None or s == seed)]
 

@@ -121,6 +121,11 @@ def evaluate(model, config, run_dir):
     return checkpoint, test, seconds_per_image
 
 
+def trainable_parameters(model):
+    """Trainable weights only: a regularizer's rate variables are not parameters."""
+    return int(sum(keras.ops.size(weight) for weight in model.trainable_weights))
+
+
 def regularizer_summary(config):
     settings = config.regularizer
     if settings is None:
@@ -160,7 +165,7 @@ def train_run(config, run_dir, verbose="auto"):
                  "sigma": config.task.sigma, "channels": config.task.channels},
         "steps": config.training.steps, "checkpoint": checkpoint, "test": test,
         "validation": {"best_psnr": state.best_psnr, "best_step": state.best_step},
-        "cost": {"parameters": int(model.count_params()),
+        "cost": {"parameters": trainable_parameters(model),
                  "train_step_seconds": state.step_seconds,
                  "inference_seconds_per_image": seconds_per_image},
     }

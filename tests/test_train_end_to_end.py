@@ -1,0 +1,170 @@
+"""End-to-end runs of tiny configs: train, resume, evaluate, report."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+import yaml
+
+import evaluate
+import train
+from restoration import callbacks
+from restoration import runs
+from restoration.config import load_config
+from restoration.training import train_run
+
+TINY = "configs/tiny_test.yaml"
+
+
+@pytest.fixture(scope="module")
+def experiment(tmp_path_factory):
+    """The tiny 2 arms x 2 seeds experiment, trained once for the module."""
+    root = tmp_path_factory.mktemp("runs")
+    status = train.main(["--config", TINY, "--set", f"output.root={root}", "--quiet"])
+    assert status == 0
+    return root / "tiny_test"
+
+
+def event_tags(folder):
+    """Every scalar, image and text tag written to the event files of `folder`."""
+    tags = set()
+    for path in folder.glob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            tags.update(value.tag for value in event.summary.value)
+    return tags
+
+
+def test_every_run_leaves_a_self_describing_directory(experiment):
+    """Each arm x seed has its config, checkpoints, final model, logs and results."""
+    for arm in ("baseline", "dropblock"):
+        for seed in (0, 1):
+            run_dir = experiment / arm / f"seed{seed}"
+            for name in (runs.CONFIG_FILE, runs.FINAL_MODEL, runs.LATEST_CHECKPOINT,
+                         runs.BEST_CHECKPOINT, runs.RESULTS_FILE, runs.STATE_FILE):
+                assert (run_dir / name).is_file(), run_dir / name
+            results = json.loads((run_dir / runs.RESULTS_FILE).read_text())
+            assert (results["arm"], results["seed"], results["steps"]) == (arm, seed, 4)
+            assert results["test"]["builtin"]["images"] == 2
+            assert np.isfinite(results["test"]["builtin"]["psnr"])
+
+
+def test_tensorboard_logs_have_training_validation_and_hparams_tags(experiment):
+    """Same tag names in every run, so TensorBoard overlays the arms."""
+    baseline = event_tags(experiment / "baseline" / "seed0" / "logs")
+    dropblock = event_tags(experiment / "dropblock" / "seed0" / "logs")
+    expected = {"train/loss", "train/learning_rate", "validation/psnr", "validation/ssim",
+                "validation/input_output_target", "test/psnr/builtin"}
+    assert expected <= baseline and expected <= dropblock
+    assert {"dropblock/current_rate", "dropblock/realised_rate"} <= dropblock
+    assert any("hparams" in tag for tag in dropblock)
+
+
+def test_report_contains_the_gain_per_test_set(experiment):
+    """report.md, report.json, gain.png and the summary events carry the gain."""
+    report = json.loads((experiment / "report.json").read_text())
+    text = (experiment / "report.md").read_text()
+    assert "dropblock vs baseline on builtin" in text
+    assert "gain" in json.dumps(report) and "builtin" in json.dumps(report)
+    assert (experiment / "gain.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert any(tag.startswith("gain/dropblock/builtin") for tag in event_tags(experiment / "summary"))
+
+
+def test_report_gain_equals_the_paired_difference_of_results(experiment):
+    """The reported gain is the mean over seeds of arm minus baseline PSNR."""
+    psnr = {
+        (arm, seed): json.loads((experiment / arm / f"seed{seed}" / runs.RESULTS_FILE)
+                                .read_text())["test"]["builtin"]["psnr"]
+        for arm in ("baseline", "dropblock") for seed in (0, 1)
+    }
+    expected = np.mean([psnr["dropblock", s] - psnr["baseline", s] for s in (0, 1)])
+    assert f"{expected:+.3f}" in (experiment / "report.md").read_text()
+
+
+def test_evaluate_reads_a_run_directory(experiment, tmp_path):
+    """evaluate.py scores a run directory with its own task and test sets."""
+    output = tmp_path / "scores.json"
+    status = evaluate.main([str(experiment / "baseline" / "seed0"), "--output", str(output)])
+    assert status == 0
+    scores = json.loads(output.read_text())
+    trained = json.loads((experiment / "baseline" / "seed0" / runs.RESULTS_FILE).read_text())
+    assert scores["builtin"]["images"] == 2
+    assert scores["builtin"]["psnr"] == pytest.approx(trained["test"]["builtin"]["psnr"], abs=1e-6)
+
+
+def trainable_weights(run_dir):
+    model = keras.saving.load_model(run_dir / runs.FINAL_MODEL, compile=False)
+    return [np.asarray(w) for w in model.trainable_weights]
+
+
+def test_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
+    """Stopping after the step-2 checkpoint and resuming equals training straight through."""
+    tf.config.experimental.enable_op_determinism()
+    experiment = load_config(TINY, [f"output.root={tmp_path}"])
+    config = experiment.arm("baseline", 0)
+    train_run(config, tmp_path / "straight", verbose=0)
+
+    original = callbacks.Checkpointer.save
+
+    def save_then_stop(self, step):
+        original(self, step)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(callbacks.Checkpointer, "save", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        train_run(config, tmp_path / "resumed", verbose=0)
+    assert json.loads((tmp_path / "resumed" / runs.STATE_FILE).read_text())["step"] == 2
+    assert not (tmp_path / "resumed" / runs.RESULTS_FILE).exists()
+    monkeypatch.setattr(callbacks.Checkpointer, "save", original)
+    train_run(config, tmp_path / "resumed", verbose=0)
+    for straight, resumed in zip(trainable_weights(tmp_path / "straight"),
+                                 trainable_weights(tmp_path / "resumed")):
+        np.testing.assert_allclose(resumed, straight, rtol=0, atol=1e-6)
+
+
+def write_arms(tmp_path, arms):
+    """tiny_test.yaml with other arms, written to tmp_path."""
+    tree = yaml.safe_load(open(TINY))
+    tree["experiment"]["arms"] = arms
+    tree["experiment"]["seeds"] = [0]
+    path = tmp_path / "arms.yaml"
+    path.write_text(yaml.safe_dump(tree))
+    return path
+
+
+def test_arms_differ_only_in_the_regularizer(tmp_path):
+    """Same seed: a disabled regularizer trains to identical weights; an active one does not."""
+    tf.config.experimental.enable_op_determinism()
+    dropblock = {"name": "dropblock", "block_size": 3, "placement": "every_block"}
+    path = write_arms(tmp_path, {
+        "baseline": {},
+        "disabled": {"regularizer": dict(dropblock, rate=0.0)},
+        "active": {"regularizer": dict(dropblock, rate=0.5)},
+    })
+    experiment = load_config(path, [f"output.root={tmp_path}"])
+    weights = {}
+    for arm in ("baseline", "disabled", "active"):
+        train_run(experiment.arm(arm, 0), tmp_path / arm, verbose=0)
+        weights[arm] = trainable_weights(tmp_path / arm)
+    for baseline, disabled in zip(weights["baseline"], weights["disabled"]):
+        np.testing.assert_array_equal(disabled, baseline)
+    assert any(not np.array_equal(a, b) for a, b in zip(weights["baseline"], weights["active"]))
+
+
+def test_config_errors_stop_before_any_work(tmp_path, capsys):
+    """A bad key fails with the file and key named, and nothing is written."""
+    path = tmp_path / "bad.yaml"
+    path.write_text(open(TINY).read().replace("steps: 4", "steps: -4"))
+    status = train.main(["--config", str(path), "--set", f"output.root={tmp_path / 'out'}"])
+    assert status == 2
+    message = capsys.readouterr().err
+    assert "bad.yaml" in message and "training.steps" in message
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_arm_is_rejected(tmp_path, capsys):
+    """--arm must name an arm of the config."""
+    status = train.main(["--config", TINY, "--arm", "nope", "--set", f"output.root={tmp_path}"])
+    assert status == 2
+    assert "baseline" in capsys.readouterr().err
