@@ -4,8 +4,6 @@ Turning a regularizer on or off is a factory swap: `regularizer_factory`
 returns `None` for no regularizer, and the model builders insert nothing.
 """
 
-import functools
-
 import keras
 
 import dropblock
@@ -31,7 +29,11 @@ def regularizer_factory(config):
     placement = sr_models.Placement(settings.placement, tuple(settings.blocks) or None)
     kwargs = dict(settings.layer_kwargs)
     if settings.name in dropblock.CONVOLUTIONS:
-        conv = functools.partial(dropblock.get, settings.name, **kwargs)
+
+        def conv(filters, kernel_size, **conv_kwargs):
+            return dropblock.get(settings.name, filters=filters, kernel_size=kernel_size,
+                                 **conv_kwargs, **kwargs)
+
         return sr_models.Regularizer(conv=conv, placement=placement)
 
     def layer(name):

@@ -464,7 +464,7 @@ def load_config(path, overrides=()):
     if isinstance(overrides, str):
         raise TypeError(f"Expected a list of overrides. Received: overrides={overrides!r}")
     overrides, path = tuple(overrides), os.fspath(path)
-    tree = read_yaml_file(path)
+    tree = _read_with_base(path, ())
     source = f"{path} (with {' '.join(overrides)})" if overrides else path
     for text in overrides:
         apply_override(tree, *parse_override(text, source), _file_keys, source)
@@ -486,6 +486,35 @@ def load_config(path, overrides=()):
             apply_override(arm_tree, str(key), value, _arm_keys, arm_source)
         arms[arm] = _resolve(arm_tree, experiment, arm, arm_source)
     return ExperimentConfig(experiment.name, experiment.seeds, FrozenMapping(arms), source)
+
+
+def _read_with_base(path, chain):
+    """Reads a config file, merged over the file its `base` key names.
+
+    `base` is a path relative to the file. The file's sections are merged
+    into the base's key by key, as overrides are; `experiment.arms`, when
+    given, replaces the base's arms, so a preset lists exactly its own arms.
+    """
+    tree = read_yaml_file(path)
+    base = tree.pop("base", None)
+    if base is None:
+        return tree
+    if not isinstance(base, str):
+        raise ConfigError(path, "base", "a path to another config file", describe(base))
+    base_path = os.path.normpath(os.path.join(os.path.dirname(path), base))
+    if base_path in chain + (os.path.normpath(path),):
+        raise ConfigError(path, "base", "a file that does not include itself", base)
+    merged = _read_with_base(base_path, chain + (os.path.normpath(path),))
+    experiment = tree.pop("experiment", None)
+    # Key by key: a new experiment name must not discard the base's seeds.
+    keys = {f"experiment.{k}": v for k, v in experiment.items()} if isinstance(experiment, dict) else {}
+    if "experiment.arms" in keys and isinstance(merged.get("experiment"), dict):
+        merged["experiment"]["arms"] = None
+    if experiment is not None and not keys:
+        keys = {"experiment": experiment}
+    for key, value in [*keys.items(), *tree.items()]:
+        apply_override(merged, str(key), value, _file_keys, path)
+    return merged
 
 
 def _resolve(tree, experiment, arm, source):
