@@ -29,7 +29,7 @@ test-jax: install
 
 bench: install
 	$(BIN)/python -m benchmarks.dropblock_speed
-	$(BIN)/python -m benchmarks.bicubic_baseline
+	$(BIN)/python -m benchmarks.bicubic_baseline --ssim
 
 lint: install
 	$(BIN)/ruff check .
@@ -41,7 +41,7 @@ evaluate: install
 	$(BIN)/python evaluate.py $(ARGS)
 
 report: install
-	$(BIN)/python train.py --report $(RUN)
+	$(BIN)/python -m restoration.report $(RUN)
 
 tensorboard: install
 	$(BIN)/tensorboard --logdir $(RUNS) --bind_all

@@ -5,8 +5,8 @@ path as the models (`restoration.evaluation.evaluate_sr`) and prints a
 markdown table. Matching the published bicubic rows to about 0.01 dB is the
 end-to-end check of the degradation and metric code.
 
-    python benchmarks/bicubic_baseline.py                     # PSNR, about 1 minute
-    python benchmarks/bicubic_baseline.py --ssim --sets Set5  # with SSIM
+    python -m benchmarks.bicubic_baseline --ssim      # writes its section of BENCHMARKS.md
+    python -m benchmarks.bicubic_baseline --sets Set5 --no-write
 """
 
 import argparse
@@ -18,6 +18,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from data.testsets import load_set, resolve_data_root  # noqa: E402
 from restoration.evaluation import bicubic_predictor, evaluate_sr  # noqa: E402
+from benchmarks import markdown  # noqa: E402
 from restoration.metrics import sr_conventions  # noqa: E402
 
 # Bicubic rows of the SR tables (Y channel, border = scale), as reported by
@@ -35,6 +36,7 @@ def parse_arguments():
     parser.add_argument("--scales", nargs="+", type=int, default=[2, 3, 4])
     parser.add_argument("--data-root", default=None, help="folder holding the sets")
     parser.add_argument("--ssim", action="store_true", help="also compute SSIM")
+    parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
     return parser.parse_args()
 
 
@@ -52,12 +54,22 @@ def format_row(set_name, scale, evaluation, seconds):
 def main():
     arguments = parse_arguments()
     root = resolve_data_root(arguments.data_root)
-    print(f"Data root: {root}")
-    for scale in arguments.scales:
-        print(f"Conventions x{scale}: {sr_conventions(scale).description}")
-    print()
-    print("| set | scale | images | PSNR (dB) | published | difference | SSIM | seconds |")
-    print("|---|---|---|---|---|---|---|---|")
+    lines = [
+        "## Bicubic super-resolution baseline against the published table",
+        "",
+        "Command: `make bench` (`python -m benchmarks.bicubic_baseline"
+        + (" --ssim" if arguments.ssim else "") + "`), "
+        f"revision {markdown.git_revision()}, data root `{root}`.",
+        f"Machine: {markdown.machine_description()}.",
+        "",
+    ]
+    lines += [f"Conventions x{scale}: {sr_conventions(scale).description}" for scale in arguments.scales]
+    lines += [
+        "",
+        "| set | scale | images | PSNR (dB) | published | difference | SSIM | seconds |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    print("\n".join(lines), flush=True)
     for set_name in arguments.sets:
         images = load_set(set_name, arguments.data_root)
         for scale in arguments.scales:
@@ -65,7 +77,12 @@ def main():
             evaluation = evaluate_sr(
                 bicubic_predictor(scale), images, scale, compute_ssim=arguments.ssim
             )
-            print(format_row(set_name, scale, evaluation, time.perf_counter() - start), flush=True)
+            lines.append(format_row(set_name, scale, evaluation, time.perf_counter() - start))
+            print(lines[-1], flush=True)
+    lines += ["", "Published values: bicubic rows of VDSR (Kim et al., CVPR 2016), Table 3, "
+              "repeated by EDSR (Lim et al., 2017)."]
+    if not arguments.no_write:
+        markdown.write_section("bicubic-baseline", "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -168,3 +168,15 @@ def test_unknown_arm_is_rejected(tmp_path, capsys):
     status = train.main(["--config", TINY, "--arm", "nope", "--set", f"output.root={tmp_path}"])
     assert status == 2
     assert "baseline" in capsys.readouterr().err
+
+
+def test_mixed_precision_and_xla_switches_train_and_evaluate(tmp_path):
+    """training.mixed_precision and training.jit_compile run a DropBlock arm end to end."""
+    experiment = load_config(TINY, [f"output.root={tmp_path}", "training.mixed_precision=true",
+                                    "training.jit_compile=true"])
+    results = train_run(experiment.arm("dropblock", 0), tmp_path / "run", verbose=0)
+    assert np.isfinite(results["test"]["builtin"]["psnr"])
+    model = keras.saving.load_model(tmp_path / "run" / runs.FINAL_MODEL, compile=False)
+    policies = {layer.dtype_policy.name for layer in model.layers if layer.weights}
+    assert "mixed_float16" in policies
+    assert keras.config.dtype_policy().name == "float32"
