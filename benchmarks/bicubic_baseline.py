@@ -16,9 +16,11 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from data.testsets import load_set, resolve_data_root  # noqa: E402
-from restoration.evaluation import bicubic_predictor, evaluate_sr  # noqa: E402
 from benchmarks import markdown  # noqa: E402
+from data.testsets import load_set  # noqa: E402
+from data.testsets import resolve_data_root  # noqa: E402
+from restoration.evaluation import bicubic_predictor  # noqa: E402
+from restoration.evaluation import evaluate_sr  # noqa: E402
 from restoration.metrics import sr_conventions  # noqa: E402
 
 # Bicubic rows of the SR tables (Y channel, border = scale), as reported by

@@ -26,7 +26,9 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
-from data.degradations import add_gaussian_noise, bicubic_downscale, modcrop
+from data.degradations import add_gaussian_noise
+from data.degradations import bicubic_downscale
+from data.degradations import modcrop
 
 # Distinct stream numbers keep the epoch orders and the per-example draws independent.
 _ORDER_STREAM = 1

@@ -10,7 +10,8 @@ import dataclasses
 import os
 import pathlib
 
-from data.images import list_images, read_image
+from data.images import list_images
+from data.images import read_image
 
 DATA_ROOT_VARIABLE = "RESTORATION_DATA"
 REPOSITORY_ROOT = pathlib.Path(__file__).resolve().parents[1]

@@ -11,8 +11,15 @@ import dataclasses
 
 import numpy as np
 
-from data.degradations import add_gaussian_noise, bicubic_downscale, bicubic_upscale, modcrop
-from restoration.metrics import Conventions, denoise_conventions, psnr, sr_conventions, ssim
+from data.degradations import add_gaussian_noise
+from data.degradations import bicubic_downscale
+from data.degradations import bicubic_upscale
+from data.degradations import modcrop
+from restoration.metrics import Conventions
+from restoration.metrics import denoise_conventions
+from restoration.metrics import psnr
+from restoration.metrics import sr_conventions
+from restoration.metrics import ssim
 
 # Context around each tile, in input pixels. It must cover the model's
 # receptive-field radius: 17 for DnCNN-17, about 36 for EDSR-baseline.

@@ -129,9 +129,8 @@ def load_keras_model(model_file, compile=False):
 
     # Imported for their side effect: registering custom layers for deserialisation.
     import dropblock  # noqa: F401
-    import sr_models  # noqa: F401
-
     import restoration.schedules  # noqa: F401
+    import sr_models  # noqa: F401
 
     return keras.saving.load_model(model_file, compile=compile)
 

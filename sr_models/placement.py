@@ -9,7 +9,8 @@ on or off is a factory swap, and `regularizer=None` gives the plain network.
 
 import dataclasses
 import random
-from typing import Callable, Optional
+from typing import Callable
+from typing import Optional
 
 import keras
 

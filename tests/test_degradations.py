@@ -3,7 +3,10 @@
 import numpy as np
 import pytest
 
-from data.degradations import add_gaussian_noise, bicubic_downscale, bicubic_upscale, modcrop
+from data.degradations import add_gaussian_noise
+from data.degradations import bicubic_downscale
+from data.degradations import bicubic_upscale
+from data.degradations import modcrop
 from data.imresize import imresize
 
 

@@ -61,6 +61,9 @@ class _Server:
                     self.send_error(416)
                     return
                 body = payload[start:]
+                # Recorded before the body is sent: the client may finish (and the
+                # test assert) as soon as the last byte arrives.
+                server.requests.append((self.path, requested, len(body)))
                 self.send_response(206 if start else 200)
                 if start:
                     self.send_header("Content-Range",
@@ -68,7 +71,6 @@ class _Server:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
-                server.requests.append((self.path, requested, len(body)))
 
             def log_message(self, *arguments):
                 pass

@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 
 from data import testsets
-from data.degradations import bicubic_downscale, bicubic_upscale, modcrop
-from restoration.evaluation import (
-    bicubic_predictor,
-    evaluate_denoise,
-    evaluate_sr,
-    identity_predictor,
-    predict_tiled,
-    to_uint8,
-)
+from data.degradations import bicubic_downscale
+from data.degradations import bicubic_upscale
+from data.degradations import modcrop
+from restoration.evaluation import bicubic_predictor
+from restoration.evaluation import evaluate_denoise
+from restoration.evaluation import evaluate_sr
+from restoration.evaluation import identity_predictor
+from restoration.evaluation import predict_tiled
+from restoration.evaluation import to_uint8
 from restoration.metrics import psnr
 
 SHARED_DATA = testsets.REPOSITORY_ROOT.parent / "shared" / "data"

@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from data.imresize import contributions, cubic, imresize
+from data.imresize import contributions
+from data.imresize import cubic
+from data.imresize import imresize
 
 
 def keys_cubic(distance):

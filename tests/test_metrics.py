@@ -6,14 +6,12 @@ import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
 
-from restoration.metrics import (
-    batch_psnr,
-    denoise_conventions,
-    psnr,
-    rgb_to_y,
-    sr_conventions,
-    ssim,
-)
+from restoration.metrics import batch_psnr
+from restoration.metrics import denoise_conventions
+from restoration.metrics import psnr
+from restoration.metrics import rgb_to_y
+from restoration.metrics import sr_conventions
+from restoration.metrics import ssim
 
 
 def random_image(shape, seed=0):

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from data import pipeline
-from data.degradations import add_gaussian_noise, bicubic_downscale, modcrop
+from data.degradations import add_gaussian_noise
+from data.degradations import bicubic_downscale
+from data.degradations import modcrop
 
 
 def _random_image(height, width, channels, seed):

@@ -5,8 +5,12 @@ import numpy as np
 import pytest
 import tifffile
 
-from data import images, testsets
-from data.images import list_images, read_image, rgb_to_gray, write_image
+from data import images
+from data import testsets
+from data.images import list_images
+from data.images import read_image
+from data.images import rgb_to_gray
+from data.images import write_image
 
 SHARED_DATA = testsets.REPOSITORY_ROOT.parent / "shared" / "data"
 needs_shared_data = pytest.mark.skipif(

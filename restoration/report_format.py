@@ -1,0 +1,234 @@
+"""Formatting of an experiment report: markdown, a plain-text table and a plot.
+
+Everything here reads the dict that `restoration.report.build_report`
+returns; nothing reads run directories or computes statistics.
+"""
+
+import io
+
+COST_KEYS = ("parameters", "train_step_seconds", "inference_seconds_per_image")
+
+
+def _signed(value, digits=3):
+    return "n/a" if value is None else f"{value:+.{digits}f}"
+
+
+def _p(value):
+    return "n/a" if value is None else f"{value:.3g}"
+
+
+def _bootstrap_p(bootstrap):
+    """A p-value at the bootstrap's floor is shown as a bound, not as a value."""
+    if not bootstrap or bootstrap["p_value"] is None:
+        return "n/a"
+    floor = 1.0 / bootstrap["resamples"]
+    return f"<= {floor:.3g}" if bootstrap["p_value"] <= floor else _p(bootstrap["p_value"])
+
+
+def _interval_text(entry, digits, signed=False):
+    """Formats `{"mean", "low", "high"}` as "mean [low, high]", or "mean (1 seed)"."""
+    if entry is None:
+        return "n/a"
+    number = (
+        (lambda value: _signed(value, digits)) if signed else (lambda value: f"{value:.{digits}f}")
+    )
+    if entry["low"] is None:
+        return f"{number(entry['mean'])} (1 seed)"
+    return f"{number(entry['mean'])} [{number(entry['low'])}, {number(entry['high'])}]"
+
+
+def describe_gain(arm, baseline, test_set, gain, level=0.95):
+    """One sentence stating the sign of a gain and whether its interval excludes 0.
+
+    Args:
+        arm: name of the compared arm.
+        baseline: name of the baseline arm.
+        test_set: name of the test set.
+        gain: a gain entry of `build_report`.
+        level: confidence level of the interval.
+
+    Returns:
+        The sentence, a string.
+    """
+    subject = f"{arm} vs {baseline} on {test_set}"
+    psnr = gain["psnr"]
+    if psnr is None:
+        return f"{subject}: no seed finished by both arms yet."
+    seeds = len(gain["seeds"])
+    sentence = f"{subject}: {_signed(psnr['mean'])} dB"
+    if psnr["low"] is None:
+        sentence += f" over {seeds} seed: interval n/a ({seeds} seed), no conclusion over seeds"
+    else:
+        sentence += (
+            f", {level * 100:g} % CI [{_signed(psnr['low'])}, {_signed(psnr['high'])}]"
+            f" over {seeds} seeds: "
+        )
+        if psnr["low"] > 0:
+            sentence += "higher than the baseline (the interval excludes zero)"
+        elif psnr["high"] < 0:
+            sentence += "lower than the baseline (the interval excludes zero)"
+        else:
+            sentence += "not distinguishable from zero"
+    return sentence + _image_level_text(gain) + "."
+
+
+def _image_level_text(gain):
+    bootstrap = gain["bootstrap"]
+    if bootstrap is None:
+        return ""
+    bootstrap_p = _bootstrap_p(bootstrap)
+    relation = "" if bootstrap_p.startswith("<=") else "= "
+    return (
+        f"; per image, paired bootstrap p {relation}{bootstrap_p} and Wilcoxon "
+        f"p = {_p(gain['wilcoxon_p'])} over {bootstrap['pairs']} image pairs"
+    )
+
+
+
+def _cost_text(cost):
+    parameters, step, inference = (cost[key] for key in COST_KEYS)
+    return [
+        "n/a" if parameters is None else f"{parameters:,.0f}",
+        "n/a" if step is None else f"{step:.3f}",
+        "n/a" if inference is None else f"{inference:.3f}",
+    ]
+
+
+def _table_rows(report, test_set):
+    """Rows of the per-set table: arm, seeds, PSNR, SSIM, gain, p-values, costs."""
+    rows = []
+    for arm, scores in report["sets"][test_set]["arms"].items():
+        gain = report["sets"][test_set]["gains"].get(arm)
+        bootstrap = (gain or {}).get("bootstrap")
+        rows.append(
+            [arm, str(scores["seeds"])]
+            + [_interval_text(scores["psnr"], 3), _interval_text(scores["ssim"], 4)]
+            + ["baseline" if gain is None else _interval_text(gain["psnr"], 3, signed=True)]
+            + [_bootstrap_p(bootstrap), _p((gain or {}).get("wilcoxon_p"))]
+            + _cost_text(report["arms"][arm]["cost"])
+        )
+    return rows
+
+
+def _regularizer_text(regularizer):
+    if not regularizer:
+        return "no regularizer"
+    settings = ", ".join(f"{key}={value}" for key, value in regularizer.items() if key != "name")
+    return f"{regularizer.get('name')} ({settings})" if settings else str(regularizer.get("name"))
+
+
+def format_markdown(report):
+    """Formats a report dict as markdown: one table and one sentence per gain for each set.
+
+    Args:
+        report: the dict of `build_report`.
+
+    Returns:
+        The markdown text.
+    """
+    level = f"{report['level'] * 100:g} %"
+    header = ["arm", "seeds", f"PSNR (dB) [{level} CI]", "SSIM", f"gain (dB) [{level} CI]"]
+    header += ["bootstrap p", "Wilcoxon p", "params", "step time (s)", "inference (s/image)"]
+    lines = [f"# {report['experiment']}: with/without report", ""]
+    lines += [
+        f"- `{arm}`: {_regularizer_text(summary['regularizer'])}"
+        for arm, summary in report["arms"].items()
+    ]
+    lines += [
+        "",
+        f"Gains are arm minus `{report['baseline']}` in PSNR, paired by seed; the interval is a "
+        f"{level} Student's t interval over seeds and is what a conclusion should rest on. The "
+        "bootstrap and Wilcoxon p-values test per-image differences pooled over seeds (same "
+        "image, same seed): they tell whether a difference is consistent across images for "
+        "these trained models, not whether it survives retraining. Costs are means over seeds.",
+    ]
+    for test_set, entry in report["sets"].items():
+        lines += ["", f"## {test_set}", ""]
+        if entry["conventions"]:
+            lines += [entry["conventions"].get("description", ""), ""]
+        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(row) + " |" for row in _table_rows(report, test_set)]
+        lines += [""] + [f"- {gain['conclusion']}" for gain in entry["gains"].values()]
+    lines += ["", "## Missing runs", ""]
+    lines += [
+        f"- `{run['arm']}` seed {run['seed']}: no results.json in {run['path']}"
+        for run in report["missing_runs"]
+    ] or ["None: every run has finished."]
+    return "\n".join(lines) + "\n"
+
+
+def format_gain_table(report):
+    """Formats the scores and gains of a report as a compact plain-text table.
+
+    Args:
+        report: the dict of `build_report`.
+
+    Returns:
+        The table, a string with one line per test set and arm.
+    """
+    level = f"{report['level'] * 100:g} %"
+    rows = [["set", "arm", "seeds", "PSNR (dB)", "SSIM", f"gain (dB) [{level} CI]"]]
+    rows[0] += ["bootstrap p", "Wilcoxon p"]
+    for test_set in report["sets"]:
+        rows += [[test_set] + row[:7] for row in _table_rows(report, test_set)]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        for row in rows
+    ]
+    if report["missing_runs"]:
+        lines.append(f"{len(report['missing_runs'])} run(s) missing; see report.md.")
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _plot_arm(axes, report, arm, index, offset):
+    """Draws one arm's gains: a dot with error bars, or a cross where one seed gives no interval."""
+    label = arm
+    for position, test_set in enumerate(report["sets"]):
+        psnr = report["sets"][test_set]["gains"][arm]["psnr"]
+        if psnr is None:
+            continue
+        error = None
+        if psnr["low"] is not None:
+            error = [[psnr["mean"] - psnr["low"]], [psnr["high"] - psnr["mean"]]]
+        marker = "x" if error is None else "o"
+        axes.errorbar(position + offset, psnr["mean"], yerr=error, fmt=marker, capsize=4,
+                      color=f"C{index}", label=label)  # fmt: skip
+        label = None
+
+
+def plot_gains(report):
+    """Draws the PSNR gain of each arm per test set with its interval over seeds.
+
+    Args:
+        report: the dict of `build_report`.
+
+    Returns:
+        The PNG image, as bytes.
+    """
+    # The object-oriented API with the Agg canvas leaves pyplot's global backend alone.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    test_sets = list(report["sets"])
+    arms = [arm for arm in report["arms"] if arm != report["baseline"]]
+    figure = Figure(figsize=(max(4.0, 1.4 * len(test_sets) + 2.0), 3.6), dpi=120)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    axes.axhline(0.0, color="black", linewidth=0.8)
+    for index, arm in enumerate(arms):
+        _plot_arm(axes, report, arm, index, offset=(index - (len(arms) - 1) / 2) * 0.8 / len(arms))
+    axes.set_xticks(range(len(test_sets)), test_sets)
+    axes.set_xlim(-0.6, len(test_sets) - 0.4)
+    axes.set_xlabel("test set")
+    axes.set_ylabel(f"PSNR gain over {report['baseline']} (dB)")
+    level = f"{report['level'] * 100:g} %"
+    axes.set_title(
+        f"{report['experiment']}: {level} t interval over seeds (x: one seed)", fontsize=9
+    )
+    if arms:
+        axes.legend(fontsize=8)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()

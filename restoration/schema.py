@@ -1,0 +1,281 @@
+"""Typed conversion of configuration trees into frozen dataclass sections.
+
+Part of the machinery under `restoration.config`. A section is a frozen,
+keyword-only dataclass whose annotations are the schema: `build_section`
+checks a raw tree (as read by `restoration.overrides`) against them and
+returns the typed instance, and `schema_keys` tells overrides which keys
+exist at each level of a tree.
+"""
+
+import dataclasses
+import functools
+import math
+import types
+import typing
+from collections.abc import Mapping
+from typing import Literal
+
+from restoration.overrides import ConfigError
+from restoration.overrides import describe
+
+
+def section(cls):
+    """Makes a schema section: a frozen, keyword-only dataclass."""
+    return dataclasses.dataclass(frozen=True, kw_only=True)(cls)
+
+
+def spec(expected, check, default=dataclasses.MISSING):
+    """Declares a section field whose value must also pass `check`.
+
+    Args:
+        expected: The phrase that describes a valid value, for error messages.
+        check: Callable taking the typed value and returning whether it is valid.
+        default: The default; leave it out for a required key.
+
+    Returns:
+        A `dataclasses.Field`.
+    """
+    return dataclasses.field(default=default, metadata={"expected": expected, "check": check})
+
+
+class FrozenMapping(Mapping):
+    """A read-only, hashable mapping, so frozen sections stay immutable all the way down."""
+
+    def __init__(self, items=()):
+        self._items = dict(items)
+
+    def __getitem__(self, key):
+        return self._items[key]
+
+    def __iter__(self):
+        return iter(self._items)
+
+    def __len__(self):
+        return len(self._items)
+
+    def __hash__(self):
+        return hash(frozenset(self._items.items()))
+
+    def __repr__(self):
+        return f"FrozenMapping({self._items!r})"
+
+
+def freeze(value):
+    """Turns dicts into `FrozenMapping` and lists into tuples, recursively."""
+    if isinstance(value, Mapping):
+        return FrozenMapping((key, freeze(item)) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return tuple(freeze(item) for item in value)
+    return value
+
+
+def to_plain(value):
+    """Turns sections, mappings and tuples into dicts and lists for YAML.
+
+    Keys collected by a field marked `extra` (layer arguments) are written at
+    the level of the section, where they were read from.
+    """
+    if dataclasses.is_dataclass(value):
+        plain = {}
+        for field in dataclasses.fields(value):
+            item = to_plain(getattr(value, field.name))
+            if field.metadata.get("extra"):
+                plain.update(item)
+            else:
+                plain[field.name] = item
+        return plain
+    if isinstance(value, Mapping):
+        return {key: to_plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_plain(item) for item in value]
+    return value
+
+
+def field_names(cls):
+    """The keys a section accepts by name (not those collected by an `extra` field)."""
+    return [field.name for field in dataclasses.fields(cls) if not field.metadata.get("extra")]
+
+
+def section_class(hint, tree):
+    """The section class that a type hint selects for a raw tree, or `None`.
+
+    A union of several sections is told apart by the `name` in the tree.
+    """
+    sections = _sections_in(hint)
+    if len(sections) == 1:
+        return sections[0]
+    name = tree.get("name") if isinstance(tree, Mapping) else None
+    return next((member for member in sections if name in _names_of(member)), None)
+
+
+def build_section(cls, tree, prefix, source):
+    """Validates a raw tree into an instance of section class `cls`.
+
+    Args:
+        cls: A class made with `section`.
+        tree: The raw mapping.
+        prefix: The dotted key of `tree`, for error messages.
+        source: The file the tree came from, for error messages.
+
+    Returns:
+        An instance of `cls`; `ConfigError` names the first problem found.
+    """
+    if not isinstance(tree, Mapping):
+        raise ConfigError(source, prefix, "a mapping", describe(tree))
+    fields = {field.name: field for field in dataclasses.fields(cls)}
+    extra = next((name for name, field in fields.items() if field.metadata.get("extra")), None)
+    known, hints = field_names(cls), _hints(cls)
+    values, extras = {}, {}
+    for key, value in tree.items():
+        dotted = _join(prefix, key)
+        if key in known:
+            values[key] = _convert(hints[key], value, dotted, fields[key].metadata, source)
+        elif extra is not None and isinstance(key, str) and key.isidentifier():
+            extras[key] = _layer_argument(value, dotted, source)
+        else:
+            listing = ", ".join(known)
+            raise ConfigError(source, dotted, f"a key among: {listing}", f"unknown key {key!r}")
+    for name in known:
+        field = fields[name]
+        no_default = dataclasses.MISSING is field.default is field.default_factory
+        if no_default and name not in values:
+            expected = field.metadata.get("expected") or _describe_type(hints[name])
+            key = _join(prefix, name)
+            raise ConfigError(source, key, f"{expected} (a required key)", "nothing")
+    if extra is not None:
+        values[extra] = FrozenMapping(extras)
+    instance = cls(**values)
+    for key, expected, received in getattr(instance, "relations", tuple)():
+        raise ConfigError(source, _join(prefix, key), expected, describe(received))
+    return instance
+
+
+def _convert(hint, value, key, metadata, source):
+    """Checks one value against its type hint and field metadata; returns it typed."""
+    expected = metadata.get("expected") or _describe_type(hint)
+    if _is_union(hint):
+        if value is None and type(None) in typing.get_args(hint):
+            return None
+        sections = _sections_in(hint)
+        if sections and not isinstance(value, Mapping):
+            raise ConfigError(source, key, expected, describe(value))
+        chosen = section_class(hint, value)
+        if sections and chosen is None:
+            names = [name for member in sections for name in _names_of(member)]
+            raise ConfigError(source, f"{key}.name", _one_of(names), describe(value.get("name")))
+        hint = chosen or next(m for m in typing.get_args(hint) if m is not type(None))
+        return _convert(hint, value, key, metadata, source)
+    if dataclasses.is_dataclass(hint):
+        return build_section(hint, value, key, source)
+    converted = _convert_plain(hint, value, key, source)
+    if converted is _INVALID or not metadata.get("check", lambda _: True)(converted):
+        raise ConfigError(source, key, expected, describe(value))
+    return converted
+
+
+_INVALID = object()
+
+
+def _convert_plain(hint, value, key, source):
+    """Converts a scalar, literal, list or mapping value, or returns `_INVALID`."""
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        allowed = typing.get_args(hint)
+        matches = any(value == choice and type(value) is type(choice) for choice in allowed)
+        return value if matches else _INVALID
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            return _INVALID
+        item_hint = typing.get_args(hint)[0]
+        return tuple(
+            _convert(item_hint, item, f"{key}[{index}]", {}, source)
+            for index, item in enumerate(value)
+        )
+    if origin is Mapping or hint is Mapping:
+        return freeze(value) if isinstance(value, Mapping) else _INVALID
+    if hint is bool:
+        return value if isinstance(value, bool) else _INVALID
+    if hint is int:
+        return value if isinstance(value, int) and not isinstance(value, bool) else _INVALID
+    if hint is float:
+        is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return float(value) if is_number and math.isfinite(value) else _INVALID
+    if hint is str:
+        return value if isinstance(value, str) and value else _INVALID
+    raise TypeError(f"Unsupported type in the config schema: {hint!r}")
+
+
+def _layer_argument(value, key, source):
+    """Checks a pass-through layer argument: a scalar or a list of scalars."""
+    scalar = (bool, int, float, str, type(None))
+    items = value if isinstance(value, list) else [value]
+    if all(isinstance(item, scalar) for item in items):
+        return freeze(value)
+    expected = "a scalar or a list of scalars (a layer argument)"
+    raise ConfigError(source, key, expected, describe(value))
+
+
+def _describe_type(hint):
+    """Describes a type hint as a phrase for error messages."""
+    if _is_union(hint):
+        members = [member for member in typing.get_args(hint) if member is not type(None)]
+        phrases = dict.fromkeys(_describe_type(member) for member in members)
+        return " or ".join([*phrases, "null"] if type(None) in typing.get_args(hint) else phrases)
+    if typing.get_origin(hint) is Literal:
+        return _one_of(typing.get_args(hint))
+    if typing.get_origin(hint) is tuple:
+        items = {int: "integers", float: "numbers", str: "non-empty strings"}
+        return f"a list of {items.get(typing.get_args(hint)[0], 'values')}"
+    names = {bool: "true or false", int: "an integer", float: "a number"}
+    return names.get(hint, "a non-empty string" if hint is str else "a mapping")
+
+
+def _one_of(choices):
+    return "one of " + ", ".join(describe(choice) for choice in choices)
+
+
+def _is_union(hint):
+    return typing.get_origin(hint) in (typing.Union, types.UnionType)
+
+
+@functools.cache
+def _hints(cls):
+    return typing.get_type_hints(cls)
+
+
+def _sections_in(hint):
+    """The section classes a type hint allows (one, several for a union, or none)."""
+    members = typing.get_args(hint) if _is_union(hint) else (hint,)
+    return [member for member in members if dataclasses.is_dataclass(member)]
+
+
+def _names_of(cls):
+    """The `name` values that select section `cls` in a union."""
+    return typing.get_args(_hints(cls).get("name"))
+
+
+def _join(prefix, key):
+    return f"{prefix}.{key}" if prefix else str(key)
+
+
+def schema_keys(top_level, tree, path):
+    """The keys the schema accepts at one level of a raw tree.
+
+    Args:
+        top_level: Top-level key to its type hint.
+        tree: The raw tree, which tells the sections of a union apart.
+        path: Tuple of keys leading to the level.
+
+    Returns:
+        A list of key names; empty where the schema does not describe the level.
+    """
+    if not path:
+        return list(top_level)
+    node = tree.get(path[0])
+    cls = section_class(top_level.get(path[0]), node)
+    for part in path[1:]:
+        if cls is None:
+            return []
+        node = node.get(part) if isinstance(node, Mapping) else None
+        cls = section_class(_hints(cls).get(part), node)
+    return field_names(cls) if cls is not None else []
