@@ -20,10 +20,10 @@ model.fit(data, epochs=10, callbacks=[dropblock.DropBlockSchedule(ramp_steps=500
 
 import keras
 
-from dropblock.drop_block import calibrated_gamma
 from dropblock.drop_block import drop_block_2d
-from dropblock.drop_block import expected_drop_fraction
-from dropblock.drop_block import paper_gamma
+from dropblock.gamma import calibrated_gamma
+from dropblock.gamma import expected_drop_fraction
+from dropblock.gamma import paper_gamma
 from dropblock.layers import DropBlock2D
 from dropblock.regularizers import Cutout
 from dropblock.regularizers import DropConnectConv2D
