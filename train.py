@@ -74,8 +74,9 @@ def main(argv=None):
     for index, (arm, seed) in enumerate(plan, start=1):
         config = experiment.arm(arm, seed)
         run_dir = runs.run_directory(config.output.root, experiment.name, arm, seed)
-        print(f"[{index}/{len(plan)}] {experiment.name}: arm {arm}, seed {seed} -> {run_dir}",
-              flush=True)
+        finished = (run_dir / runs.RESULTS_FILE).exists()
+        print(f"[{index}/{len(plan)}] {experiment.name}: arm {arm}, seed {seed} -> {run_dir}"
+              + (" (finished earlier)" if finished else ""), flush=True)
         results = train_run(config, run_dir, verbose=0 if args.quiet else "auto")
         for name, scores in results["test"].items():
             print(f"    {name}: PSNR {scores['psnr']:.3f} dB", flush=True)
