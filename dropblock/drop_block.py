@@ -9,6 +9,10 @@ Reference:
       convolutional networks, NeurIPS 2018](https://arxiv.org/abs/1810.12890)
 """
 
+import functools
+
+from keras import backend
+from keras import distribution
 from keras import ops
 from keras import random
 
@@ -39,10 +43,22 @@ def validate_arguments(gamma, channels, normalize, data_format):
     _check_choice("data_format", data_format, ("channels_last", "channels_first"))
 
 
-def drop_block_keep_mask(
+@functools.cache
+def mask_dtype():
+    """Narrowest dtype the block-growing max-pool supports on this backend.
+
+    0/1 masks are exact in any dtype, and the max-pools that grow the
+    blocks are, after the noise, the main cost: uint8 quarters their memory
+    traffic. TensorFlow has uint8 pooling on CPUs only; JAX pools from -inf.
+    """
+    on_cpu = all(device.lower().startswith("cpu") for device in distribution.list_devices())
+    return "uint8" if backend.backend() == "tensorflow" and on_cpu else "float16"
+
+
+def drop_block_mask(
     shape, rate, block_size, gamma="calibrated", channels="independent", seed=None
 ):
-    """Samples a keep mask (1 kept, 0 dropped) in channels_last layout.
+    """Samples a block mask (1 dropped, 0 kept) in channels_last layout.
 
     Seeds are Bernoulli(gamma) on the valid grid only, `(H - bh + 1) x
     (W - bw + 1)` positions per map, and grow into `bh x bw` blocks with a
@@ -57,8 +73,8 @@ def drop_block_keep_mask(
         seed: int, `keras.random.SeedGenerator` or None.
 
     Returns:
-        A float16 tensor of 0s and 1s, of shape `(B, H, W, C)`, or
-        `(B, H, W, 1)` for shared channels.
+        A tensor of 0s and 1s (dtype `mask_dtype()`), of shape
+        `(B, H, W, C)`, or `(B, H, W, 1)` for shared channels.
     """
     batch, height, width, num_channels = shape
     block_h, block_w = block_size
@@ -68,10 +84,8 @@ def drop_block_keep_mask(
     valid_w = static_maximum(width - block_w + 1, 1)
     seed_channels = num_channels if channels == "independent" else 1
     noise = random.uniform((batch, valid_h, valid_w, seed_channels), seed=seed)
-    # 0/1 masks are exact in float16, which halves the memory traffic of the
-    # max-pools that grow the blocks (the dominant cost after the noise).
-    seeds = ops.cast(ops.less(noise, seed_probability), "float16")
-    return 1.0 - grow_blocks(seeds, block_size, height, width)
+    seeds = ops.cast(ops.less(noise, seed_probability), mask_dtype())
+    return grow_blocks(seeds, block_size, height, width)
 
 
 def grow_blocks(seeds, block_size, height, width):
@@ -99,14 +113,19 @@ def grow_blocks(seeds, block_size, height, width):
     return blocks[:, :height, :width, :]
 
 
-def _normalization(keep, normalize):
-    """Rescaling factor that preserves the mean, counted in float32."""
+def _dropped_fraction(dropped, normalize):
+    """Fraction of dropped units per sample (or of the batch), in float32."""
+    axes = None if normalize == "batch" else (1, 2, 3)
+    return ops.mean(ops.cast(dropped, "float32"), axis=axes, keepdims=True)
+
+
+def _normalization(fraction, normalize):
+    """Rescaling factor that preserves the mean."""
     if normalize == "none":
         return ops.ones((), "float32")
-    axes = (1, 2, 3) if normalize == "per_sample" else None
-    kept = ops.mean(ops.cast(keep, "float32"), axis=axes, keepdims=normalize == "per_sample")
     # Everything dropped: the output is zero whatever the factor, so use 0
     # rather than dividing by zero.
+    kept = 1.0 - fraction
     return ops.where(kept > 0, 1.0 / ops.maximum(kept, 1e-12), 0.0)
 
 
@@ -119,7 +138,7 @@ def drop_block_2d(
     normalize="per_sample",
     data_format="channels_last",
     seed=None,
-    return_keep_mask=False,
+    return_dropped_fraction=False,
 ):
     """Applies DropBlock to a batch of feature maps (always in training mode).
 
@@ -141,10 +160,12 @@ def drop_block_2d(
             `"none"` does not rescale.
         data_format: `"channels_last"` or `"channels_first"`.
         seed: int, `keras.random.SeedGenerator` or None.
-        return_keep_mask: Also return the keep mask (channels_last).
+        return_dropped_fraction: Also return the fraction of units dropped
+            (a float32 scalar), for logging the realised rate.
 
     Returns:
-        A tensor like `inputs`; with `return_keep_mask`, `(outputs, mask)`.
+        A tensor like `inputs`; with `return_dropped_fraction`,
+        `(outputs, fraction)`.
 
     Reference:
         - [Ghiasi et al., 2018](https://arxiv.org/abs/1810.12890)
@@ -154,12 +175,12 @@ def drop_block_2d(
     shape = ops.shape(inputs)
     if data_format == "channels_first":
         shape = (shape[0], shape[2], shape[3], shape[1])
-    keep = drop_block_keep_mask(shape, rate, block_size, gamma, channels, seed)
-    scale = ops.cast(_normalization(keep, normalize), inputs.dtype)
-    kept = keep if data_format == "channels_last" else ops.transpose(keep, (0, 3, 1, 2))
-    if data_format == "channels_first" and normalize == "per_sample":
-        scale = ops.transpose(scale, (0, 3, 1, 2))
-    outputs = ops.where(kept > 0, inputs * scale, ops.zeros((), inputs.dtype))
-    if return_keep_mask:
-        return outputs, keep
+    dropped = drop_block_mask(shape, rate, block_size, gamma, channels, seed)
+    fraction = _dropped_fraction(dropped, normalize)
+    scale = ops.cast(_normalization(fraction, normalize), inputs.dtype)
+    if data_format == "channels_first":
+        dropped = ops.transpose(dropped, (0, 3, 1, 2))
+    outputs = ops.where(dropped > 0, ops.zeros((), inputs.dtype), inputs * scale)
+    if return_dropped_fraction:
+        return outputs, ops.mean(fraction)
     return outputs

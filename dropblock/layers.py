@@ -93,7 +93,7 @@ class DropBlock2D(keras.layers.Layer):
     def call(self, inputs, training=False):
         if not training or self.rate == 0:
             return inputs
-        outputs, keep = drop_block.drop_block_2d(
+        outputs, fraction = drop_block.drop_block_2d(
             inputs,
             rate=ops.convert_to_tensor(self.current_rate),
             block_size=self.block_size,
@@ -102,9 +102,9 @@ class DropBlock2D(keras.layers.Layer):
             normalize=self.normalize,
             data_format=self.data_format,
             seed=self.seed_generator,
-            return_keep_mask=True,
+            return_dropped_fraction=True,
         )
-        self.realised_rate.assign(1.0 - ops.mean(ops.cast(keep, "float32")))
+        self.realised_rate.assign(fraction)
         return outputs
 
     def compute_output_shape(self, input_shape):

@@ -105,6 +105,13 @@ class Validator(keras.callbacks.Callback):
             self.validate(step)
         self.last_step = step
 
+    def on_train_end(self, logs=None):
+        # The final weights are a candidate too when the run length is not a
+        # multiple of the validation interval.
+        step = optimizer_step(self.model)
+        if step % self.every:
+            self.validate(step)
+
     def validate(self, step):
         outputs = self.model.predict(self.inputs, batch_size=4, verbose=0).astype("float32")
         outputs = [to_uint8(output) for output in outputs]

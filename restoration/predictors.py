@@ -138,9 +138,9 @@ def load_keras_model(model_file, compile=False):
 def keras_predictor(model):
     """Wraps a Keras model as a `predict_fn` for `restoration.evaluation`.
 
-    The call is traced once per input shape; `reduce_retracing` lets test
-    images of many sizes share a shape-generic trace. A mixed-precision
-    model's float16 output is cast to float32.
+    The call is traced once, for images of any height and width, so test
+    sets of many image sizes do not retrace it. A mixed-precision model's
+    float16 output is cast to float32.
 
     Args:
         model: a Keras model mapping `(1, h, w, c)` images in [0, 1] to images.
@@ -157,7 +157,9 @@ def keras_predictor(model):
         )
     import tensorflow as tf
 
-    call = tf.function(lambda batch: model(batch, training=False), reduce_retracing=True)
+    channels = model.inputs[0].shape[-1]
+    signature = [tf.TensorSpec((None, None, None, channels), tf.float32)]
+    call = tf.function(lambda batch: model(batch, training=False), input_signature=signature)
     return lambda batch: call(tf.constant(batch, tf.float32)).numpy().astype(np.float32)
 
 

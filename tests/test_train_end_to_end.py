@@ -180,3 +180,15 @@ def test_mixed_precision_and_xla_switches_train_and_evaluate(tmp_path):
     policies = {layer.dtype_policy.name for layer in model.layers if layer.weights}
     assert "mixed_float16" in policies
     assert keras.config.dtype_policy().name == "float32"
+
+
+def test_final_weights_are_validated_when_steps_are_not_a_multiple(tmp_path):
+    """With 3 steps and validation every 2, steps 2 and 3 are both validated."""
+    experiment = load_config(TINY, [f"output.root={tmp_path}", "training.steps=3"])
+    train_run(experiment.arm("baseline", 0), tmp_path / "run", verbose=0)
+    steps = set()
+    for path in (tmp_path / "run" / "logs").glob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            if any(value.tag == "validation/psnr" for value in event.summary.value):
+                steps.add(event.step)
+    assert steps == {2, 3}
