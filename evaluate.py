@@ -22,7 +22,6 @@ import os
 import pathlib
 import re
 import sys
-import tempfile
 
 from restoration.evaluation import DEFAULT_OVERLAP
 from restoration.evaluation import SetEvaluation
@@ -32,6 +31,7 @@ from restoration.predictors import evaluate_predictor
 from restoration.predictors import load_predictor
 from restoration.predictors import plan_sets
 from restoration.predictors import resolve_source
+from restoration.runs import write_text_atomically
 
 
 def evaluate_paths(
@@ -147,23 +147,6 @@ def format_table(set_name, evaluation):
     )
 
 
-def write_atomic(path, text):
-    """Writes `text` to a temporary file beside `path`, then renames it over `path`."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
-
-
 def write_per_image_csv(path, result):
     """Writes `name,psnr,ssim` rows, one per image; SSIM is empty when skipped."""
     buffer = io.StringIO()
@@ -172,7 +155,7 @@ def write_per_image_csv(path, result):
     for entry in result["per_image"]:
         ssim = "" if entry["ssim"] is None else f"{entry['ssim']:.6f}"
         writer.writerow([entry["name"], f"{entry['psnr']:.6f}", ssim])
-    write_atomic(path, buffer.getvalue())
+    write_text_atomically(path, buffer.getvalue())
 
 
 def parse_arguments(argv):
@@ -251,7 +234,7 @@ def main(argv=None):
         return 2
     if arguments.output:
         scores = results[paths[0]] if len(paths) == 1 else results
-        write_atomic(arguments.output, json.dumps(scores, indent=2) + "\n")
+        write_text_atomically(arguments.output, json.dumps(scores, indent=2) + "\n")
         print(f"\nScores written to {arguments.output}")
     return 0
 

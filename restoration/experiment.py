@@ -10,7 +10,6 @@ object.
 import copy
 import dataclasses
 import os
-import tempfile
 import typing
 from collections.abc import Mapping
 from typing import Any
@@ -22,6 +21,7 @@ from restoration.overrides import apply_override
 from restoration.overrides import describe
 from restoration.overrides import parse_override
 from restoration.overrides import read_yaml_file
+from restoration.runs import write_text_atomically
 from restoration.schema import FrozenMapping
 from restoration.schema import build_section
 from restoration.schema import schema_keys
@@ -122,15 +122,7 @@ class RunConfig:
             f" seed {self.run.seed}.\n# Reload it with RunConfig.from_file(run_dir).\n"
             + yaml.safe_dump(self.to_dict(), sort_keys=False)
         )
-        descriptor, temporary = tempfile.mkstemp(dir=run_dir, prefix=".config-", suffix=".tmp")
-        try:
-            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.chmod(temporary, 0o644)
-            os.replace(temporary, path)
-        except BaseException:
-            os.unlink(temporary)
-            raise
+        write_text_atomically(path, text)
         return path
 
 

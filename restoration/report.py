@@ -15,8 +15,6 @@ import argparse
 import dataclasses
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 
 from restoration import statistics
@@ -25,6 +23,7 @@ from restoration.report_format import describe_gain
 from restoration.report_format import format_gain_table
 from restoration.report_format import format_markdown
 from restoration.report_format import plot_gains
+from restoration.runs import write_bytes_atomically
 
 
 @dataclasses.dataclass(frozen=True)
@@ -251,22 +250,6 @@ def build_report(experiment_dir, level=0.95, resamples=10000):
     }
 
 
-def _write_atomically(path, data):
-    """Writes bytes to `path` through a temporary file, so readers never see half a file."""
-    path = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        # mkstemp creates the file readable by its owner only; a report is for everyone.
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-
-
 
 def write_report(experiment_dir, level=0.95, resamples=10000):
     """Writes `report.md`, `report.json` and `gain.png` into the experiment directory.
@@ -285,9 +268,9 @@ def write_report(experiment_dir, level=0.95, resamples=10000):
     directory = Path(experiment_dir)
     report = build_report(directory, level, resamples)
     text = json.dumps(report, indent=2, allow_nan=False) + "\n"
-    _write_atomically(directory / "report.json", text.encode())
-    _write_atomically(directory / "report.md", format_markdown(report).encode())
-    _write_atomically(directory / "gain.png", plot_gains(report))
+    write_bytes_atomically(directory / "report.json", text.encode())
+    write_bytes_atomically(directory / "report.md", format_markdown(report).encode())
+    write_bytes_atomically(directory / "gain.png", plot_gains(report))
     return report
 
 

@@ -29,19 +29,28 @@ def run_directory(output_root, experiment, arm, seed):
     return experiment_directory(output_root, experiment) / arm / f"seed{seed}"
 
 
-def write_text_atomically(path, text):
-    """Writes `text` to `path` through a temporary file in the same folder."""
+def write_bytes_atomically(path, data):
+    """Writes `data` to `path` through a temporary file in the same folder.
+
+    Readers see the old file or the new one, never half of one; the file is
+    readable by everyone (mkstemp would make it private to its owner).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
         os.chmod(temporary, 0o644)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def write_text_atomically(path, text):
+    """`write_bytes_atomically` for UTF-8 text."""
+    write_bytes_atomically(path, text.encode("utf-8"))
 
 
 def write_json_atomically(path, data):
