@@ -18,14 +18,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-# The whole suite on TensorFlow, then the backend-agnostic dropblock package on JAX.
+# The whole suite on TensorFlow, then the backend-agnostic tests (dropblock, training) on JAX.
 test: test-tensorflow test-jax
 
 test-tensorflow: install
 	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest tests -q -p no:cacheprovider
 
 test-jax: install
-	KERAS_BACKEND=jax $(BIN)/python -m pytest tests/dropblock -q -p no:cacheprovider
+	KERAS_BACKEND=jax $(BIN)/python -m pytest tests -m backend_agnostic -q -p no:cacheprovider
 
 bench: install
 	$(BIN)/python -m benchmarks.dropblock_speed
@@ -41,7 +41,7 @@ evaluate: install
 	$(BIN)/python evaluate.py $(ARGS)
 
 report: install
-	$(BIN)/python -m restoration.report $(RUN)
+	$(BIN)/python report.py $(RUN)
 
 tensorboard: install
 	$(BIN)/tensorboard --logdir $(RUNS) --bind_all

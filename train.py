@@ -15,14 +15,13 @@ import argparse
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from restoration import runs  # noqa: E402
-from restoration.config import ConfigError  # noqa: E402
-from restoration.config import load_config  # noqa: E402
+from restoration import runs
+from restoration.config import ConfigError
+from restoration.config import load_config
 
 
 def parse_arguments(argv):
+    """The command line: config, overrides, one arm or seed, report and progress switches."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", default="configs/default.yaml", help="experiment YAML file")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -46,34 +45,29 @@ def selected_runs(experiment, arm, seed):
             if (arm is None or a == arm) and (seed is None or s == seed)]
 
 
-def write_experiment_file(experiment, directory):
-    arms = list(experiment.arm_names)
-    runs.write_json_atomically(directory / runs.EXPERIMENT_FILE, {
-        "name": experiment.name, "arms": arms, "seeds": list(experiment.seeds),
-        "baseline": "baseline" if "baseline" in arms else arms[0],
-        "source": str(experiment.source),
-    })
-
-
 def main(argv=None):
     args = parse_arguments(argv)
     try:
         experiment = load_config(args.config, args.set)
         plan = selected_runs(experiment, args.arm, args.seed)
-    except (ConfigError, FileNotFoundError) as error:
+    except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    from restoration.report import format_gain_table
-    from restoration.report import write_report
-    from restoration.tensorboard_summaries import write_experiment_summary
+    # Quiets TensorFlow's C++ start-up logs; set before the imports below load it.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from restoration.reporting.formatting import format_gain_table
+    from restoration.reporting.report import write_report
+    from restoration.reporting.tensorboard import write_experiment_summary
     from restoration.training import train_run
 
-    first = experiment.arm(*plan[0]) if plan else experiment.arm(experiment.arm_names[0], 0)
-    directory = runs.experiment_directory(first.output.root, experiment.name)
-    write_experiment_file(experiment, directory)
+    # `output` is experiment-wide (arms may not change it), so any arm gives the root.
+    output_root = experiment.arm(*plan[0]).output.root
+    directory = runs.experiment_directory(output_root, experiment.name)
+    runs.write_experiment_file(directory, experiment.name, experiment.arm_names,
+                               experiment.seeds, experiment.source)
     for index, (arm, seed) in enumerate(plan, start=1):
         config = experiment.arm(arm, seed)
-        run_dir = runs.run_directory(config.output.root, experiment.name, arm, seed)
+        run_dir = runs.run_directory(output_root, experiment.name, arm, seed)
         finished = (run_dir / runs.RESULTS_FILE).exists()
         print(f"[{index}/{len(plan)}] {experiment.name}: arm {arm}, seed {seed} -> {run_dir}"
               + (" (finished earlier)" if finished else ""), flush=True)
@@ -84,7 +78,7 @@ def main(argv=None):
         report = write_report(directory)
         write_experiment_summary(directory, report)
         print(format_gain_table(report))
-        print(f"Report: {directory / 'report.md'}")
+        print(f"Report: {directory / runs.REPORT_MARKDOWN}")
     return 0
 
 

@@ -1,7 +1,7 @@
 """Bicubic super-resolution baseline, compared with the published table.
 
 Runs MATLAB-bicubic downscaling and upscaling through the same evaluation
-path as the models (`restoration.evaluation.evaluate_sr`) and prints a
+path as the models (`restoration.evaluation.protocol.evaluate_sr`) and prints a
 markdown table. Matching the published bicubic rows to about 0.01 dB is the
 end-to-end check of the degradation and metric code.
 
@@ -10,18 +10,14 @@ end-to-end check of the degradation and metric code.
 """
 
 import argparse
-import pathlib
-import sys
 import time
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-
-from benchmarks import markdown  # noqa: E402
-from data.testsets import load_set  # noqa: E402
-from data.testsets import resolve_data_root  # noqa: E402
-from restoration.evaluation import bicubic_predictor  # noqa: E402
-from restoration.evaluation import evaluate_sr  # noqa: E402
-from restoration.metrics import sr_conventions  # noqa: E402
+from benchmarks import markdown
+from data.testsets import load_set
+from data.testsets import resolve_data_root
+from restoration.evaluation.metrics import sr_conventions
+from restoration.evaluation.protocol import bicubic_predictor
+from restoration.evaluation.protocol import evaluate_sr
 
 # Bicubic rows of the SR tables (Y channel, border = scale), as reported by
 # VDSR (Kim et al., CVPR 2016) and repeated by EDSR (Lim et al., 2017).

@@ -4,8 +4,9 @@ import os
 import platform
 import re
 import subprocess
-import tempfile
 from pathlib import Path
+
+from restoration.runs import write_text_atomically
 
 BENCHMARKS_FILE = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 HEADER = "# Benchmarks\n\nEvery section is rewritten by the command named in it.\n"
@@ -31,6 +32,7 @@ def machine_description():
 
 
 def git_revision():
+    """The short commit hash of the checkout, or "unknown" outside git."""
     try:
         return subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
@@ -50,7 +52,4 @@ def write_section(name, body, path=BENCHMARKS_FILE):
         text = pattern.sub(lambda _: section, text)
     else:
         text = text.rstrip() + "\n\n" + section + "\n"
-    handle, temporary = tempfile.mkstemp(dir=Path(path).parent, suffix=".tmp")
-    with os.fdopen(handle, "w") as stream:
-        stream.write(text)
-    os.replace(temporary, path)
+    write_text_atomically(path, text)

@@ -31,25 +31,22 @@ import shutil
 import sys
 import tarfile
 import tempfile
-import urllib.error
 import urllib.parse
-import urllib.request
 import zipfile
 from pathlib import Path
 from pathlib import PurePosixPath
 
-from data.fetch import DownloadError as DownloadError
-from data.fetch import fetch as fetch
+from data.fetch import DownloadError
+from data.fetch import fetch
 from data.fetch import hash_file
 from data.sources import ALIASES
 from data.sources import SOURCES
-from data.sources import Source as Source
-from data.sources import github_archive as github_archive
 from data.testsets import candidate_roots
 
 ARCHIVE_FOLDER = ".archives"
 _CHUNK_BYTES = 1 << 20
-_TIMEOUT_SECONDS = 60
+
+
 def resolve_sources(names, sources=SOURCES, aliases=None):
     """Expands aliases and maps set names to their `Source`, keeping order.
 
@@ -74,6 +71,7 @@ def resolve_sources(names, sources=SOURCES, aliases=None):
             if by_name[expanded] not in selected:
                 selected.append(by_name[expanded])
     return selected
+
 
 def _archive_members(archive):
     """Yields `(member path, open function)` for each regular file of a zip or tar."""

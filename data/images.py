@@ -1,13 +1,11 @@
-"""Reading, writing and listing image files as uint8 arrays.
+"""Reading and listing image files as uint8 arrays.
 
 Every image leaves `read_image` as `uint8` of shape `(height, width, channels)`
 with 1 or 3 channels, so the rest of the project never deals with file
 formats, alpha channels or bit depths.
 """
 
-import os
 import pathlib
-import tempfile
 
 import imageio.v3 as iio
 import numpy as np
@@ -103,35 +101,23 @@ def read_image(path, channels=None):
     return np.ascontiguousarray(image)
 
 
-def write_image(path, image):
-    """Writes a uint8 image without ever leaving a half-written file.
-
-    The image goes to a temporary file in the same folder, which is then
-    renamed over `path`; the format follows the extension of `path`.
+def image_size(path):
+    """Reads the `(height, width)` of an image file from its header, without decoding it.
 
     Args:
-        path: destination file; its folder must exist.
-        image: uint8 array of shape `(height, width)` or `(height, width, 1 or 3)`.
+        path: png, jpg, bmp or tif file.
+
+    Returns:
+        Tuple of two ints.
     """
-    image = np.asarray(image)
-    if image.dtype != np.uint8 or image.ndim not in (2, 3):
-        raise ValueError(
-            "Expected a uint8 image of shape (height, width) or (height, width, channels). "
-            f"Received: dtype={image.dtype}, shape={image.shape}"
-        )
-    if image.ndim == 3 and image.shape[-1] == 1:
-        image = image[..., 0]
-    path = pathlib.Path(path)
-    descriptor, temporary = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix
-    )
-    os.close(descriptor)
     try:
-        iio.imwrite(temporary, image, extension=path.suffix.lower())
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+        shape = iio.improps(path).shape
+    except Exception as error:
+        raise ValueError(
+            f"Could not read the image header. Expected a png, jpg, bmp or tif image. "
+            f"Received: path={path} ({error})"
+        ) from error
+    return int(shape[0]), int(shape[1])
 
 
 def list_images(folder):

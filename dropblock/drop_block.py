@@ -17,7 +17,6 @@ from keras import ops
 from keras import random
 
 from dropblock.gamma import calibrated_gamma
-from dropblock.gamma import expected_drop_fraction  # noqa: F401  (part of this module's API)
 from dropblock.gamma import normalize_block_size
 from dropblock.gamma import paper_gamma
 from dropblock.gamma import static_maximum
@@ -33,6 +32,18 @@ def _check_choice(name, value, choices):
             f"Invalid value for argument `{name}`. Expected one of "
             f"{choices}. Received: {name}={value!r}"
         )
+
+
+def validate_rate(rate, closed=False):
+    """Returns `rate` as a float, or raises `ValueError` unless it is in [0, 1) ([0, 1] if `closed`)."""
+    is_number = isinstance(rate, (int, float)) and not isinstance(rate, bool)
+    if not is_number or not (0 <= rate <= 1 if closed else 0 <= rate < 1):
+        interval = "[0, 1]" if closed else "[0, 1)"
+        raise ValueError(
+            f"Invalid value for argument `rate`. Expected a float in {interval}. "
+            f"Received: rate={rate}"
+        )
+    return float(rate)
 
 
 def validate_arguments(gamma, channels, normalize, data_format):

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from dropblock import drop_block
+from dropblock.gamma import normalize_block_size
 
 
 @keras.saving.register_keras_serializable(package="dropblock")
@@ -55,15 +56,11 @@ class DropBlock2D(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0 <= rate < 1:
-            raise ValueError(
-                "Invalid value for argument `rate`. Expected a float in "
-                f"[0, 1). Received: rate={rate}"
-            )
+        rate = drop_block.validate_rate(rate)
         data_format = data_format or keras.config.image_data_format()
         drop_block.validate_arguments(gamma, channels, normalize, data_format)
         self.rate = float(rate)
-        self.block_size = drop_block.normalize_block_size(block_size)
+        self.block_size = normalize_block_size(block_size)
         self.gamma = gamma
         self.channels = channels
         self.normalize = normalize

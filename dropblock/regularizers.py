@@ -9,14 +9,7 @@ constructor argument.
 import keras
 from keras import ops
 
-
-def _validate_rate(rate):
-    if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0 <= rate < 1:
-        raise ValueError(
-            "Invalid value for argument `rate`. Expected a float in [0, 1). "
-            f"Received: rate={rate}"
-        )
-    return float(rate)
+from dropblock.drop_block import validate_rate
 
 
 @keras.saving.register_keras_serializable(package="dropblock")
@@ -37,7 +30,7 @@ class StochasticDepth(keras.layers.Layer):
 
     def __init__(self, rate, seed=None, **kwargs):
         super().__init__(**kwargs)
-        self.rate = _validate_rate(rate)
+        self.rate = validate_rate(rate)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.supports_masking = True
@@ -89,13 +82,8 @@ class Cutout(keras.layers.Layer):
                 "Invalid value for argument `size`. Expected a positive integer "
                 f"or a tuple of two. Received: size={size}"
             )
-        if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0 <= rate <= 1:
-            raise ValueError(
-                "Invalid value for argument `rate`. Expected a float in [0, 1]. "
-                f"Received: rate={rate}"
-            )
         self.size = tuple(size)
-        self.rate = float(rate)
+        self.rate = validate_rate(rate, closed=True)
         self.data_format = data_format or keras.config.image_data_format()
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -159,7 +147,7 @@ class DropConnectConv2D(keras.layers.Conv2D):
 
     def __init__(self, *args, rate=0.1, seed=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.rate = _validate_rate(rate)
+        self.rate = validate_rate(rate)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 

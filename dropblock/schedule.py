@@ -14,6 +14,26 @@ def scheduled_layers(model):
     ]
 
 
+def optimizer_step(model):
+    """The optimizer steps a model has taken, read correctly during `fit` on every backend.
+
+    The JAX trainer keeps variables outside the model while an epoch runs,
+    and a detached variable reads back its initial value (0 for the step
+    counter); syncing first puts the current values back. Other backends
+    have nothing to sync.
+
+    Args:
+        model: A compiled `keras.Model`.
+
+    Returns:
+        The value of `model.optimizer.iterations`, an int.
+    """
+    sync = getattr(model, "jax_state_sync", None)
+    if sync is not None:
+        sync()
+    return int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+
+
 def ramp_value(target, step, ramp_steps):
     """Linear ramp from 0 at step 0 to `target` at `ramp_steps`, then flat."""
     if ramp_steps <= 0:
@@ -51,32 +71,18 @@ class DropBlockSchedule(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._layers = scheduled_layers(self.model)
-        self._update(self._current_step())
+        self._update(optimizer_step(self.model))
 
     def on_train_batch_begin(self, batch, logs=None):
-        self._update(self._current_step())
+        # After `optimizer_step` has synced the JAX state, the assignment
+        # below reaches the next step.
+        self._update(optimizer_step(self.model))
 
     def on_train_end(self, logs=None):
         # Leave each layer at the rate of the last step taken, so a model
         # saved after training records where the ramp stood.
-        self._update(self._current_step())
-
-    def _current_step(self):
-        # The JAX trainer keeps variables outside the model during an epoch;
-        # syncing puts them back so the assignment below reaches the next
-        # step. Other backends have nothing to sync.
-        sync = getattr(self.model, "jax_state_sync", None)
-        if sync is not None:
-            sync()
-        return int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+        self._update(optimizer_step(self.model))
 
     def _update(self, step):
         for layer in self._layers:
             layer.current_rate.assign(ramp_value(layer.rate, step, self.ramp_steps))
-
-    def current_rates(self):
-        """The rate in effect now for each scheduled layer, by layer name."""
-        return {
-            layer.name: float(keras.ops.convert_to_numpy(layer.current_rate))
-            for layer in self._layers
-        }

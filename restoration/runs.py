@@ -1,9 +1,11 @@
-"""Run directories: where each arm and seed of an experiment writes its files.
+"""Run directories: the one owner of where an experiment writes its files.
 
 A run directory describes itself: the resolved config, checkpoints, the final
 model, TensorBoard logs and the evaluation results sit side by side in
-`<output root>/<experiment>/<arm>/seed<N>/`. Every file is written to a
-temporary name first and renamed, so an interruption never leaves half a file.
+`<output root>/<experiment>/<arm>/seed<N>/`; the experiment directory above
+holds `experiment.json` (which arms and seeds, which arm is the baseline) and
+the report. Every file is written to a temporary name first and renamed, so
+an interruption never leaves half a file.
 """
 
 import json
@@ -11,6 +13,7 @@ import os
 import tempfile
 from pathlib import Path
 
+# Files of a run directory.
 CONFIG_FILE = "config.yaml"
 STATE_FILE = "state.json"
 RESULTS_FILE = "results.json"
@@ -18,15 +21,81 @@ FINAL_MODEL = "model.keras"
 LATEST_CHECKPOINT = "checkpoints/latest.keras"
 BEST_CHECKPOINT = "checkpoints/best.keras"
 LOGS = "logs"
+EVALUATION = "evaluation"
+# Model files of a run directory by name, in the order tried when none is
+# named: the checkpoint chosen on validation, then the final weights.
+CHECKPOINTS = {"best": BEST_CHECKPOINT, "final": FINAL_MODEL, "latest": LATEST_CHECKPOINT}
+
+# Files of an experiment directory.
 EXPERIMENT_FILE = "experiment.json"
+REPORT_MARKDOWN = "report.md"
+REPORT_JSON = "report.json"
+GAIN_PLOT = "gain.png"
+SUMMARY = "summary"
+BASELINE_ARM = "baseline"
 
 
 def experiment_directory(output_root, experiment):
+    """`<output root>/<experiment>`: the experiment's manifest, report and runs."""
     return Path(output_root) / experiment
 
 
 def run_directory(output_root, experiment, arm, seed):
+    """`<output root>/<experiment>/<arm>/seed<N>`: everything one run writes."""
     return experiment_directory(output_root, experiment) / arm / f"seed{seed}"
+
+
+def baseline_arm(arms):
+    """The arm every other arm is compared with: `baseline` if present, else the first."""
+    arms = list(arms)
+    return BASELINE_ARM if BASELINE_ARM in arms else arms[0]
+
+
+def write_experiment_file(directory, name, arms, seeds, source):
+    """Writes `experiment.json`: the arms and seeds an experiment is meant to run.
+
+    Args:
+        directory: The experiment directory; created if missing.
+        name: The experiment name.
+        arms: Arm names, in config order.
+        seeds: The seeds every arm runs with.
+        source: The config file (and overrides) it came from.
+    """
+    arms = list(arms)
+    write_json_atomically(Path(directory) / EXPERIMENT_FILE, {
+        "name": name, "arms": arms, "seeds": list(seeds),
+        "baseline": baseline_arm(arms), "source": str(source),
+    })
+
+
+def read_experiment_file(directory):
+    """Reads `experiment.json` back, checked.
+
+    Args:
+        directory: An experiment directory written by `train.py`.
+
+    Returns:
+        Dict with `name`, `arms` (non-empty list), `seeds`, `baseline` (one
+        of the arms) and `source`.
+    """
+    directory = Path(directory)
+    path = directory / EXPERIMENT_FILE
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"No {EXPERIMENT_FILE} in {directory}. Expected an experiment directory written "
+            f"by train.py, such as runs/<experiment>."
+        )
+    manifest = read_json(path)
+    arms = manifest.get("arms") if isinstance(manifest, dict) else None
+    if not arms or not isinstance(arms, list):
+        raise ValueError(f"{path}: expected a non-empty list of arms. Received: arms={arms!r}")
+    baseline = manifest.get("baseline") or baseline_arm(arms)
+    if baseline not in arms:
+        raise ValueError(f"{path}: expected the baseline to be one of {arms}. "
+                         f"Received: baseline={baseline!r}")
+    return {"name": manifest.get("name", directory.name), "arms": arms,
+            "seeds": [int(seed) for seed in manifest.get("seeds", [])],
+            "baseline": baseline, "source": manifest.get("source")}
 
 
 def write_bytes_atomically(path, data):
@@ -53,17 +122,27 @@ def write_text_atomically(path, text):
     write_bytes_atomically(path, text.encode("utf-8"))
 
 
-def write_json_atomically(path, data):
-    write_text_atomically(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+def write_json_atomically(path, data, allow_nan=True):
+    """`write_text_atomically` for indented JSON; `allow_nan=False` makes it strict JSON."""
+    write_text_atomically(path, json.dumps(data, indent=2, allow_nan=allow_nan) + "\n")
 
 
 def read_json(path, default=None):
+    """Reads a JSON file this project wrote.
+
+    Args:
+        path: The file.
+        default: Returned when the file does not exist.
+
+    Returns:
+        The parsed value; a file that does not parse is a `ValueError` naming it.
+    """
     path = Path(path)
     if not path.exists():
         return default
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as error:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"{path}: not valid JSON ({error}). Delete it to start over.") from None
 
 
@@ -74,3 +153,19 @@ def save_model_atomically(model, path):
     temporary = path.with_name(f".{path.stem}.tmp.keras")
     model.save(temporary)
     os.replace(temporary, path)
+
+
+def load_keras_model(model_file, compile=False):
+    """Loads a `.keras` file with the project's custom layers registered.
+
+    `compile=True` also restores the optimizer and its state, to resume
+    training; the caller must then have imported the learning-rate schedule
+    (`restoration.training.schedules`), as training does.
+    """
+    import keras
+
+    # Imported for their side effect: registering custom layers for deserialisation.
+    import dropblock  # noqa: F401
+    import sr_models  # noqa: F401
+
+    return keras.saving.load_model(model_file, compile=compile)

@@ -22,7 +22,6 @@ PLACEMENTS = (
     "before_last",
     "input",
 )
-SITES = ("input", "block", "branch", "after_body", "before_last")
 _BLOCK_PLACEMENTS = ("every_block", "blocks", "branch")
 
 
@@ -214,8 +213,8 @@ class NetworkAssembler:
         Args:
             filters: Number of output channels.
             name: Layer name.
-            site: One of `SITES`, or None for a convolution no placement
-                reaches (e.g. the upsampler's).
+            site: `"input"`, `"block"`, `"branch"`, `"after_body"`, `"before_last"`,
+                or None for a convolution no placement reaches (the upsampler's).
             block: Block index when `site` is `"block"`.
             ends_body: Whether this convolution ends the network body.
             use_bias: Whether the convolution has a bias.
@@ -245,7 +244,7 @@ class NetworkAssembler:
 
         Args:
             inputs: Symbolic tensor.
-            site: One of `SITES`.
+            site: `"input"`, `"block"`, `"branch"`, `"after_body"` or `"before_last"`.
             block: Block index when `site` is `"block"` or `"branch"`.
 
         Returns:

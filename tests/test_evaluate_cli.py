@@ -2,23 +2,23 @@
 
 import csv
 import json
-import pathlib
 import shutil
 
 import numpy as np
 import pytest
 
 import evaluate
-from data.images import write_image
 from data.testsets import load_set
 from restoration.config import load_config
-from restoration.evaluation import bicubic_predictor
-from restoration.evaluation import evaluate_denoise
-from restoration.evaluation import evaluate_sr
-from restoration.evaluation import identity_predictor
-from restoration.predictors import load_keras_model
+from restoration.evaluation import sources
+from restoration.evaluation.protocol import bicubic_predictor
+from restoration.evaluation.protocol import evaluate_denoise
+from restoration.evaluation.protocol import evaluate_sr
+from restoration.evaluation.protocol import identity_predictor
+from restoration.runs import load_keras_model
+from tests.helpers import REPO_ROOT
+from tests.helpers import write_image
 
-REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 PUBLISHED_SET5_BICUBIC_X2 = 33.66
 
 
@@ -88,7 +88,7 @@ def test_run_directory_scores_its_configured_sets(run_dir, tmp_path):
 
 def test_run_directory_writes_per_image_csv(run_dir):
     """Per-image rows go to <run_dir>/evaluation/<Set>.csv and agree with the JSON."""
-    results = evaluate.evaluate_paths([run_dir])
+    results = sources.evaluate_paths([run_dir])
     rows = read_csv(run_dir / "evaluation" / "Set5.csv")
     per_image = results[str(run_dir)]["Set5"]["per_image"]
     assert len(rows) == len(per_image) == 3
@@ -102,7 +102,7 @@ def test_run_directory_writes_per_image_csv(run_dir):
 
 def test_model_scores_equal_a_direct_evaluate_sr_call(run_dir, data_root):
     """The loaded model's predict_fn scores as an eager call of the same model does."""
-    results = evaluate.evaluate_paths([run_dir], ssim=False)
+    results = sources.evaluate_paths([run_dir], ssim=False)
     model = load_keras_model(run_dir / "model.keras")
     direct = evaluate_sr(
         lambda batch: model(batch, training=False).numpy(),
@@ -119,9 +119,9 @@ def test_best_checkpoint_is_preferred_and_checkpoint_flag_overrides(run_dir):
     """best.keras is scored when present; --checkpoint final picks model.keras."""
     (run_dir / "checkpoints").mkdir()
     shutil.copy(run_dir / "model.keras", run_dir / "checkpoints" / "best.keras")
-    chosen = evaluate.evaluate_paths([run_dir], ssim=False)[str(run_dir)]["Set5"]
+    chosen = sources.evaluate_paths([run_dir], ssim=False)[str(run_dir)]["Set5"]
     assert chosen["model_file"] == str(run_dir / "checkpoints" / "best.keras")
-    final = evaluate.evaluate_paths([run_dir], ssim=False, checkpoint="final")
+    final = sources.evaluate_paths([run_dir], ssim=False, checkpoint="final")
     assert final[str(run_dir)]["Set5"]["model_file"] == str(run_dir / "model.keras")
 
 
@@ -183,7 +183,7 @@ def test_tile_option_reaches_tiled_prediction(model_file, data_root):
     """Tiles with enough overlap reproduce whole images; tiles without overlap do not."""
 
     def score(**tiling):
-        results = evaluate.evaluate_paths(
+        results = sources.evaluate_paths(
             [model_file], ["Set5"], data_root, scale=2, ssim=False, **tiling
         )
         return results[str(model_file)]["Set5"]["psnr"]
@@ -244,7 +244,7 @@ def test_missing_model_path_is_named(tmp_path, capsys):
 def test_format_table_states_scores_and_conventions(data_root):
     """The table shows set, image count, PSNR, SSIM and the conventions sentence."""
     evaluation = evaluate_sr(bicubic_predictor(2), load_set("Set5", data_root), 2)
-    table = evaluate.format_table("Set5", evaluation)
+    table = evaluate.format_table("Set5", evaluation.to_json())
     assert f"| Set5 | 3 | {evaluation.psnr:.3f} | {evaluation.ssim:.4f} |" in table
     assert evaluation.conventions.description in table
 

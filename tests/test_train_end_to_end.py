@@ -10,12 +10,13 @@ import yaml
 
 import evaluate
 import train
-from restoration import callbacks
 from restoration import runs
 from restoration.config import load_config
-from restoration.training import train_run
+from restoration.training import callbacks
+from restoration.training.run import train_run
+from tests.helpers import CONFIGS
 
-TINY = "configs/tiny_test.yaml"
+TINY = str(CONFIGS / "tiny_test.yaml")
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +67,9 @@ def test_report_contains_the_gain_per_test_set(experiment):
     report = json.loads((experiment / "report.json").read_text())
     text = (experiment / "report.md").read_text()
     assert "dropblock vs baseline on builtin" in text
-    assert "gain" in json.dumps(report) and "builtin" in json.dumps(report)
+    gain = report["sets"]["builtin"]["gains"]["dropblock"]
+    assert gain["seeds"] == [0, 1] and np.isfinite(gain["psnr"]["mean"])
+    assert gain["psnr"]["low"] <= gain["psnr"]["mean"] <= gain["psnr"]["high"]
     assert (experiment / "gain.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert any(tag.startswith("gain/dropblock/builtin") for tag in event_tags(experiment / "summary"))
 
@@ -98,9 +101,8 @@ def trainable_weights(run_dir):
     return [np.asarray(w) for w in model.trainable_weights]
 
 
-def test_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
+def test_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch, op_determinism):
     """Stopping after the step-2 checkpoint and resuming equals training straight through."""
-    tf.config.experimental.enable_op_determinism()
     experiment = load_config(TINY, [f"output.root={tmp_path}"])
     config = experiment.arm("baseline", 0)
     train_run(config, tmp_path / "straight", verbose=0)
@@ -133,9 +135,8 @@ def write_arms(tmp_path, arms):
     return path
 
 
-def test_arms_differ_only_in_the_regularizer(tmp_path):
+def test_arms_differ_only_in_the_regularizer(tmp_path, op_determinism):
     """Same seed: a disabled regularizer trains to identical weights; an active one does not."""
-    tf.config.experimental.enable_op_determinism()
     dropblock = {"name": "dropblock", "block_size": 3, "placement": "every_block"}
     path = write_arms(tmp_path, {
         "baseline": {},

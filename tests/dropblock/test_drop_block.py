@@ -5,6 +5,11 @@ import pytest
 from keras import ops
 
 from dropblock import drop_block
+from dropblock.gamma import calibrated_gamma
+from dropblock.gamma import expected_drop_fraction
+from dropblock.gamma import paper_gamma
+
+pytestmark = pytest.mark.backend_agnostic
 
 # Published values for a 64x64 map and rate 0.1 (Ghiasi et al. Eq. 1 and the
 # exact expectation with valid-region seeds), block sizes 3, 5 and 7.
@@ -29,11 +34,11 @@ def dropped_fraction(block_size, gamma, seed):
 @pytest.mark.parametrize("block_size", [3, 5, 7])
 def test_gamma_matches_published_values(block_size):
     """Eq. 1 and the calibrated gamma agree with the published table."""
-    paper = float(drop_block.paper_gamma(0.1, 64, 64, block_size))
-    calibrated = float(drop_block.calibrated_gamma(0.1, 64, 64, block_size))
+    paper = float(paper_gamma(0.1, 64, 64, block_size))
+    calibrated = float(calibrated_gamma(0.1, 64, 64, block_size))
     assert paper == pytest.approx(PAPER_GAMMA[block_size], abs=2e-6)
     assert calibrated == pytest.approx(CALIBRATED_GAMMA[block_size], abs=2e-6)
-    expected = float(drop_block.expected_drop_fraction(paper, 64, 64, block_size))
+    expected = float(expected_drop_fraction(paper, 64, 64, block_size))
     assert expected == pytest.approx(PAPER_REALISED[block_size], abs=1e-4)
 
 
@@ -47,8 +52,8 @@ def test_calibrated_gamma_realises_the_rate(block_size):
 @pytest.mark.parametrize("block_size", [3, 5, 7])
 def test_paper_gamma_realises_the_exact_expectation(block_size):
     """Eq. 1 drops the analytic expectation, measurably less than the rate."""
-    gamma = drop_block.paper_gamma(0.1, 64, 64, block_size)
-    expected = float(drop_block.expected_drop_fraction(gamma, 64, 64, block_size))
+    gamma = paper_gamma(0.1, 64, 64, block_size)
+    expected = float(expected_drop_fraction(gamma, 64, 64, block_size))
     realised = dropped_fraction(block_size, "paper", seed=10 + block_size)
     assert realised == pytest.approx(expected, abs=0.0015)
     assert realised < 0.098
@@ -58,8 +63,8 @@ def test_paper_gamma_realises_the_exact_expectation(block_size):
 @pytest.mark.parametrize("shape", [(64, 40), (7, 5), (3, 9), (1, 1)])
 def test_calibrated_expectation_equals_rate_for_any_map(rate, shape):
     """Solving the exact expectation hits the rate on odd, small and 1x1 maps."""
-    gamma = drop_block.calibrated_gamma(rate, shape[0], shape[1], (7, 4))
-    expected = drop_block.expected_drop_fraction(gamma, shape[0], shape[1], (7, 4))
+    gamma = calibrated_gamma(rate, shape[0], shape[1], (7, 4))
+    expected = expected_drop_fraction(gamma, shape[0], shape[1], (7, 4))
     assert float(expected) == pytest.approx(rate, abs=1e-5)
 
 
@@ -101,7 +106,7 @@ def test_non_square_maps_drop_every_row_and_column_symmetrically(shape):
     assert rows.min() > 0 and cols.min() > 0
     np.testing.assert_allclose(rows, rows[::-1], atol=0.006)
     np.testing.assert_allclose(cols, cols[::-1], atol=0.006)
-    gamma = float(drop_block.calibrated_gamma(0.1, height, width, 7))
+    gamma = float(calibrated_gamma(0.1, height, width, 7))
     expected_rows = [_row_expectation(gamma, height, width, 7, i) for i in range(height)]
     np.testing.assert_allclose(rows, expected_rows, atol=0.006)
 

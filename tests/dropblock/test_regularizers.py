@@ -7,6 +7,8 @@ from keras import ops
 
 import dropblock
 
+pytestmark = pytest.mark.backend_agnostic
+
 
 def to_numpy(x):
     return ops.convert_to_numpy(x)

@@ -7,6 +7,8 @@ from keras import ops
 
 import dropblock
 
+pytestmark = pytest.mark.backend_agnostic
+
 BACKEND = keras.backend.backend()
 
 

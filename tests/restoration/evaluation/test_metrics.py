@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
 
-from restoration.metrics import batch_psnr
-from restoration.metrics import denoise_conventions
-from restoration.metrics import psnr
-from restoration.metrics import rgb_to_y
-from restoration.metrics import sr_conventions
-from restoration.metrics import ssim
+from restoration.evaluation.metrics import conventions_for
+from restoration.evaluation.metrics import denoise_conventions
+from restoration.evaluation.metrics import psnr
+from restoration.evaluation.metrics import rgb_to_y
+from restoration.evaluation.metrics import sr_conventions
+from restoration.evaluation.metrics import ssim
 
 
 def random_image(shape, seed=0):
@@ -114,26 +114,19 @@ def test_ssim_matches_gaussian_skimage_on_shaved_y():
 def test_conventions_state_published_choices():
     """SR scores Y with a border of `scale`; denoising scores all channels, no border."""
     sr = sr_conventions(4)
-    assert (sr.y_channel, sr.border, sr.round_output) == (True, 4, True)
-    assert "4-pixel border" in sr.description
+    assert (sr.y_channel, sr.border) == (True, 4)
+    assert "4-pixel border" in sr.description and "rounded to uint8" in sr.description
     denoise = denoise_conventions()
-    assert (denoise.y_channel, denoise.border, denoise.round_output) == (False, 0, True)
+    assert (denoise.y_channel, denoise.border) == (False, 0)
     with pytest.raises(dataclasses.FrozenInstanceError):
         sr.border = 2
 
 
-@pytest.mark.backend_agnostic
-def test_batch_psnr_returns_one_value_per_image():
-    """batch_psnr equals the per-image NumPy PSNR and differs from keras.ops.psnr."""
-    import keras
+def test_conventions_follow_the_task():
+    """`conventions_for` picks the SR rules with the task's scale, else the denoising rules."""
+    class Task:
+        def __init__(self, type, scale=None):
+            self.type, self.scale = type, scale
 
-    generator = np.random.default_rng(0)
-    y_true = generator.uniform(size=(3, 8, 8, 3)).astype(np.float32)
-    noise_levels = np.array([0.01, 0.05, 0.2], np.float32)[:, None, None, None]
-    y_pred = y_true + noise_levels * generator.standard_normal(y_true.shape).astype(np.float32)
-    values = keras.ops.convert_to_numpy(batch_psnr(y_true, y_pred))
-    assert values.shape == (3,)
-    expected = [psnr(t, p, data_range=1.0) for t, p in zip(y_true, y_pred)]
-    np.testing.assert_allclose(values, expected, atol=1e-3)
-    pooled = float(keras.ops.convert_to_numpy(keras.ops.psnr(y_true, y_pred, max_val=1.0)))
-    assert abs(values.mean() - pooled) > 1.0
+    assert conventions_for(Task("sr", 3)) == sr_conventions(3)
+    assert conventions_for(Task("denoise")) == denoise_conventions()

@@ -1,8 +1,10 @@
-"""Turns a validated `RunConfig` into the model, data and optimizer of a run.
+"""Builds the model, optimizer and data of a run from its validated `RunConfig`.
 
 Turning a regularizer on or off is a factory swap: `regularizer_factory`
 returns `None` for no regularizer, and the model builders insert nothing.
 """
+
+import itertools
 
 import keras
 
@@ -15,29 +17,42 @@ from data.pipeline import make_denoise_dataset
 from data.pipeline import make_sr_dataset
 from data.pipeline import make_validation_set
 from data.testsets import load_set
-from restoration.schedules import LearningRate
+from restoration.training.schedules import LearningRate
 
 # Side of the fixed validation crops (high-resolution or clean pixels).
 VALIDATION_CROP = 192
 
 
 def regularizer_factory(config):
-    """A `sr_models.Regularizer` for `config.regularizer`, or None."""
+    """A `sr_models.Regularizer` for `config.regularizer`, or None.
+
+    DropConnect changes the weights of a convolution rather than its output,
+    so it comes as a convolution factory; every other regularizer is a layer
+    inserted after the placed sites. A configured `seed` is that of the first
+    layer built; each further layer takes the next seed, so no two layers
+    draw the same masks.
+    """
     settings = config.regularizer
     if settings is None:
         return None
     placement = sr_models.Placement(settings.placement, tuple(settings.blocks) or None)
-    kwargs = dict(settings.layer_kwargs)
+    kwargs = settings.layer_kwargs()
+    built = itertools.count()
+
+    def arguments():
+        index = next(built)
+        return dict(kwargs, seed=None if kwargs["seed"] is None else kwargs["seed"] + index)
+
     if settings.name in dropblock.CONVOLUTIONS:
 
         def conv(filters, kernel_size, **conv_kwargs):
             return dropblock.get(settings.name, filters=filters, kernel_size=kernel_size,
-                                 **conv_kwargs, **kwargs)
+                                 **conv_kwargs, **arguments())
 
         return sr_models.Regularizer(conv=conv, placement=placement)
 
     def layer(name):
-        return dropblock.get(settings.name, name=name, **kwargs)
+        return dropblock.get(settings.name, name=name, **arguments())
 
     return sr_models.Regularizer(layer=layer, placement=placement)
 
@@ -57,6 +72,7 @@ def build_model(config):
 
 
 def learning_rate(config):
+    """The learning-rate schedule of the config, saved with the optimizer."""
     training = config.training
     schedule = training.lr_schedule
     return LearningRate(
@@ -97,8 +113,6 @@ def load_images(source, config):
         images = load_set(source.name, root, channels=channels)
     else:
         images = [(path.stem, read_image(path, channels)) for path in list_images(source.path)]
-        if not images:
-            raise FileNotFoundError(f"No images found in folder {source.path}")
     images = sorted(images, key=lambda item: item[0])
     if source.max_images is not None:
         images = images[: source.max_images]

@@ -9,15 +9,15 @@ from data import testsets
 from data.degradations import bicubic_downscale
 from data.degradations import bicubic_upscale
 from data.degradations import modcrop
-from restoration.evaluation import bicubic_predictor
-from restoration.evaluation import evaluate_denoise
-from restoration.evaluation import evaluate_sr
-from restoration.evaluation import identity_predictor
-from restoration.evaluation import predict_tiled
-from restoration.evaluation import to_uint8
-from restoration.metrics import psnr
+from restoration.evaluation.metrics import psnr
+from restoration.evaluation.protocol import bicubic_predictor
+from restoration.evaluation.protocol import evaluate_denoise
+from restoration.evaluation.protocol import evaluate_sr
+from restoration.evaluation.protocol import identity_predictor
+from restoration.evaluation.protocol import predict_tiled
+from restoration.evaluation.protocol import to_uint8
+from tests.helpers import SHARED_DATA
 
-SHARED_DATA = testsets.REPOSITORY_ROOT.parent / "shared" / "data"
 PUBLISHED_SET5_BICUBIC = {2: 33.66, 4: 28.42}
 
 
@@ -81,7 +81,7 @@ def test_evaluate_sr_scores_bicubic_like_direct_computation():
         assert entry["psnr"] == pytest.approx(psnr(reference, output, 3, True), abs=1e-12)
     assert evaluation.psnr == pytest.approx(np.mean([e["psnr"] for e in evaluation.per_image]))
     assert evaluation.conventions.y_channel and evaluation.conventions.border == 3
-    json.dumps(evaluation.to_dict())
+    json.dumps(evaluation.to_json())
 
 
 def test_evaluate_sr_replicates_gray_for_rgb_models():
@@ -121,3 +121,22 @@ def test_set5_bicubic_baseline_matches_published_table(scale):
     images = testsets.load_set("Set5", SHARED_DATA)
     evaluation = evaluate_sr(bicubic_predictor(scale), images, scale, compute_ssim=False)
     assert evaluation.psnr == pytest.approx(PUBLISHED_SET5_BICUBIC[scale], abs=0.02)
+
+
+def test_prediction_time_is_counted_per_image_with_every_tile(monkeypatch):
+    """predict_seconds covers all tiles of an image: 4 tiles of one clock tick each per image."""
+    from restoration.evaluation import protocol
+
+    clock = {"now": 0.0}
+    monkeypatch.setattr(protocol.time, "perf_counter", lambda: clock["now"])
+
+    def predict(batch):
+        clock["now"] += 1.0
+        return bicubic_predictor(2)(batch)
+
+    images = [("a", random_image((40, 40, 3), 7)), ("b", random_image((40, 40, 3), 8))]
+    tiled = evaluate_sr(predict, images, 2, tile=10, overlap=2, compute_ssim=False)
+    assert tiled.images == 2 and tiled.predict_seconds == 8.0
+    whole = evaluate_sr(predict, images, 2, compute_ssim=False)
+    assert whole.predict_seconds == 2.0
+    assert tiled.to_json()["images"] == 2

@@ -1,22 +1,24 @@
 """Typed conversion of configuration trees into frozen dataclass sections.
 
-Part of the machinery under `restoration.config`. A section is a frozen,
-keyword-only dataclass whose annotations are the schema: `build_section`
-checks a raw tree (as read by `restoration.overrides`) against them and
-returns the typed instance, and `schema_keys` tells overrides which keys
-exist at each level of a tree.
+A section is a frozen, keyword-only dataclass whose annotations are the
+schema: `build_section` checks a raw tree (as read by
+`restoration.config.loading`) against them and returns the typed instance,
+and `schema_keys` tells overrides which keys exist at each level of a tree.
+The field helpers below (`positive`, `fraction`, `name_field`, ...) declare
+the usual ranges once for every section.
 """
 
 import dataclasses
 import functools
 import math
+import re
 import types
 import typing
 from collections.abc import Mapping
 from typing import Literal
 
-from restoration.overrides import ConfigError
-from restoration.overrides import describe
+from restoration.config.loading import ConfigError
+from restoration.config.loading import describe
 
 
 def section(cls):
@@ -36,6 +38,40 @@ def spec(expected, check, default=dataclasses.MISSING):
         A `dataclasses.Field`.
     """
     return dataclasses.field(default=default, metadata={"expected": expected, "check": check})
+
+
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+NAME_EXPECTED = "a name of letters, digits, '.', '_' or '-'"
+
+
+def name_field(default=dataclasses.MISSING):
+    """A name that is safe as a folder name: experiments, arms."""
+    return spec(NAME_EXPECTED, NAME.fullmatch, default)
+
+
+def positive(default=dataclasses.MISSING, noun="an integer"):
+    """A number > 0; `noun` is "a number" for float fields."""
+    return spec(f"{noun} > 0", lambda value: value > 0, default)
+
+
+def non_negative(default=dataclasses.MISSING):
+    """An integer >= 0."""
+    return spec("an integer >= 0", lambda value: value >= 0, default)
+
+
+def fraction(default=dataclasses.MISSING):
+    """A number in [0, 1), such as a drop rate or an Adam beta."""
+    return spec("a number in [0, 1)", lambda value: 0 <= value < 1, default)
+
+
+def optional_seed():
+    """A random seed: an integer >= 0, or null to derive it from the run seed."""
+    return spec("an integer >= 0 or null", lambda value: value >= 0, None)
+
+
+def unique(values):
+    """Whether a list holds no value twice."""
+    return len(set(values)) == len(values)
 
 
 class FrozenMapping(Mapping):
@@ -70,20 +106,9 @@ def freeze(value):
 
 
 def to_plain(value):
-    """Turns sections, mappings and tuples into dicts and lists for YAML.
-
-    Keys collected by a field marked `extra` (layer arguments) are written at
-    the level of the section, where they were read from.
-    """
+    """Turns sections, mappings and tuples into dicts and lists for YAML."""
     if dataclasses.is_dataclass(value):
-        plain = {}
-        for field in dataclasses.fields(value):
-            item = to_plain(getattr(value, field.name))
-            if field.metadata.get("extra"):
-                plain.update(item)
-            else:
-                plain[field.name] = item
-        return plain
+        return {field.name: to_plain(getattr(value, field.name)) for field in dataclasses.fields(value)}
     if isinstance(value, Mapping):
         return {key: to_plain(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
@@ -92,8 +117,8 @@ def to_plain(value):
 
 
 def field_names(cls):
-    """The keys a section accepts by name (not those collected by an `extra` field)."""
-    return [field.name for field in dataclasses.fields(cls) if not field.metadata.get("extra")]
+    """The keys a section accepts."""
+    return [field.name for field in dataclasses.fields(cls)]
 
 
 def section_class(hint, tree):
@@ -123,15 +148,12 @@ def build_section(cls, tree, prefix, source):
     if not isinstance(tree, Mapping):
         raise ConfigError(source, prefix, "a mapping", describe(tree))
     fields = {field.name: field for field in dataclasses.fields(cls)}
-    extra = next((name for name, field in fields.items() if field.metadata.get("extra")), None)
     known, hints = field_names(cls), _hints(cls)
-    values, extras = {}, {}
+    values = {}
     for key, value in tree.items():
         dotted = _join(prefix, key)
         if key in known:
             values[key] = _convert(hints[key], value, dotted, fields[key].metadata, source)
-        elif extra is not None and isinstance(key, str) and key.isidentifier():
-            extras[key] = _layer_argument(value, dotted, source)
         else:
             listing = ", ".join(known)
             raise ConfigError(source, dotted, f"a key among: {listing}", f"unknown key {key!r}")
@@ -142,8 +164,6 @@ def build_section(cls, tree, prefix, source):
             expected = field.metadata.get("expected") or _describe_type(hints[name])
             key = _join(prefix, name)
             raise ConfigError(source, key, f"{expected} (a required key)", "nothing")
-    if extra is not None:
-        values[extra] = FrozenMapping(extras)
     instance = cls(**values)
     for key, expected, received in getattr(instance, "relations", tuple)():
         raise ConfigError(source, _join(prefix, key), expected, describe(received))
@@ -163,8 +183,9 @@ def _convert(hint, value, key, metadata, source):
         if sections and chosen is None:
             names = [name for member in sections for name in _names_of(member)]
             raise ConfigError(source, f"{key}.name", _one_of(names), describe(value.get("name")))
-        hint = chosen or next(m for m in typing.get_args(hint) if m is not type(None))
-        return _convert(hint, value, key, metadata, source)
+        if chosen is not None:
+            return _convert(chosen, value, key, metadata, source)
+        return _convert_member(hint, value, key, metadata, expected, source)
     if dataclasses.is_dataclass(hint):
         return build_section(hint, value, key, source)
     converted = _convert_plain(hint, value, key, source)
@@ -174,6 +195,19 @@ def _convert(hint, value, key, metadata, source):
 
 
 _INVALID = object()
+
+
+def _convert_member(hint, value, key, metadata, expected, source):
+    """Converts a value to the first plain member of a union that accepts it."""
+    for member in typing.get_args(hint):
+        if member is type(None):
+            continue
+        converted = _convert_plain(member, value, key, source)
+        if converted is not _INVALID:
+            if not metadata.get("check", lambda _: True)(converted):
+                break
+            return converted
+    raise ConfigError(source, key, expected, describe(value))
 
 
 def _convert_plain(hint, value, key, source):
@@ -203,16 +237,6 @@ def _convert_plain(hint, value, key, source):
     if hint is str:
         return value if isinstance(value, str) and value else _INVALID
     raise TypeError(f"Unsupported type in the config schema: {hint!r}")
-
-
-def _layer_argument(value, key, source):
-    """Checks a pass-through layer argument: a scalar or a list of scalars."""
-    scalar = (bool, int, float, str, type(None))
-    items = value if isinstance(value, list) else [value]
-    if all(isinstance(item, scalar) for item in items):
-        return freeze(value)
-    expected = "a scalar or a list of scalars (a layer argument)"
-    raise ConfigError(source, key, expected, describe(value))
 
 
 def _describe_type(hint):

@@ -3,7 +3,7 @@
 Part of the machinery under `restoration.config`. It parses YAML without
 ever constructing Python objects and applies overrides such as
 `training.steps=100` to a plain tree while refusing keys that do not exist.
-The typed conversion of the tree into sections lives in `restoration.schema`.
+The typed conversion of the tree into sections lives in `restoration.config.conversion`.
 """
 
 import copy
@@ -39,6 +39,11 @@ class ConfigError(ValueError):
         self.received = received
         location = f"{source}: {key}" if key else str(source)
         super().__init__(f"{location}: expected {expected}, received {received}")
+
+    def under(self, prefix):
+        """The same error with its key moved under `prefix`, such as `experiment.arms.x`."""
+        key = f"{prefix}.{self.key}" if self.key else prefix
+        return ConfigError(self.source, key, self.expected, self.received)
 
 
 def describe(value):
@@ -99,7 +104,7 @@ def parse_yaml(text, source):
     """
     try:
         # `_StrictLoader` is a `SafeLoader`: it never builds arbitrary objects.
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506
+        return yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as error:
         raise ConfigError(source, "", "valid YAML", " ".join(str(error).split())) from None
 
@@ -115,8 +120,14 @@ def read_yaml_file(path):
     """
     if not os.path.isfile(path):
         raise ConfigError(path, "", "an existing YAML file", f"no file at {os.path.abspath(path)}")
-    with open(path, encoding="utf-8") as handle:
-        tree = parse_yaml(handle.read(), path)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except UnicodeDecodeError as error:
+        raise ConfigError(path, "", "a UTF-8 text file", f"byte {error.start} is not UTF-8") from None
+    except OSError as error:
+        raise ConfigError(path, "", "a readable YAML file", error.strerror or str(error)) from None
+    tree = parse_yaml(text, path)
     if not isinstance(tree, dict):
         raise ConfigError(path, "", "a mapping at the top level", describe(tree))
     return tree

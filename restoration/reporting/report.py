@@ -5,25 +5,19 @@ An experiment directory `runs/<experiment>/` holds `experiment.json` and one
 with the baseline arm on every test set: the PSNR gain paired by seed with a
 Student's t interval over seeds (training noise), and per-image paired tests
 pooled over seeds (consistency across images). It aggregates whatever has
-finished and lists the runs still missing.
-
-Usage:
-    python -m restoration.report runs/<experiment>
+finished and lists the runs still missing; `report.py` is its command line.
 """
 
-import argparse
 import dataclasses
-import json
 import math
 from pathlib import Path
 
-from restoration import statistics
-from restoration.report_format import COST_KEYS
-from restoration.report_format import describe_gain
-from restoration.report_format import format_gain_table
-from restoration.report_format import format_markdown
-from restoration.report_format import plot_gains
-from restoration.runs import write_bytes_atomically
+from restoration import runs
+from restoration.reporting import statistics
+from restoration.reporting.formatting import COST_KEYS
+from restoration.reporting.formatting import describe_gain
+from restoration.reporting.formatting import format_markdown
+from restoration.reporting.formatting import plot_gains
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,15 +51,6 @@ class ExperimentResults:
         }
 
 
-def _read_json(path):
-    try:
-        return json.loads(Path(path).read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(
-            f"Cannot parse {path}. Expected a JSON file written by train.py. Received: {error}"
-        ) from error
-
-
 def collect_runs(experiment_dir):
     """Reads `experiment.json` and every finished run's `results.json`.
 
@@ -76,34 +61,16 @@ def collect_runs(experiment_dir):
         An `ExperimentResults`.
     """
     directory = Path(experiment_dir)
-    manifest_path = directory / "experiment.json"
-    if not manifest_path.is_file():
-        raise FileNotFoundError(
-            f"No experiment.json in {directory}. Expected an experiment directory written "
-            f"by train.py, such as runs/<experiment>. Received: experiment_dir={experiment_dir}"
-        )
-    manifest = _read_json(manifest_path)
-    arms = tuple(manifest.get("arms") or ())
-    if not arms:
-        raise ValueError(
-            f"{manifest_path} lists no arms. Expected a non-empty list such as "
-            f'["baseline", "dropblock"]. Received: arms={manifest.get("arms")}'
-        )
-    baseline = manifest.get("baseline") or ("baseline" if "baseline" in arms else arms[0])
-    if baseline not in arms:
-        raise ValueError(
-            f"The baseline arm of {manifest_path} is not one of its arms. Expected one of "
-            f"{list(arms)}. Received: baseline={baseline}"
-        )
-    runs = {}
+    manifest = runs.read_experiment_file(directory)
+    arms, baseline = tuple(manifest["arms"]), manifest["baseline"]
+    finished = {}
     for arm in arms:
-        arm_runs = [_read_json(path) for path in (directory / arm).glob("seed*/results.json")]
-        for results in sorted(arm_runs, key=lambda results: int(results["seed"])):
-            runs[(arm, int(results["seed"]))] = results
-    seeds = tuple(int(seed) for seed in manifest["seeds"])
-    missing = tuple((arm, seed) for arm in arms for seed in seeds if (arm, seed) not in runs)
-    name = manifest.get("name", directory.name)
-    return ExperimentResults(name, directory, arms, seeds, baseline, runs, missing)
+        paths = (directory / arm).glob(f"seed*/{runs.RESULTS_FILE}")
+        for results in sorted(map(runs.read_json, paths), key=lambda results: int(results["seed"])):
+            finished[(arm, int(results["seed"]))] = results
+    seeds = tuple(manifest["seeds"])
+    missing = tuple((arm, seed) for arm in arms for seed in seeds if (arm, seed) not in finished)
+    return ExperimentResults(manifest["name"], directory, arms, seeds, baseline, finished, missing)
 
 
 def _number(value):
@@ -183,7 +150,6 @@ def _gain(baseline, arm, level, resamples):
     return entry
 
 
-
 def _set_report(results, test_set, level, resamples):
     scores = {arm: results.scores(arm, test_set) for arm in results.arms}
     baseline = results.baseline
@@ -250,7 +216,6 @@ def build_report(experiment_dir, level=0.95, resamples=10000):
     }
 
 
-
 def write_report(experiment_dir, level=0.95, resamples=10000):
     """Writes `report.md`, `report.json` and `gain.png` into the experiment directory.
 
@@ -267,35 +232,8 @@ def write_report(experiment_dir, level=0.95, resamples=10000):
     """
     directory = Path(experiment_dir)
     report = build_report(directory, level, resamples)
-    text = json.dumps(report, indent=2, allow_nan=False) + "\n"
-    write_bytes_atomically(directory / "report.json", text.encode())
-    write_bytes_atomically(directory / "report.md", format_markdown(report).encode())
-    write_bytes_atomically(directory / "gain.png", plot_gains(report))
+    runs.write_json_atomically(directory / runs.REPORT_JSON, report, allow_nan=False)
+    runs.write_text_atomically(directory / runs.REPORT_MARKDOWN, format_markdown(report))
+    runs.write_bytes_atomically(directory / runs.GAIN_PLOT, plot_gains(report))
     return report
 
-
-def main(argv=None):
-    """Writes the report of an experiment directory and prints its gain table."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("experiment_dir", help="the experiment directory, runs/<experiment>")
-    parser.add_argument("--level", type=float, default=0.95, help="confidence level")
-    parser.add_argument("--resamples", type=int, default=10000, help="bootstrap resamples")
-    parser.add_argument(
-        "--no-tensorboard",
-        action="store_true",
-        help="skip the TensorBoard summary in <experiment_dir>/summary",
-    )
-    arguments = parser.parse_args(argv)
-    report = write_report(arguments.experiment_dir, arguments.level, arguments.resamples)
-    if not arguments.no_tensorboard:
-        # Imported only here: TensorFlow takes seconds to load and the files above do not need it.
-        from restoration.tensorboard_summaries import write_experiment_summary
-
-        write_experiment_summary(arguments.experiment_dir, report)
-    print(format_gain_table(report))
-    print(f"Report written to {Path(arguments.experiment_dir) / 'report.md'}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,23 +1,21 @@
 """Keras callbacks of a training run: logging, validation and checkpoints.
 
-They act every N optimizer steps, read from `optimizer.iterations`, so they
-work with any `steps_per_execution` and continue correctly after a resume.
+They act every N optimizer steps, read from `optimizer.iterations` with
+`dropblock.schedule.optimizer_step` (correct on JAX too), so they work with
+any `steps_per_execution` and continue correctly after a resume. They write
+to TensorBoard through a `restoration.reporting.tensorboard.SummaryWriter`.
 """
 
 import time
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 import dropblock
-from restoration import metrics
+from dropblock.schedule import optimizer_step
 from restoration import runs
-from restoration.evaluation import to_uint8
-
-
-def optimizer_step(model):
-    return int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+from restoration.evaluation.protocol import score_images
+from restoration.evaluation.protocol import to_uint8
 
 
 def _crossed(previous, current, every):
@@ -73,13 +71,13 @@ class TrainingLogger(keras.callbacks.Callback):
         window = (total - self.last_sum) / max(step - self.last_step, 1)
         self.last_sum, self.last_step = total, step
         learning_rate = self.model.optimizer.learning_rate
-        with self.writer.as_default(step=step):
-            tf.summary.scalar("train/loss", window)
-            tf.summary.scalar("train/learning_rate", float(keras.ops.convert_to_numpy(learning_rate)))
-            if self.layers:
-                for name in ("current_rate", "realised_rate"):
-                    values = [keras.ops.convert_to_numpy(getattr(layer, name)) for layer in self.layers]
-                    tf.summary.scalar(f"dropblock/{name}", float(np.mean(values)))
+        scalars = {"train/loss": window,
+                   "train/learning_rate": float(keras.ops.convert_to_numpy(learning_rate))}
+        if self.layers:
+            for name in ("current_rate", "realised_rate"):
+                values = [keras.ops.convert_to_numpy(getattr(layer, name)) for layer in self.layers]
+                scalars[f"dropblock/{name}"] = float(np.mean(values))
+        self.writer.scalars(step, scalars)
 
 
 class Validator(keras.callbacks.Callback):
@@ -115,15 +113,14 @@ class Validator(keras.callbacks.Callback):
     def validate(self, step):
         outputs = self.model.predict(self.inputs, batch_size=4, verbose=0).astype("float32")
         outputs = [to_uint8(output) for output in outputs]
-        options = dict(border=self.conventions.border, y_channel=self.conventions.y_channel)
-        psnr = float(np.mean([metrics.psnr(t, o, **options) for t, o in zip(self.targets, outputs)]))
-        ssim = float(np.mean([metrics.ssim(t, o, **options) for t, o in zip(self.targets, outputs)]))
-        with self.writer.as_default(step=step):
-            tf.summary.scalar("validation/psnr", psnr)
-            tf.summary.scalar("validation/ssim", ssim)
-            if self.panels:
-                tf.summary.image("validation/input_output_target", self._panels(outputs),
-                                 max_outputs=self.panels)
+        entries = [(index, target, output)
+                   for index, (target, output) in enumerate(zip(self.targets, outputs))]
+        scores = score_images(entries, self.conventions)
+        psnr = scores.psnr
+        self.writer.scalars(step, {"validation/psnr": psnr, "validation/ssim": scores.ssim})
+        if self.panels:
+            self.writer.images(step, "validation/input_output_target", self._panels(outputs),
+                               self.panels)
         if self.state.best_psnr is None or psnr > self.state.best_psnr:
             self.state.best_psnr, self.state.best_step = psnr, step
             runs.save_model_atomically(self.model, self.run_dir / runs.BEST_CHECKPOINT)

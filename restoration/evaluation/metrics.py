@@ -22,14 +22,25 @@ class Conventions:
     Args:
         y_channel: score the Y channel of BT.601 YCbCr instead of all channels.
         border: pixels shaved from each side before scoring.
-        round_output: whether the output is clipped and rounded to uint8 first.
         description: one sentence stating the above, printed with results.
     """
 
     y_channel: bool
     border: int
-    round_output: bool
     description: str
+
+
+def conventions_for(task):
+    """The conventions a task is scored with.
+
+    Args:
+        task: Anything with `type` (`"sr"` or `"denoise"`) and `scale`, such
+            as a `TaskConfig` or an evaluation `Task`.
+
+    Returns:
+        A `Conventions`.
+    """
+    return sr_conventions(task.scale) if task.type == "sr" else denoise_conventions()
 
 
 def sr_conventions(scale):
@@ -44,7 +55,6 @@ def sr_conventions(scale):
     return Conventions(
         y_channel=True,
         border=int(scale),
-        round_output=True,
         description=(
             f"PSNR/SSIM on Y of BT.601 YCbCr (studio range), {int(scale)}-pixel border "
             "shaved, output clipped and rounded to uint8, mean over images; "
@@ -62,7 +72,6 @@ def denoise_conventions():
     return Conventions(
         y_channel=False,
         border=0,
-        round_output=True,
         description=(
             "PSNR/SSIM on all channels, no border, output clipped and rounded to "
             "uint8, mean over images; noise N(0, sigma/255) added in float, unclipped."
@@ -167,7 +176,7 @@ def ssim(reference, output, border=0, y_channel=False, data_range=255):
         float SSIM, at most 1.
 
     Reference:
-    - [Wang et al., 2004](https://doi.org/10.1109/TIP.2003.819861)
+        - [Wang et al., 2004](https://doi.org/10.1109/TIP.2003.819861)
     """
     reference, output = _prepare(reference, output, border, y_channel, data_range)
     return float(
@@ -181,28 +190,3 @@ def ssim(reference, output, border=0, y_channel=False, data_range=255):
             channel_axis=-1,
         )
     )
-
-
-def batch_psnr(y_true, y_pred, data_range=1.0):
-    """PSNR of each image in a batch, for use as a training-time metric.
-
-    Unlike `keras.ops.psnr`, which pools one MSE over the whole batch, this
-    returns one value per image, so averaging it gives the per-image mean
-    that benchmark tables report. No rounding or border is applied.
-
-    Args:
-        y_true: tensor of shape `(batch, height, width, channels)`.
-        y_pred: tensor of the same shape.
-        data_range: peak signal value, 1.0 for images in [0, 1].
-
-    Returns:
-        float32 tensor of shape `(batch,)`; `inf` where an image is exact.
-    """
-    # Imported here so that NumPy-only evaluation does not load TensorFlow.
-    import keras
-
-    y_true = keras.ops.cast(y_true, "float32")
-    y_pred = keras.ops.cast(y_pred, "float32")
-    axes = tuple(range(1, len(y_true.shape)))
-    mse = keras.ops.mean(keras.ops.square(y_true - y_pred), axis=axes)
-    return 10.0 * keras.ops.log10(data_range**2 / mse)

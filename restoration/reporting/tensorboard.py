@@ -1,6 +1,7 @@
-"""TensorBoard summaries of an experiment: per-run hyperparameters and final scores, gains.
+"""Every TensorBoard summary the project writes, and nothing else.
 
-`write_run_hparams` makes every run a session of the HParams dashboard, with
+`SummaryWriter` is what the training callbacks log through (scalars and
+image panels of one run). `write_run_hparams` makes every run a session of the HParams dashboard, with
 its regularizer settings as hyperparameters and its final test PSNR and SSIM
 as metrics (`test/psnr/<set>`, `test/ssim/<set>`), all in `<run_dir>/logs/`.
 `write_experiment_summary` puts the gains of the report in the Scalars and
@@ -23,7 +24,33 @@ from pathlib import Path
 import tensorflow as tf
 from tensorboard.plugins.hparams import api as hp
 
-from restoration.report import format_markdown
+from restoration import runs
+from restoration.reporting.formatting import format_markdown
+
+
+class SummaryWriter:
+    """Scalars and images of one run, written to its `logs/` folder.
+
+    Args:
+        log_dir: the folder of the event files, `<run_dir>/logs`.
+    """
+
+    def __init__(self, log_dir):
+        self._writer = tf.summary.create_file_writer(str(log_dir))
+
+    def scalars(self, step, values):
+        """Writes `{tag: float}` at `step`."""
+        with self._writer.as_default(step=step):
+            for tag, value in values.items():
+                tf.summary.scalar(tag, value)
+
+    def images(self, step, tag, images, max_outputs):
+        """Writes a batch of uint8 `(n, h, w, c)` images at `step`."""
+        with self._writer.as_default(step=step):
+            tf.summary.image(tag, images, max_outputs=max_outputs)
+
+    def close(self):
+        self._writer.close()
 
 
 def flatten_hparams(hparams, prefix=""):
@@ -94,7 +121,7 @@ def write_run_hparams(run_dir, hparams, metrics, step=0):
     Returns:
         The path of the log directory.
     """
-    log_dir = Path(run_dir) / "logs"
+    log_dir = Path(run_dir) / runs.LOGS
     log_dir.mkdir(parents=True, exist_ok=True)
     writer = tf.summary.create_file_writer(str(log_dir))
     with writer.as_default():
@@ -131,12 +158,12 @@ def write_experiment_summary(experiment_dir, report):
 
     Args:
         experiment_dir: path of `runs/<experiment>`.
-        report: the dict of `restoration.report.build_report`.
+        report: the dict of `restoration.reporting.report.build_report`.
 
     Returns:
         The path of the summary directory.
     """
-    summary_dir = Path(experiment_dir) / "summary"
+    summary_dir = Path(experiment_dir) / runs.SUMMARY
     summary_dir.mkdir(parents=True, exist_ok=True)
     previous = set(summary_dir.glob("events.out.tfevents.*"))
     writer = tf.summary.create_file_writer(str(summary_dir))

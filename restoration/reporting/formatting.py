@@ -1,6 +1,6 @@
 """Formatting of an experiment report: markdown, a plain-text table and a plot.
 
-Everything here reads the dict that `restoration.report.build_report`
+Everything here reads the dict that `restoration.reporting.report.build_report`
 returns; nothing reads run directories or computes statistics.
 """
 
@@ -82,7 +82,6 @@ def _image_level_text(gain):
         f"; per image, paired bootstrap p {relation}{bootstrap_p} and Wilcoxon "
         f"p = {_p(gain['wilcoxon_p'])} over {bootstrap['pairs']} image pairs"
     )
-
 
 
 def _cost_text(cost):
@@ -193,7 +192,7 @@ def _plot_arm(axes, report, arm, index, offset):
             error = [[psnr["mean"] - psnr["low"]], [psnr["high"] - psnr["mean"]]]
         marker = "x" if error is None else "o"
         axes.errorbar(position + offset, psnr["mean"], yerr=error, fmt=marker, capsize=4,
-                      color=f"C{index}", label=label)  # fmt: skip
+                      color=f"C{index}", label=label)
         label = None
 
 

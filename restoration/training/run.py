@@ -1,29 +1,31 @@
-"""One training run: build from the config, fit, checkpoint, resume, evaluate.
+"""One training run: build from the config, fit, checkpoint, resume, score.
 
 `train_run` reads top to bottom: it is what `train.py` calls for every arm
 and seed of an experiment.
 """
 
 import contextlib
-import time
 from pathlib import Path
 
 import keras
-import tensorflow as tf
+import numpy as np
 
 import dropblock
-from restoration import builders
-from restoration import callbacks
-from restoration import metrics
+from dropblock.schedule import optimizer_step
 from restoration import runs
 from restoration.config import RunConfig
-from restoration.predictors import Predictor
-from restoration.predictors import Task
-from restoration.predictors import evaluate_predictor
-from restoration.predictors import keras_predictor
-from restoration.predictors import load_keras_model
-from restoration.tensorboard_summaries import run_hparams
-from restoration.tensorboard_summaries import write_run_hparams
+from restoration.config.conversion import to_plain
+from restoration.config.schema import DropBlockConfig
+from restoration.evaluation.metrics import conventions_for
+from restoration.evaluation.predictors import Predictor
+from restoration.evaluation.predictors import Task
+from restoration.evaluation.predictors import evaluate_predictor
+from restoration.evaluation.predictors import keras_predictor
+from restoration.reporting.tensorboard import SummaryWriter
+from restoration.reporting.tensorboard import run_hparams
+from restoration.reporting.tensorboard import write_run_hparams
+from restoration.training import build
+from restoration.training import callbacks
 
 
 @contextlib.contextmanager
@@ -38,9 +40,15 @@ def dtype_policy(mixed_precision):
 
 
 def check_resumable(config, run_dir):
-    """Refuses to resume a run directory that was started with another config."""
+    """Refuses to resume a run directory that another config has trained.
+
+    A directory whose config differs but that holds no checkpoint yet has
+    trained nothing, so it is started over with the new config.
+    """
     path = run_dir / runs.CONFIG_FILE
-    if path.exists() and RunConfig.from_file(run_dir).to_dict() != config.to_dict():
+    if not path.exists() or RunConfig.from_file(run_dir).to_dict() == config.to_dict():
+        return
+    if (run_dir / runs.LATEST_CHECKPOINT).exists():
         raise ValueError(
             f"{path} was written by a different configuration. Resuming would mix "
             "two experiments: use another experiment name, or delete the run directory "
@@ -53,32 +61,33 @@ def restore_or_build(config, run_dir):
     latest = run_dir / runs.LATEST_CHECKPOINT
     state = runs.read_json(run_dir / runs.STATE_FILE, default={})
     if latest.exists():
-        model = load_keras_model(latest, compile=True)
+        model = runs.load_keras_model(latest, compile=True)
         return model, callbacks.RunState(
             state.get("best_psnr"), state.get("best_step"), state.get("step_seconds")
         )
-    return builders.compile_model(builders.build_model(config), config), callbacks.RunState()
+    return build.compile_model(build.build_model(config), config), callbacks.RunState()
 
 
-def fit(model, config, run_dir, state, verbose):
+def train_remaining_steps(model, config, run_dir, state, verbose):
     """Trains until `training.steps`, continuing from the model's step."""
     training = config.training
-    done = callbacks.optimizer_step(model)
+    done = optimizer_step(model)
     remaining = training.steps - done
     if remaining <= 0:
         return
-    images = builders.load_images(config.data.train, config)
-    dataset = builders.training_dataset(config, images, skip_steps=done)
-    writer = tf.summary.create_file_writer(str(run_dir / runs.LOGS))
+    images = build.load_images(config.data.train, config)
+    dataset = build.training_dataset(config, images, skip_steps=done)
+    writer = SummaryWriter(run_dir / runs.LOGS)
     steps = [callbacks.TrainingLogger(writer, training.log_every, state)]
-    if config.regularizer is not None and config.regularizer.schedule_steps > 0:
-        steps.append(dropblock.DropBlockSchedule(config.regularizer.schedule_steps))
+    regularizer = config.regularizer
+    if isinstance(regularizer, DropBlockConfig) and regularizer.schedule_steps > 0:
+        steps.append(dropblock.DropBlockSchedule(regularizer.schedule_steps))
     if config.data.validation is not None and training.validate_every > 0:
-        validation = builders.load_images(config.data.validation, config)
-        inputs, targets = builders.validation_data(config, validation)
+        validation = build.load_images(config.data.validation, config)
+        inputs, targets = build.validation_data(config, validation)
         steps.append(callbacks.Validator(
-            run_dir, writer, inputs, targets, conventions(config), training.validate_every,
-            training.image_panels, state,
+            run_dir, writer, inputs, targets, conventions_for(config.task),
+            training.validate_every, training.image_panels, state,
         ))
     steps.append(callbacks.Checkpointer(run_dir, training.checkpoint_every, state))
     model.fit(dataset, epochs=1, steps_per_epoch=remaining, callbacks=steps, verbose=verbose,
@@ -86,39 +95,30 @@ def fit(model, config, run_dir, state, verbose):
     writer.close()
 
 
-def conventions(config):
-    task = config.task
-    return metrics.sr_conventions(task.scale) if task.type == "sr" else metrics.denoise_conventions()
+def score_test_sets(model, config, run_dir):
+    """Scores the checkpoint chosen on validation (else the final weights) on every test set.
 
-
-def evaluate(model, config, run_dir):
-    """Scores the chosen checkpoint on every configured test set."""
+    Returns:
+        `(checkpoint, test, seconds_per_image)`: which weights were scored
+        (`"best"` or `"final"`), the JSON scores by set, and the mean
+        prediction time per test image (every tile included, tracing not).
+    """
     best = run_dir / runs.BEST_CHECKPOINT
     checkpoint = "best" if best.exists() else "final"
     if best.exists():
-        model = load_keras_model(best)
-    task = config.task
-    predict = keras_predictor(model)
-    timer = {"seconds": 0.0, "images": 0}
-
-    def timed_predict(batch):
-        start = time.perf_counter()
-        output = predict(batch)
-        timer["seconds"] += time.perf_counter() - start
-        timer["images"] += 1
-        return output
-
-    predictor = Predictor(None, timed_predict, Task(task.type, task.scale, task.sigma, task.channels))
+        model = runs.load_keras_model(best)
+    task = Task.from_config(config.task)
+    predictor = Predictor(keras_predictor(model), task)
+    # One call traces the function for every image size, so the timing below excludes it.
+    predictor.predict_fn(np.zeros((1, 8, 8, task.channels), np.float32))
     evaluation = config.evaluation
-    tile_options = dict(tile=evaluation.tile, ssim=evaluation.ssim)
-    if evaluation.tile is not None:
-        tile_options["overlap"] = evaluation.tile_overlap
-    test = {}
+    test, seconds, images = {}, 0.0, 0
     for name in config.data.test_sets:
-        result = evaluate_predictor(predictor, name, config.data.root, **tile_options)
-        test[name] = dict(result.to_dict(), images=len(result.per_image))
-    seconds_per_image = timer["seconds"] / timer["images"] if timer["images"] else None
-    return checkpoint, test, seconds_per_image
+        result = evaluate_predictor(predictor, name, config.data.root, tile=evaluation.tile,
+                                    overlap=evaluation.tile_overlap, ssim=evaluation.ssim)
+        test[name] = result.to_json()
+        seconds, images = seconds + result.predict_seconds, images + result.images
+    return checkpoint, test, seconds / images if images else None
 
 
 def trainable_parameters(model):
@@ -127,12 +127,9 @@ def trainable_parameters(model):
 
 
 def regularizer_summary(config):
+    """The regularizer's settings as results.json records them (`None` for none)."""
     settings = config.regularizer
-    if settings is None:
-        return None
-    return {"name": settings.name, "placement": settings.placement,
-            "blocks": list(settings.blocks), "schedule_steps": settings.schedule_steps,
-            **dict(settings.layer_kwargs)}
+    return None if settings is None else to_plain(settings)
 
 
 def train_run(config, run_dir, verbose="auto"):
@@ -155,14 +152,13 @@ def train_run(config, run_dir, verbose="auto"):
     keras.utils.set_random_seed(config.run.seed)
     with dtype_policy(config.training.mixed_precision):
         model, state = restore_or_build(config, run_dir)
-        fit(model, config, run_dir, state, verbose)
+        train_remaining_steps(model, config, run_dir, state, verbose)
         runs.save_model_atomically(model, run_dir / runs.FINAL_MODEL)
-        checkpoint, test, seconds_per_image = evaluate(model, config, run_dir)
+        checkpoint, test, seconds_per_image = score_test_sets(model, config, run_dir)
     results = {
         "experiment": config.run.experiment, "arm": config.run.arm, "seed": config.run.seed,
         "regularizer": regularizer_summary(config),
-        "task": {"type": config.task.type, "scale": config.task.scale,
-                 "sigma": config.task.sigma, "channels": config.task.channels},
+        "task": to_plain(config.task),
         "steps": config.training.steps, "checkpoint": checkpoint, "test": test,
         "validation": {"best_psnr": state.best_psnr, "best_step": state.best_step},
         "cost": {"parameters": trainable_parameters(model),

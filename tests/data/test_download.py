@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 
 from data import download
+from data.fetch import DownloadError
+from data.sources import Source
 
 
 def _png_bytes(seed):
@@ -110,9 +112,9 @@ def _sha256(payload):
 def _sources(server, zip_sha256=None):
     zip_sha256 = _sha256(ZIP_ARCHIVE) if zip_sha256 is None else zip_sha256
     return (
-        download.Source("Zipped", server.url("/zipped.zip"), "pack/images/*.png", 3, zip_sha256),
-        download.Source("TarGray", server.url("/snap.tar.gz"), "*/test/Gray/*.png", 2),
-        download.Source("TarColor", server.url("/snap.tar.gz"), "*/test/Color/*.png", 1),
+        Source("Zipped", server.url("/zipped.zip"), "pack/images/*.png", 3, zip_sha256),
+        Source("TarGray", server.url("/snap.tar.gz"), "*/test/Gray/*.png", 2),
+        Source("TarColor", server.url("/snap.tar.gz"), "*/test/Color/*.png", 1),
     )
 
 
@@ -145,7 +147,7 @@ def test_download_extracts_matching_images_flat_into_set_folders(server, tmp_pat
 def test_checksum_mismatch_names_url_and_both_sums_and_leaves_no_file(server, tmp_path):
     """A wrong sha256 raises with URL, expected and actual sums; no archive or set remains."""
     wrong = "0" * 64
-    with pytest.raises(download.DownloadError) as error:
+    with pytest.raises(DownloadError) as error:
         download.download_sets(["Zipped"], tmp_path, sources=_sources(server, wrong), log=_quiet)
     message = str(error.value)
     assert server.url("/zipped.zip") in message
@@ -189,8 +191,8 @@ def test_second_run_downloads_nothing(server, tmp_path):
 
 def test_wrong_image_count_raises_and_creates_no_set_folder(server, tmp_path):
     """An archive whose glob matches fewer images than expected leaves no set folder."""
-    source = download.Source("Short", server.url("/zipped.zip"), "pack/images/*.png", 4)
-    with pytest.raises(download.DownloadError, match="Expected 4. Received: 3"):
+    source = Source("Short", server.url("/zipped.zip"), "pack/images/*.png", 4)
+    with pytest.raises(DownloadError, match="Expected 4. Received: 3"):
         download.download_sets(["Short"], tmp_path, sources=(source,), log=_quiet)
     assert sorted(path.name for path in tmp_path.iterdir()) == [download.ARCHIVE_FOLDER]
 

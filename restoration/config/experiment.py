@@ -1,10 +1,9 @@
 """Experiment files: loading, validation and resolution into runs.
 
 `load_config` reads an experiment file (and the file its `base` key names),
-applies command-line overrides, and validates the base configuration and
-every arm before anything runs. Each `(arm, seed)` pair then resolves to a
-frozen `RunConfig`, which is saved next to the run and reloads to an equal
-object.
+applies command-line overrides, and checks the base configuration and every
+arm before anything runs, on disk too (`restoration.config.data_checks`).
+Each `(arm, seed)` pair then resolves to a frozen `RunConfig`.
 """
 
 import copy
@@ -14,117 +13,26 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
-import yaml
-
-from restoration.overrides import ConfigError
-from restoration.overrides import apply_override
-from restoration.overrides import describe
-from restoration.overrides import parse_override
-from restoration.overrides import read_yaml_file
-from restoration.runs import write_text_atomically
-from restoration.schema import FrozenMapping
-from restoration.schema import build_section
-from restoration.schema import schema_keys
-from restoration.schema import section
-from restoration.schema import spec
-from restoration.schema import to_plain
-from restoration.sections import _NAME
-from restoration.sections import _NAME_EXPECTED
-from restoration.sections import DataConfig
-from restoration.sections import DnCNNConfig
-from restoration.sections import EDSRConfig
-from restoration.sections import EvaluationConfig
-from restoration.sections import OutputConfig
-from restoration.sections import RegularizerConfig
-from restoration.sections import TaskConfig
-from restoration.sections import TrainingConfig
-from restoration.sections import _non_negative
-from restoration.sections import _unique
+from restoration.config.conversion import NAME
+from restoration.config.conversion import FrozenMapping
+from restoration.config.conversion import build_section
+from restoration.config.conversion import name_field
+from restoration.config.conversion import schema_keys
+from restoration.config.conversion import section
+from restoration.config.conversion import spec
+from restoration.config.conversion import to_plain
+from restoration.config.conversion import unique
+from restoration.config.data_checks import check_data_on_disk
+from restoration.config.loading import ConfigError
+from restoration.config.loading import apply_override
+from restoration.config.loading import describe
+from restoration.config.loading import parse_override
+from restoration.config.loading import read_yaml_file
+from restoration.config.schema import RunConfig
 
 DEFAULT_ARM = "main"
-
-
-@section
-class RunInfo:
-    """Which experiment, arm and seed a resolved configuration belongs to."""
-
-    experiment: str = spec(_NAME_EXPECTED, _NAME.fullmatch)
-    arm: str = spec(_NAME_EXPECTED, _NAME.fullmatch)
-    seed: int = _non_negative()
-
-
-@section
-class RunConfig:
-    """The fully resolved configuration of one run: one arm with one seed."""
-
-    run: RunInfo
-    task: TaskConfig
-    model: EDSRConfig | DnCNNConfig
-    regularizer: RegularizerConfig | None = None
-    data: DataConfig
-    training: TrainingConfig
-    evaluation: EvaluationConfig = dataclasses.field(default_factory=EvaluationConfig)
-    output: OutputConfig = dataclasses.field(default_factory=OutputConfig)
-
-    def relations(self):
-        if self.training.validate_every and self.data.validation is None:
-            expected = "0 when data.validation is null"
-            yield "training.validate_every", expected, self.training.validate_every
-
-    def to_dict(self):
-        """Returns the configuration as plain dicts and lists, the form `from_dict` reads."""
-        return to_plain(self)
-
-    @classmethod
-    def from_dict(cls, tree, source="<dict>"):
-        """Validates a plain tree, as written by `to_dict`, into a `RunConfig`.
-
-        Args:
-            tree: Nested dicts and lists.
-            source: Where the tree came from, for error messages.
-
-        Returns:
-            A `RunConfig`.
-        """
-        return build_section(cls, tree, "", source)
-
-    @classmethod
-    def from_file(cls, path):
-        """Loads a resolved configuration written by `save_resolved`.
-
-        Args:
-            path: A `config.yaml` file, or the run directory that holds it.
-
-        Returns:
-            A `RunConfig`.
-        """
-        path = os.fspath(path)
-        if os.path.isdir(path):
-            path = os.path.join(path, "config.yaml")
-        return cls.from_dict(read_yaml_file(path), source=path)
-
-    def save_resolved(self, run_dir):
-        """Writes this configuration to `run_dir/config.yaml` atomically.
-
-        The YAML goes to a temporary file in the same folder, which then
-        replaces `config.yaml`, so a crash never leaves a half-written file.
-
-        Args:
-            run_dir: The run directory; created if missing.
-
-        Returns:
-            The path of the written file.
-        """
-        os.makedirs(run_dir, exist_ok=True)
-        path = os.path.join(run_dir, "config.yaml")
-        text = (
-            f"# Resolved configuration of experiment {self.run.experiment}, arm {self.run.arm},"
-            f" seed {self.run.seed}.\n# Reload it with RunConfig.from_file(run_dir).\n"
-            + yaml.safe_dump(self.to_dict(), sort_keys=False)
-        )
-        write_text_atomically(path, text)
-        return path
-
+# Sections an arm may not change: they belong to the whole experiment.
+_EXPERIMENT_WIDE = ("experiment", "output")
 
 _RUN_SECTIONS = {
     name: hint for name, hint in typing.get_type_hints(RunConfig).items() if name != "run"
@@ -135,10 +43,10 @@ _RUN_SECTIONS = {
 class _ExperimentSection:
     """The `experiment` section of an experiment file."""
 
-    name: str = spec(_NAME_EXPECTED, _NAME.fullmatch)
+    name: str = name_field()
     seeds: tuple[int, ...] = spec(
         "a non-empty list of unique integers >= 0",
-        lambda values: bool(values) and _unique(values) and min(values) >= 0,
+        lambda values: bool(values) and unique(values) and min(values) >= 0,
     )
     arms: Mapping[str, Any] | None = None
 
@@ -146,7 +54,7 @@ class _ExperimentSection:
         if self.arms is not None and not self.arms:
             yield "arms", "a mapping of arm names to overrides, or null", {}
         for arm, overrides in (self.arms or {}).items():
-            if not isinstance(arm, str) or not _NAME.fullmatch(arm):
+            if not isinstance(arm, str) or not NAME.fullmatch(arm):
                 yield "arms", "arm names made of letters, digits, '.', '_' or '-'", arm
             elif overrides is not None and not isinstance(overrides, Mapping):
                 yield f"arms.{arm}", "a mapping of overrides, or null", overrides
@@ -197,7 +105,7 @@ class ExperimentConfig:
         return dataclasses.replace(template, run=dataclasses.replace(template.run, seed=seed))
 
 
-def load_config(path, overrides=()):
+def load_config(path, overrides=(), check_data=True):
     """Loads and validates an experiment file and every arm in it.
 
     Args:
@@ -205,6 +113,9 @@ def load_config(path, overrides=()):
         overrides: Strings such as `"training.steps=100"`. Each may only set
             a key present in the file or known to the schema; its value is
             parsed as YAML, never evaluated.
+        check_data: Also check what is on disk: every named data set exists
+            under the data root, and training patches fit in the smallest
+            training image. Off only for tools that never read the data.
 
     Returns:
         An `ExperimentConfig`. Any problem raises `ConfigError` naming the
@@ -225,15 +136,23 @@ def load_config(path, overrides=()):
         expected = "a mapping with name and seeds (a required key)"
         raise ConfigError(source, "experiment", expected, "nothing")
     experiment = build_section(_ExperimentSection, tree.pop("experiment"), "experiment", source)
-    _resolve(tree, experiment, "base", source)
+    base = _resolve(tree, experiment, "base", source)
     arms = {}
     for arm, arm_overrides in (experiment.arms or {DEFAULT_ARM: None}).items():
-        arm_tree, arm_source = copy.deepcopy(tree), f"{source}: experiment.arms.{arm}"
-        for key, value in to_plain(arm_overrides or {}).items():
-            if str(key).split(".")[0] == "experiment":
-                raise ConfigError(arm_source, str(key), "a key outside experiment", describe(key))
-            apply_override(arm_tree, str(key), value, _arm_keys, arm_source)
-        arms[arm] = _resolve(arm_tree, experiment, arm, arm_source)
+        try:
+            arms[arm] = _resolve_arm(tree, experiment, arm, arm_overrides, source)
+        except ConfigError as error:
+            raise error.under(f"experiment.arms.{arm}") from None
+    if check_data:
+        # After the schema of every arm: the disk is checked once it is worth checking.
+        check_data_on_disk(base, source)
+        for arm, config in arms.items():
+            # An arm is checked again only where it reads other data than the base.
+            if (config.data, config.task) != (base.data, base.task):
+                try:
+                    check_data_on_disk(config, source)
+                except ConfigError as error:
+                    raise error.under(f"experiment.arms.{arm}") from None
     return ExperimentConfig(experiment.name, experiment.seeds, FrozenMapping(arms), source)
 
 
@@ -270,6 +189,17 @@ def _read_with_base(path, chain):
     return merged
 
 
+def _resolve_arm(tree, experiment, arm, arm_overrides, source):
+    """Applies an arm's overrides to a copy of the base tree and validates the result."""
+    arm_tree = copy.deepcopy(tree)
+    for key, value in to_plain(arm_overrides or {}).items():
+        if str(key).split(".")[0] in _EXPERIMENT_WIDE:
+            expected = f"a key outside {' and '.join(_EXPERIMENT_WIDE)} (set for every arm)"
+            raise ConfigError(source, str(key), expected, describe(key))
+        apply_override(arm_tree, str(key), value, _arm_keys, source)
+    return _resolve(arm_tree, experiment, arm, source)
+
+
 def _resolve(tree, experiment, arm, source):
     """Validates a base or arm tree as a full run configuration."""
     run = {"experiment": experiment.name, "arm": arm, "seed": experiment.seeds[0]}
@@ -277,7 +207,15 @@ def _resolve(tree, experiment, arm, source):
 
 
 def _file_keys(tree, path):
-    """The keys the schema accepts at `path` of an experiment file."""
+    """The keys the schema accepts at `path` of an experiment file.
+
+    Inside an arm (`experiment.arms.<arm>.…`) they are the keys of a run's
+    sections, told apart by the arm's own `name`, `source` or `type` keys.
+    """
+    if path[:2] == ("experiment", "arms") and len(path) > 3:
+        arms = tree.get("experiment", {}).get("arms") or {}
+        arm = arms.get(path[2])
+        return _arm_keys(arm, path[3:]) if isinstance(arm, dict) else []
     return schema_keys({"experiment": _ExperimentSection, **_RUN_SECTIONS}, tree, path)
 
 

@@ -1,4 +1,4 @@
-"""Benchmark evaluation of restoration models under the published conventions.
+"""The published evaluation protocol of restoration models, in NumPy.
 
 A model is given as `predict_fn`, a function from a float32 batch
 `(1, height, width, channels)` in [0, 1] to a float32 batch
@@ -8,6 +8,7 @@ degrade in NumPy, predict, clip and round to uint8, score, average per image.
 """
 
 import dataclasses
+import time
 
 import numpy as np
 
@@ -15,15 +16,12 @@ from data.degradations import add_gaussian_noise
 from data.degradations import bicubic_downscale
 from data.degradations import bicubic_upscale
 from data.degradations import modcrop
-from restoration.metrics import Conventions
-from restoration.metrics import denoise_conventions
-from restoration.metrics import psnr
-from restoration.metrics import sr_conventions
-from restoration.metrics import ssim
-
-# Context around each tile, in input pixels. It must cover the model's
-# receptive-field radius: 17 for DnCNN-17, about 36 for EDSR-baseline.
-DEFAULT_OVERLAP = 40
+from restoration.config.schema import DEFAULT_TILE_OVERLAP
+from restoration.evaluation.metrics import Conventions
+from restoration.evaluation.metrics import denoise_conventions
+from restoration.evaluation.metrics import psnr
+from restoration.evaluation.metrics import sr_conventions
+from restoration.evaluation.metrics import ssim
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,18 +33,27 @@ class SetEvaluation:
         psnr: mean of the per-image PSNR values, in dB.
         ssim: mean of the per-image SSIM values, or `None` if skipped.
         conventions: how the images were scored.
+        predict_seconds: time spent in `predict_fn` over the whole set,
+            every tile of every image included.
     """
 
     per_image: tuple
     psnr: float
     ssim: float | None
     conventions: Conventions
+    predict_seconds: float = 0.0
 
-    def to_dict(self):
-        """Returns a JSON-serialisable dict of the scores and conventions."""
+    @property
+    def images(self):
+        """The number of images scored."""
+        return len(self.per_image)
+
+    def to_json(self):
+        """Returns a JSON-serialisable dict of the scores, image count and conventions."""
         return {
             "psnr": self.psnr,
             "ssim": self.ssim,
+            "images": self.images,
             "conventions": dataclasses.asdict(self.conventions),
             "per_image": [dict(entry) for entry in self.per_image],
         }
@@ -65,7 +72,7 @@ def to_uint8(image):
     return np.floor(scaled + 0.5).astype(np.uint8)
 
 
-def predict_tiled(predict_fn, image, scale=1, tile=None, overlap=DEFAULT_OVERLAP):
+def predict_tiled(predict_fn, image, scale=1, tile=None, overlap=DEFAULT_TILE_OVERLAP):
     """Runs `predict_fn` on overlapping tiles and stitches the results.
 
     Each tile of `tile x tile` input pixels is predicted with `overlap`
@@ -148,8 +155,18 @@ def _match_reference_channels(output, reference):
     return output
 
 
-def _score(entries, conventions, compute_ssim):
-    """Scores `(name, reference, output_uint8)` triples and averages per image."""
+def score_images(entries, conventions, compute_ssim=True, predict_seconds=0.0):
+    """Scores `(name, reference, output_uint8)` triples and averages per image.
+
+    Args:
+        entries: iterable of `(name, uint8 reference, uint8 output)`.
+        conventions: the `Conventions` to score with (border, Y channel).
+        compute_ssim: also compute SSIM.
+        predict_seconds: time the outputs took, recorded with the scores.
+
+    Returns:
+        A `SetEvaluation`.
+    """
     per_image = []
     for name, reference, output in entries:
         arguments = dict(border=conventions.border, y_channel=conventions.y_channel)
@@ -164,11 +181,11 @@ def _score(entries, conventions, compute_ssim):
         raise ValueError("Expected at least one image to evaluate. Received: images=[]")
     mean_psnr = float(np.mean([entry["psnr"] for entry in per_image]))
     mean_ssim = float(np.mean([entry["ssim"] for entry in per_image])) if compute_ssim else None
-    return SetEvaluation(tuple(per_image), mean_psnr, mean_ssim, conventions)
+    return SetEvaluation(tuple(per_image), mean_psnr, mean_ssim, conventions, predict_seconds)
 
 
 def evaluate_sr(
-    predict_fn, images, scale, tile=None, overlap=DEFAULT_OVERLAP, compute_ssim=True, input_channels=None
+    predict_fn, images, scale, tile=None, overlap=DEFAULT_TILE_OVERLAP, compute_ssim=True, input_channels=None
 ):
     """Evaluates super-resolution as the published tables do.
 
@@ -191,23 +208,25 @@ def evaluate_sr(
         A `SetEvaluation`.
 
     Reference:
-    - [Lim et al., 2017](https://arxiv.org/abs/1707.02921)
+        - [Lim et al., 2017](https://arxiv.org/abs/1707.02921)
     """
-    entries = []
+    entries, seconds = [], 0.0
     for name, hr_image in images:
         reference = modcrop(hr_image, scale)
         low_resolution = bicubic_downscale(reference, scale)
         model_input = _match_input_channels(low_resolution, input_channels)
+        start = time.perf_counter()
         output = predict_tiled(
             predict_fn, model_input.astype(np.float32) / 255.0, scale, tile, overlap
         )
+        seconds += time.perf_counter() - start
         output = to_uint8(_match_reference_channels(output, reference))
         entries.append((name, reference, output))
-    return _score(entries, sr_conventions(scale), compute_ssim)
+    return score_images(entries, sr_conventions(scale), compute_ssim, seconds)
 
 
 def evaluate_denoise(
-    predict_fn, images, sigma, seed=0, tile=None, overlap=DEFAULT_OVERLAP, compute_ssim=True,
+    predict_fn, images, sigma, seed=0, tile=None, overlap=DEFAULT_TILE_OVERLAP, compute_ssim=True,
     input_channels=None,
 ):
     """Evaluates Gaussian denoising as the published tables do.
@@ -232,9 +251,9 @@ def evaluate_denoise(
         A `SetEvaluation`.
 
     Reference:
-    - [Zhang et al., 2017](https://arxiv.org/abs/1608.03981)
+        - [Zhang et al., 2017](https://arxiv.org/abs/1608.03981)
     """
-    entries = []
+    entries, seconds = [], 0.0
     for name, clean in images:
         if clean.dtype != np.uint8:
             raise ValueError(
@@ -242,9 +261,11 @@ def evaluate_denoise(
             )
         noisy = add_gaussian_noise(clean.astype(np.float64) / 255.0, sigma, seed)
         model_input = _match_input_channels(noisy, input_channels)
+        start = time.perf_counter()
         output = predict_tiled(predict_fn, model_input, 1, tile, overlap)
+        seconds += time.perf_counter() - start
         entries.append((name, clean, to_uint8(_match_reference_channels(output, clean))))
-    return _score(entries, denoise_conventions(), compute_ssim)
+    return score_images(entries, denoise_conventions(), compute_ssim, seconds)
 
 
 def bicubic_predictor(scale):

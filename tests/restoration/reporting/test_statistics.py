@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from restoration.statistics import mean_confidence_interval
-from restoration.statistics import paired_bootstrap
-from restoration.statistics import paired_gain
-from restoration.statistics import wilcoxon_signed_rank
+from restoration.reporting.statistics import mean_confidence_interval
+from restoration.reporting.statistics import paired_bootstrap
+from restoration.reporting.statistics import paired_gain
+from restoration.reporting.statistics import wilcoxon_signed_rank
 
 
 def test_t_interval_matches_scipy_student_t():

@@ -7,11 +7,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from restoration import report as report_module
-from restoration.report import build_report
-from restoration.report import collect_runs
-from restoration.report import format_gain_table
-from restoration.report import write_report
+from restoration.reporting.formatting import format_gain_table
+from restoration.reporting.report import build_report
+from restoration.reporting.report import collect_runs
+from restoration.reporting.report import write_report
 
 SHIFT = 0.05
 SEEDS = (0, 1, 2)
@@ -49,7 +48,7 @@ def make_results(arm, seed, shift_cost=0.0):
         "experiment": "fake", "arm": arm, "seed": seed, "regularizer": regularizer,
         "task": {"type": "sr", "scale": 2}, "steps": 10, "checkpoint": "final",
         "test": test, "validation": {"best_psnr": None, "best_step": None}, "cost": cost,
-    }  # fmt: skip
+    }
 
 
 @pytest.fixture
@@ -203,10 +202,12 @@ def test_baseline_defaults_to_the_first_arm_without_one_named_baseline(experimen
     assert sorted(results.runs) == [("dropblock", seed) for seed in SEEDS]
 
 
-def test_main_writes_the_report_and_prints_the_table(experiment, capsys):
-    """`python -m restoration.report DIR` writes the three files and prints the gain table."""
+def test_report_command_writes_the_report_and_prints_the_table(experiment, capsys):
+    """`python report.py DIR` writes the three files and prints the gain table."""
+    import report
+
     arguments = [str(experiment), "--resamples", "200", "--no-tensorboard"]
-    assert report_module.main(arguments) == 0
+    assert report.main(arguments) == 0
     assert "dropblock" in capsys.readouterr().out
     for name in ("report.md", "report.json", "gain.png"):
         assert (experiment / name).is_file()
@@ -224,7 +225,7 @@ def test_experiment_summary_has_gain_scalars_and_report_text(experiment):
     """The summary event file holds gain, gain_low and gain_high per arm and set, and the text."""
     import tensorflow as tf
 
-    from restoration.tensorboard_summaries import write_experiment_summary
+    from restoration.reporting.tensorboard import write_experiment_summary
 
     report = build_report(experiment, resamples=200)
     write_experiment_summary(experiment, report)
@@ -245,8 +246,8 @@ def test_run_hparams_session_pairs_settings_with_test_scores(experiment):
     import tensorflow as tf
     from tensorboard.plugins.hparams import metadata
 
-    from restoration.tensorboard_summaries import run_hparams
-    from restoration.tensorboard_summaries import write_run_hparams
+    from restoration.reporting.tensorboard import run_hparams
+    from restoration.reporting.tensorboard import write_run_hparams
 
     run_dir = experiment / "baseline" / "seed1"
     results = json.loads((run_dir / "results.json").read_text())
@@ -277,8 +278,8 @@ def test_hparams_dashboard_lists_every_run_of_every_experiment_with_its_psnr(tmp
     from tensorboard.plugins.hparams import backend_context
     from tensorboard.plugins.hparams import list_session_groups
 
-    from restoration.tensorboard_summaries import run_hparams
-    from restoration.tensorboard_summaries import write_run_hparams
+    from restoration.reporting.tensorboard import run_hparams
+    from restoration.reporting.tensorboard import write_run_hparams
 
     for experiment, test_set in (("sr", "Set5"), ("denoise", "BSD68")):
         results = make_results("dropblock", 0)

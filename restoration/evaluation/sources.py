@@ -1,0 +1,308 @@
+"""What a user names for evaluation, checked, loaded and scored on test sets.
+
+A source is a run directory written by `train.py`, a `.keras` file, or a
+baseline (`bicubic` upscaling for super-resolution, the `noisy` input itself
+for denoising). `resolve_source` checks it and reads its task without loading
+weights and `plan_sets` checks its test sets, so every mistake surfaces
+before any work starts; `evaluate_paths` then scores every source on every
+set and writes the per-image CSV files.
+"""
+
+import csv
+import dataclasses
+import io
+import os
+import pathlib
+import re
+
+from data.testsets import find_set
+from data.testsets import get_image_set
+from restoration import runs
+from restoration.config import RunConfig
+from restoration.config.schema import BUILTIN_SET
+from restoration.config.schema import EvaluationConfig
+from restoration.evaluation.predictors import Predictor
+from restoration.evaluation.predictors import Task
+from restoration.evaluation.predictors import baseline_predictor
+from restoration.evaluation.predictors import evaluate_predictor
+from restoration.evaluation.predictors import keras_predictor
+
+BASELINES = ("bicubic", "noisy")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSource:
+    """A model or baseline as the user named it, checked but not yet loaded.
+
+    Args:
+        label: the path or baseline name as given; results are keyed by it.
+        task: the `Task` it solves, from config.yaml or from the command line.
+        model_file: the `.keras` file to load, `None` for a baseline.
+        config: the run's `RunConfig`, `None` unless it is a run directory.
+    """
+
+    label: str
+    task: Task
+    model_file: str | None = None
+    config: RunConfig | None = None
+
+
+def resolve_model_file(path, checkpoint=None):
+    """Finds the model file to evaluate for a run directory or `.keras` file.
+
+    Args:
+        path: a run directory or a `.keras` file.
+        checkpoint: `"best"`, `"final"` or `"latest"` to choose the file of a
+            run directory; `None` takes the first that exists in that order.
+
+    Returns:
+        `pathlib.Path` of an existing `.keras` file.
+    """
+    path = pathlib.Path(path)
+    if checkpoint is not None and checkpoint not in runs.CHECKPOINTS:
+        raise ValueError(
+            f"Expected `checkpoint` to be one of {list(runs.CHECKPOINTS)}. "
+            f"Received: checkpoint={checkpoint!r}"
+        )
+    if path.is_file():
+        if path.suffix != ".keras":
+            raise ValueError(f"Expected a run directory or a .keras file. Received: path={path}")
+        return path
+    if not path.is_dir():
+        raise FileNotFoundError(f"Model path not found: {path} (a run directory or .keras file)")
+    names = [checkpoint] if checkpoint else list(runs.CHECKPOINTS)
+    candidates = [path / runs.CHECKPOINTS[name] for name in names]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(
+        f"No model file in run directory {path}; searched: {', '.join(map(str, candidates))}"
+    )
+
+
+def _given_task(label, scale, sigma, channels):
+    """The task given on the command line for a source without config.yaml."""
+    if (scale is None) == (sigma is None):
+        raise ValueError(
+            f"Expected exactly one of --scale (super-resolution) or --sigma (denoising) for "
+            f"{label}, which has no config.yaml to read the task from. "
+            f"Received: scale={scale}, sigma={sigma}"
+        )
+    if scale is not None:
+        return Task("sr", scale=int(scale), channels=channels)
+    return Task("denoise", sigma=float(sigma), channels=channels)
+
+
+def _configured_task(config, label, scale, sigma, channels):
+    """The task of a run's config.yaml, checked against any value also given."""
+    task = Task.from_config(config.task)
+    for name, given in (("scale", scale), ("sigma", sigma), ("channels", channels)):
+        if given is not None and given != getattr(task, name):
+            raise ValueError(
+                f"Expected --{name} to agree with {label}/config.yaml "
+                f"({name}={getattr(task, name)}). Received: {name}={given}"
+            )
+    return task
+
+
+def resolve_source(path, checkpoint=None, scale=None, sigma=None, channels=None):
+    """Checks a run directory, `.keras` file or baseline name without loading weights.
+
+    A run directory's task comes from its `config.yaml`, and any `scale`,
+    `sigma` or `channels` given must agree with it; a bare `.keras` file
+    needs `scale` or `sigma`; `bicubic` needs `scale`, `noisy` needs `sigma`.
+
+    Args:
+        path: a run directory, a `.keras` file, `"bicubic"` or `"noisy"`.
+        checkpoint: which model file of a run directory, see `resolve_model_file`.
+        scale: super-resolution factor.
+        sigma: noise level on the 0-255 scale.
+        channels: model input channels; 1 makes a baseline score gray images.
+
+    Returns:
+        A `ModelSource` labelled with `path` as given.
+    """
+    label = os.fspath(path)
+    if label in BASELINES:
+        return ModelSource(label, _baseline_task(label, scale, sigma, channels))
+    model_file = str(resolve_model_file(path, checkpoint))
+    if not pathlib.Path(path).is_dir():
+        return ModelSource(label, _given_task(label, scale, sigma, channels), model_file)
+    config = RunConfig.from_file(path)
+    return ModelSource(
+        label, _configured_task(config, label, scale, sigma, channels), model_file, config
+    )
+
+
+def _baseline_task(name, scale, sigma, channels):
+    needed, unused = ("scale", "sigma") if name == "bicubic" else ("sigma", "scale")
+    given = {"scale": scale, "sigma": sigma}
+    if given[needed] is None or given[unused] is not None:
+        raise ValueError(
+            f"Expected --{needed} (and no --{unused}) for the {name} baseline. "
+            f"Received: scale={scale}, sigma={sigma}"
+        )
+    # Without a channel count each image keeps its own, as in the published baselines.
+    return _given_task(name, scale, sigma, None if channels == 3 else channels)
+
+
+def load_predictor(source):
+    """Loads a `ModelSource`: the model's weights, or the baseline's function.
+
+    Args:
+        source: a `ModelSource` from `resolve_source`.
+
+    Returns:
+        A `Predictor`.
+    """
+    task = source.task
+    if source.model_file is None:
+        return baseline_predictor(task)
+    model = runs.load_keras_model(source.model_file)
+    model_channels = model.input_shape[-1]
+    if task.channels not in (None, model_channels):
+        raise ValueError(
+            f"Expected --channels to match the model input of {source.model_file}. "
+            f"Received: channels={task.channels}, model channels={model_channels}"
+        )
+    return Predictor(
+        keras_predictor(model), dataclasses.replace(task, channels=model_channels), source.model_file
+    )
+
+
+def plan_sets(source, sets=None, data_root=None):
+    """Chooses a source's test sets and data root, and checks the sets exist.
+
+    Run before any model is loaded, so a missing set stops the command
+    before it has spent time on other sources.
+
+    Args:
+        source: a `ModelSource`.
+        sets: set names; `None` takes the run's `data.test_sets`.
+        data_root: folder holding the sets; `None` takes the run's `data.root`,
+            else the default roots.
+
+    Returns:
+        `(set_names, data_root)`: the registered set names and the root to use.
+    """
+    config = source.config
+    names = sets if sets is not None else (config.data.test_sets if config else ())
+    if not names:
+        raise ValueError(
+            f"Expected --sets for {source.label}, which has no config.yaml naming test sets. "
+            f"Received: sets={list(names)}"
+        )
+    root = data_root if data_root is not None or config is None else config.data.root
+    # Registered spellings (`b100` -> `BSD100`) key the results, without repeats.
+    names = tuple(
+        dict.fromkeys(name if name == BUILTIN_SET else get_image_set(name).name for name in names)
+    )
+    for name in names:
+        if name != BUILTIN_SET:
+            find_set(name, root)
+    return names, root
+
+
+def evaluate_paths(
+    paths,
+    sets=None,
+    data_root=None,
+    scale=None,
+    sigma=None,
+    tile=None,
+    overlap=None,
+    ssim=True,
+    *,
+    channels=None,
+    checkpoint=None,
+    per_image_dir=None,
+    progress=None,
+):
+    """Scores run directories, `.keras` files and baselines on test sets.
+
+    Args:
+        paths: run directories, `.keras` files, or the baseline names `"bicubic"`
+            and `"noisy"`.
+        sets: test set names; `None` takes each run's `data.test_sets`.
+        data_root: folder holding the sets; `None` takes a run's `data.root`,
+            else searches the default roots.
+        scale: super-resolution factor, required for a `.keras` file or `bicubic`.
+        sigma: noise level, required for a `.keras` file or `noisy`.
+        tile: tile side in input pixels; `None` takes a run's `evaluation.tile`,
+            else predicts whole images.
+        overlap: context around each tile; `None` takes the run's
+            `evaluation.tile_overlap`, else the schema's default.
+        ssim: also compute SSIM.
+        channels: model input channels, checked against the model; 1 makes a
+            baseline score gray versions of the images.
+        checkpoint: `"best"`, `"final"` or `"latest"` model file of a run directory.
+        per_image_dir: folder for the per-image CSV files; `None` writes them to
+            `<run_dir>/evaluation/` for a run directory and nowhere otherwise.
+        progress: called as `progress(path, set_name, result)` after each set.
+
+    Returns:
+        Dict keyed by path as given, each a dict keyed by set name of
+        `{"psnr", "ssim", "images", "conventions", "per_image", "task", "model_file"}`.
+    """
+    labels = [os.fspath(path) for path in paths]
+    if len(set(labels)) != len(labels) or not labels:
+        raise ValueError(f"Expected distinct paths to evaluate. Received: paths={labels}")
+    # Every source and set is checked first, so a mistake costs no evaluation time.
+    sources = [resolve_source(label, checkpoint, scale, sigma, channels) for label in labels]
+    plans = [(source, *plan_sets(source, sets, data_root)) for source in sources]
+    results = {}
+    for source, set_names, root in plans:
+        predictor = load_predictor(source)
+        folder = _per_image_folder(source, per_image_dir, several=len(labels) > 1)
+        results[source.label] = {}
+        for set_name in set_names:
+            evaluation = evaluate_predictor(
+                predictor, set_name, root, *_tiling(source.config, tile, overlap), ssim=ssim
+            )
+            result = results[source.label][set_name] = set_result(evaluation, predictor)
+            if folder is not None:
+                write_per_image_csv(folder / f"{set_name}.csv", result)
+            if progress is not None:
+                progress(source.label, set_name, result)
+    return results
+
+
+def set_result(evaluation, predictor):
+    """One set's scores as JSON: `psnr`, `ssim`, `images`, `conventions`, `per_image`, `task`."""
+    result = evaluation.to_json()
+    result["task"] = dataclasses.asdict(predictor.task)
+    result["model_file"] = predictor.model_file
+    return result
+
+
+def _tiling(config, tile, overlap):
+    """The `(tile, overlap)` to use: given values, else the run's `evaluation` section.
+
+    Without a run the schema's defaults apply (whole images), so the command
+    line, a run and training share one rule and one default overlap.
+    """
+    evaluation = config.evaluation if config is not None else EvaluationConfig()
+    return (evaluation.tile if tile is None else tile,
+            evaluation.tile_overlap if overlap is None else overlap)
+
+
+def _per_image_folder(source, per_image_dir, several):
+    if per_image_dir is None:
+        return None if source.config is None else pathlib.Path(source.label) / runs.EVALUATION
+    if not several:
+        return pathlib.Path(per_image_dir)
+    # One subfolder per source, named after its path, so that equal set names never collide.
+    return pathlib.Path(per_image_dir) / re.sub(r"[^A-Za-z0-9._-]+", "_", source.label).strip("_.")
+
+
+def write_per_image_csv(path, result):
+    """Writes `name,psnr,ssim` rows, one per image; SSIM is empty when skipped."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["name", "psnr", "ssim"])
+    for entry in result["per_image"]:
+        ssim = "" if entry["ssim"] is None else f"{entry['ssim']:.6f}"
+        writer.writerow([entry["name"], f"{entry['psnr']:.6f}", ssim])
+    runs.write_text_atomically(path, buffer.getvalue())
+
+

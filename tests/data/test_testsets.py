@@ -1,0 +1,85 @@
+"""Tests for image-set lookup and loading (`data.testsets`)."""
+
+import numpy as np
+import pytest
+
+from data import testsets
+from data.images import list_images
+from data.images import read_image
+from tests.helpers import SHARED_DATA
+from tests.helpers import write_image
+
+needs_shared_data = pytest.mark.skipif(
+    not (SHARED_DATA / "Set5").is_dir(), reason=f"benchmark images not found in {SHARED_DATA}"
+)
+
+
+def random_image(shape, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, shape).astype(np.uint8)
+
+
+def test_every_set_has_a_task_and_colour():
+    """Each registered set says whether it is for SR or denoising, gray or RGB."""
+    for image_set in testsets.IMAGE_SETS.values():
+        assert image_set.task in ("sr", "denoise") and image_set.colour in ("gray", "rgb")
+        assert image_set.split in ("train", "valid", "test") and image_set.folders
+
+
+def test_names_and_aliases_are_case_insensitive():
+    """B100 and b100 resolve to BSD100; DIV2K to its training split."""
+    assert testsets.get_image_set("b100").name == "BSD100"
+    assert testsets.get_image_set("DIV2K").name == "DIV2K_train_HR"
+
+
+def test_unknown_name_lists_known_sets():
+    """An unknown set name raises ValueError listing the known names."""
+    with pytest.raises(ValueError, match="Set5.*Urban100.*Received: name=Set6"):
+        testsets.get_image_set("Set6")
+
+
+def test_missing_set_names_every_path_and_the_download_command(tmp_path):
+    """A missing set's error lists the folders searched and how to fetch the set."""
+    with pytest.raises(FileNotFoundError) as error:
+        testsets.find_set("BSD100", tmp_path)
+    message = str(error.value)
+    for folder in ("BSD100", "B100", "B100/HR"):
+        assert str(tmp_path / folder) in message
+    assert "make data SETS=BSD100" in message and "python -m data.download --sets BSD100" in message
+
+
+def test_data_root_resolution_order(tmp_path, monkeypatch):
+    """An explicit root wins, then $RESTORATION_DATA, then the repository defaults."""
+    monkeypatch.setenv(testsets.DATA_ROOT_VARIABLE, str(tmp_path / "from_env"))
+    assert testsets.resolve_data_root(tmp_path / "explicit") == tmp_path / "explicit"
+    assert testsets.resolve_data_root() == tmp_path / "from_env"
+    monkeypatch.delenv(testsets.DATA_ROOT_VARIABLE)
+    defaults = testsets.candidate_roots()
+    assert defaults[0] == testsets.REPOSITORY_ROOT / "datasets"
+    assert testsets.resolve_data_root() in defaults
+
+
+def test_load_set_reads_sorted_images_from_nested_layout(tmp_path):
+    """Sets stored as <name>/HR are found and loaded in name order."""
+    (tmp_path / "Set5" / "HR").mkdir(parents=True)
+    for index, name in enumerate(("woman", "baby")):
+        write_image(tmp_path / "Set5" / "HR" / f"{name}.png", random_image((4, 6, 3), seed=index))
+    loaded = testsets.load_set("set5", tmp_path)
+    assert [name for name, _ in loaded] == ["baby", "woman"]
+    assert all(image.dtype == np.uint8 and image.shape == (4, 6, 3) for _, image in loaded)
+
+
+@needs_shared_data
+def test_shared_set14_keeps_gray_bridge_gray():
+    """Set14 loads 14 images; `bridge` stays single-channel as in the original set."""
+    images = dict(testsets.load_set("Set14", SHARED_DATA))
+    assert len(images) == 14
+    assert images["bridge"].shape[-1] == 1 and images["lenna"].shape[-1] == 3
+
+
+@needs_shared_data
+def test_shared_bsd68_is_rgb_to_gray_of_cbsd68():
+    """BSD68 equals rgb_to_gray of CBSD68 pixel for pixel (first three images)."""
+    gray = [path for path in list_images(SHARED_DATA / "BSD68")][:3]
+    colour = [path for path in list_images(SHARED_DATA / "CBSD68")][:3]
+    for gray_path, colour_path in zip(gray, colour):
+        np.testing.assert_array_equal(read_image(gray_path), read_image(colour_path, channels=1))

@@ -1,0 +1,106 @@
+"""The schema agrees with the libraries it configures: names, choices and layer arguments."""
+
+import inspect
+import typing
+
+import pytest
+
+import dropblock
+import sr_models
+from data.builtin import BUILTIN_SPLITS
+from dropblock import drop_block
+from restoration.config.conversion import build_section
+from restoration.config.conversion import field_names
+from restoration.config.loading import ConfigError
+from restoration.config.schema import PLACEMENTS
+from restoration.config.schema import REGULARIZERS
+from restoration.config.schema import DataSourceConfig
+from restoration.config.schema import DropBlockConfig
+from restoration.config.schema import EvaluationConfig
+from restoration.config.schema import RunConfig
+
+
+def choices(cls, key):
+    return typing.get_args(typing.get_type_hints(cls)[key])
+
+
+def test_regularizer_sections_are_the_regularizers_of_the_library():
+    """One section per `dropblock.REGULARIZERS` name, no more, no less."""
+    assert set(REGULARIZERS) == set(dropblock.REGULARIZERS)
+
+
+def test_placements_and_splits_agree_with_the_libraries():
+    """The placements are sr_models'; the built-in splits are data.builtin's."""
+    assert set(PLACEMENTS) == set(sr_models.PLACEMENTS)
+    assert set(choices(DataSourceConfig, "source")) == {"builtin", "folder", "set"}
+    assert set(BUILTIN_SPLITS) == {"train", "validation", "test"}
+
+
+def test_dropblock_choices_are_the_layer_modes():
+    """gamma, channels and normalize offer exactly the modes `DropBlock2D` accepts."""
+    assert set(choices(DropBlockConfig, "gamma")) == set(drop_block.GAMMA_MODES)
+    assert set(choices(DropBlockConfig, "channels")) == set(drop_block.CHANNEL_MODES)
+    assert set(choices(DropBlockConfig, "normalize")) == set(drop_block.NORMALIZE_MODES)
+
+
+@pytest.mark.parametrize("name", sorted(REGULARIZERS))
+def test_every_layer_key_is_a_constructor_argument(name):
+    """A section's layer keys are arguments of its layer (a key is a constructor argument)."""
+    cls = REGULARIZERS[name]
+    layer_keys = set(field_names(cls)) - set(cls.placing_keys)
+    parameters = set(inspect.signature(dropblock.REGULARIZERS[name].__init__).parameters)
+    assert layer_keys and layer_keys <= parameters
+
+
+# Boundary values of every range the schema accepts; each must build its layer.
+EDGES = {
+    "dropblock": [{"rate": 0.0}, {"rate": 0.999, "block_size": [2, 5], "gamma": "paper",
+                                  "channels": "shared", "normalize": "none", "seed": 0}],
+    "dropout": [{"rate": 0.0}, {"rate": 0.999, "seed": 3}],
+    "spatial_dropout": [{"rate": 0.0}, {"rate": 0.999}],
+    "stochastic_depth": [{"rate": 0.0}, {"rate": 0.999}],
+    "cutout": [{}, {"size": [1, 30], "rate": 1.0}, {"size": 1, "rate": 0.0}],
+    "dropconnect": [{"rate": 0.0}, {"rate": 0.999}],
+}
+
+
+@pytest.mark.parametrize("name", sorted(EDGES))
+def test_what_the_schema_accepts_the_layer_accepts(name):
+    """Every edge of the schema's ranges builds the layer without an error."""
+    for values in EDGES[name]:
+        section = build_section(REGULARIZERS[name], {"name": name, **values}, "r", "test")
+        extra = {"filters": 4, "kernel_size": 3} if name == "dropconnect" else {}
+        layer = dropblock.get(name, **section.layer_kwargs(), **extra)
+        assert isinstance(layer, dropblock.REGULARIZERS[name])
+
+
+@pytest.mark.parametrize("name, values, key", [
+    ("dropblock", {"rate": 1.0}, "r.rate"),
+    ("dropblock", {"rate": -0.1}, "r.rate"),
+    ("dropblock", {"rate": 0.1, "block_size": 0}, "r.block_size"),
+    ("dropblock", {"rate": 0.1, "block_size": [3, 0]}, "r.block_size"),
+    ("dropblock", {"rate": 0.1, "seed": -1}, "r.seed"),
+    ("cutout", {"rate": 1.5}, "r.rate"),
+    ("cutout", {"size": [4]}, "r.size"),
+    ("dropout", {"rate": True}, "r.rate"),
+    ("dropout", {}, "r.rate"),
+])
+def test_what_the_layer_refuses_the_schema_refuses(name, values, key):
+    """Values the layers reject are ConfigErrors at the right key, never layer errors."""
+    with pytest.raises(ConfigError) as raised:
+        build_section(REGULARIZERS[name], {"name": name, **values}, "r", "test.yaml")
+    assert raised.value.key == key
+
+
+def test_tile_overlap_default_is_the_evaluation_default():
+    """One default overlap: the schema's is the one evaluate.py and training use."""
+    from restoration.evaluation import protocol
+
+    default = inspect.signature(protocol.predict_tiled).parameters["overlap"].default
+    assert EvaluationConfig().tile_overlap == default == 40
+
+
+def test_every_run_section_has_a_docstring():
+    """Each section says what it is for (the schema is read as documentation)."""
+    for cls in [RunConfig, *REGULARIZERS.values()]:
+        assert cls.__doc__ and cls.__doc__.strip()
