@@ -11,7 +11,8 @@ Modules, from the bottom up:
 
 - `loading`: strict YAML reading, `ConfigError` and dotted overrides.
 - `conversion`: a raw tree checked against frozen dataclass sections.
-- `schema`: every section, one frozen dataclass each, and `RunConfig`.
+- `regularizers`: one typed section per regularizer, its layer's arguments.
+- `schema`: every other section, one frozen dataclass each, and `RunConfig`.
 - `data_checks`: data sets, image sizes and patch sizes on disk.
 - `experiment`: `ExperimentConfig`, `load_config` and `base:` files.
 """

@@ -10,7 +10,6 @@ its `name`. `RunConfig` assembles the sections of one run.
 
 import dataclasses
 import os
-import typing
 from typing import ClassVar
 from typing import Literal
 
@@ -24,15 +23,14 @@ from restoration.config.conversion import build_section
 from restoration.config.conversion import fraction
 from restoration.config.conversion import name_field
 from restoration.config.conversion import non_negative
-from restoration.config.conversion import optional_seed
 from restoration.config.conversion import positive
 from restoration.config.conversion import section
 from restoration.config.conversion import spec
 from restoration.config.conversion import to_plain
 from restoration.config.conversion import unique
 from restoration.config.loading import read_yaml_file
+from restoration.config.regularizers import RegularizerConfig
 
-PLACEMENTS = ("every_block", "blocks", "branch", "after_body", "before_last", "input")
 BUILTIN_SET = "builtin"
 
 # Context pixels around each evaluation tile. It must cover the model's
@@ -124,151 +122,6 @@ class DnCNNConfig(_Model):
     def block_count(self):
         # The first and last convolutions are not stages.
         return self.depth - 2
-
-
-def _block_size(default):
-    return spec(
-        "a positive integer or a list of two (height, width)",
-        lambda value: value > 0 if isinstance(value, int) else len(value) == 2 and min(value) > 0,
-        default,
-    )
-
-
-class _Regularizer:
-    """Where a regularizer goes; the fields of a subclass are its layer's arguments.
-
-    `blocks` lists zero-based block indices and is used with placement
-    `blocks` only. The layer arguments are checked here with the ranges the
-    layers accept, so a mistake is a `ConfigError` before any run starts.
-    """
-
-    # Keys that place the layer rather than configure it.
-    placing_keys: ClassVar[tuple] = ("name", "placement", "blocks", "schedule_steps")
-
-    def layer_kwargs(self):
-        """The constructor arguments of the layer (`dropblock.get(name, **kwargs)`)."""
-        return {
-            key: tuple(value) if isinstance(value, list) else value
-            for key, value in to_plain(self).items()
-            if key not in self.placing_keys
-        }
-
-    def relations(self):
-        if self.placement == "blocks" and not self.blocks:
-            yield "blocks", "a non-empty list with placement 'blocks'", []
-        if self.placement != "blocks" and self.blocks:
-            yield "blocks", "an empty list unless placement is 'blocks'", list(self.blocks)
-
-
-def _placement(default="every_block"):
-    return dataclasses.field(default=default)
-
-
-def _blocks():
-    return spec(
-        "a list of unique block indices >= 0",
-        lambda values: unique(values) and all(value >= 0 for value in values),
-        (),
-    )
-
-
-@section
-class DropBlockConfig(_Regularizer):
-    """DropBlock after convolution stages (`dropblock.DropBlock2D`).
-
-    `schedule_steps` ramps the rate linearly from 0 over that many steps
-    (scheduled DropBlock); 0 turns the ramp off. `seed` fixes the masks of
-    the first layer, the next layers take the following seeds; null derives
-    them from the run seed.
-
-    Reference:
-        - [Ghiasi et al., DropBlock, NeurIPS 2018](https://arxiv.org/abs/1810.12890)
-    """
-
-    name: Literal["dropblock"]
-    placement: Literal[PLACEMENTS] = _placement()
-    blocks: tuple[int, ...] = _blocks()
-    schedule_steps: int = non_negative(0)
-    rate: float = fraction()
-    block_size: int | tuple[int, ...] = _block_size(7)
-    gamma: Literal["calibrated", "paper"] = "calibrated"
-    channels: Literal["independent", "shared"] = "independent"
-    normalize: Literal["per_sample", "batch", "none"] = "per_sample"
-    seed: int | None = optional_seed()
-
-
-@section
-class DropoutConfig(_Regularizer):
-    """Unit dropout (`keras.layers.Dropout`)."""
-
-    name: Literal["dropout"]
-    placement: Literal[PLACEMENTS] = _placement()
-    blocks: tuple[int, ...] = _blocks()
-    rate: float = fraction()
-    seed: int | None = optional_seed()
-
-
-@section
-class SpatialDropoutConfig(_Regularizer):
-    """Channel dropout (`keras.layers.SpatialDropout2D`).
-
-    Reference:
-        - [Kong et al., Reflash Dropout in Image Super-Resolution, CVPR 2022](
-          https://arxiv.org/abs/2112.12089)
-    """
-
-    name: Literal["spatial_dropout"]
-    placement: Literal[PLACEMENTS] = _placement()
-    blocks: tuple[int, ...] = _blocks()
-    rate: float = fraction()
-    seed: int | None = optional_seed()
-
-
-@section
-class StochasticDepthConfig(_Regularizer):
-    """Drops whole residual branches (`dropblock.StochasticDepth`); place it on `branch`."""
-
-    name: Literal["stochastic_depth"]
-    placement: Literal[PLACEMENTS] = _placement("branch")
-    blocks: tuple[int, ...] = _blocks()
-    rate: float = fraction()
-    seed: int | None = optional_seed()
-
-
-@section
-class CutoutConfig(_Regularizer):
-    """One zeroed rectangle per image (`dropblock.Cutout`); place it on `input`.
-
-    `size` is the rectangle in pixels, `rate` the probability that an image is cut.
-    """
-
-    name: Literal["cutout"]
-    placement: Literal[PLACEMENTS] = _placement("input")
-    blocks: tuple[int, ...] = _blocks()
-    size: int | tuple[int, ...] = _block_size(16)
-    rate: float = spec("a number in [0, 1]", lambda value: 0 <= value <= 1, 1.0)
-    seed: int | None = optional_seed()
-
-
-@section
-class DropConnectConfig(_Regularizer):
-    """Dropped kernel entries in the placed convolutions (`dropblock.DropConnectConv2D`)."""
-
-    name: Literal["dropconnect"]
-    placement: Literal[PLACEMENTS] = _placement()
-    blocks: tuple[int, ...] = _blocks()
-    rate: float = fraction()
-    seed: int | None = optional_seed()
-
-
-RegularizerConfig = (
-    DropBlockConfig | DropoutConfig | SpatialDropoutConfig | StochasticDepthConfig
-    | CutoutConfig | DropConnectConfig
-)
-REGULARIZERS = {
-    typing.get_args(typing.get_type_hints(cls)["name"])[0]: cls
-    for cls in typing.get_args(RegularizerConfig)
-}
 
 
 @section

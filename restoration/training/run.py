@@ -15,7 +15,7 @@ from dropblock.schedule import optimizer_step
 from restoration import runs
 from restoration.config import RunConfig
 from restoration.config.conversion import to_plain
-from restoration.config.schema import DropBlockConfig
+from restoration.config.regularizers import DropBlockConfig
 from restoration.evaluation.metrics import conventions_for
 from restoration.evaluation.predictors import Predictor
 from restoration.evaluation.predictors import Task

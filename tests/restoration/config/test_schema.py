@@ -12,10 +12,10 @@ from dropblock import drop_block
 from restoration.config.conversion import build_section
 from restoration.config.conversion import field_names
 from restoration.config.loading import ConfigError
-from restoration.config.schema import PLACEMENTS
-from restoration.config.schema import REGULARIZERS
+from restoration.config.regularizers import PLACEMENTS
+from restoration.config.regularizers import REGULARIZERS
+from restoration.config.regularizers import DropBlockConfig
 from restoration.config.schema import DataSourceConfig
-from restoration.config.schema import DropBlockConfig
 from restoration.config.schema import EvaluationConfig
 from restoration.config.schema import RunConfig
 

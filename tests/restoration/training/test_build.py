@@ -1,0 +1,61 @@
+"""Building a run from its config: regularizer factories, seeds, resumability."""
+
+import dataclasses
+
+import pytest
+
+import dropblock
+from restoration import runs
+from restoration.config import load_config
+from restoration.training import build
+from restoration.training.run import check_resumable
+from tests.helpers import CONFIGS
+
+
+def tiny(arm="dropblock", *overrides):
+    return load_config(CONFIGS / "tiny_test.yaml", list(overrides)).arm(arm, 0)
+
+
+def regularizer_layers(model, kind=dropblock.DropBlock2D):
+    return [layer for layer in model.layers if isinstance(layer, kind)]
+
+
+def test_configured_seed_gives_each_layer_its_own_seed():
+    """With regularizer.seed set, layer k gets seed + k, so no two layers draw the same masks."""
+    config = tiny("dropblock", "model.num_blocks=3", "experiment.arms.dropblock.regularizer.seed=10")
+    layers = regularizer_layers(build.build_model(config))
+    assert [layer.seed for layer in layers] == [10, 11, 12]
+    assert all(layer.rate == 0.1 and layer.block_size == (3, 3) for layer in layers)
+
+
+def test_without_a_seed_the_layers_draw_from_the_run_seed():
+    """A null seed leaves each layer's generator to Keras' global seed (set per run)."""
+    layers = regularizer_layers(build.build_model(tiny("dropblock", "model.num_blocks=2")))
+    assert [layer.seed for layer in layers] == [None, None]
+
+
+def test_dropconnect_replaces_the_placed_convolutions():
+    """DropConnect comes as a convolution factory: the placed convs become DropConnectConv2D."""
+    config = tiny("baseline", "regularizer={name: dropconnect, rate: 0.2, placement: before_last}")
+    model = build.build_model(config)
+    replaced = regularizer_layers(model, dropblock.DropConnectConv2D)
+    assert len(replaced) == 1 and replaced[0].rate == 0.2
+
+
+def test_no_regularizer_builds_the_plain_network():
+    """The baseline arm has no regularizer layer at all."""
+    model = build.build_model(tiny("baseline"))
+    assert not [layer for layer in model.layers if layer.name.startswith("regularizer_")]
+
+
+def test_a_run_directory_with_another_config_resumes_only_before_any_checkpoint(tmp_path):
+    """A changed config may restart a run that trained nothing, never one with a checkpoint."""
+    config = tiny("baseline")
+    config.save_resolved(tmp_path)
+    other = dataclasses.replace(config, training=dataclasses.replace(config.training, steps=9))
+    check_resumable(other, tmp_path)
+    (tmp_path / runs.LATEST_CHECKPOINT).parent.mkdir(parents=True)
+    (tmp_path / runs.LATEST_CHECKPOINT).write_bytes(b"checkpoint")
+    check_resumable(config, tmp_path)
+    with pytest.raises(ValueError, match="different configuration"):
+        check_resumable(other, tmp_path)
