@@ -16,24 +16,12 @@ from dropblock.schedule import optimizer_step
 from restoration import runs
 from restoration.evaluation.protocol import score_images
 from restoration.evaluation.protocol import to_uint8
+from restoration.training.state import save_state
 
 
 def _crossed(previous, current, every):
     """Whether a multiple of `every` lies in `(previous, current]`."""
     return every > 0 and current // every > previous // every
-
-
-class RunState:
-    """What a resumed run must know besides the weights: the best validation score."""
-
-    def __init__(self, best_psnr=None, best_step=None, step_seconds=None):
-        self.best_psnr = best_psnr
-        self.best_step = best_step
-        self.step_seconds = step_seconds
-
-    def to_dict(self, step):
-        return {"step": step, "best_psnr": self.best_psnr, "best_step": self.best_step,
-                "step_seconds": self.step_seconds}
 
 
 class TrainingLogger(keras.callbacks.Callback):
@@ -139,7 +127,11 @@ class Validator(keras.callbacks.Callback):
 
 
 class Checkpointer(keras.callbacks.Callback):
-    """Saves the latest checkpoint and the run state every N steps and at the end."""
+    """Saves the latest checkpoint and the run state every N steps and at the end.
+
+    The state record (random generators, best score) goes first, so the
+    checkpoint on disk always has its record, whenever the run is killed.
+    """
 
     def __init__(self, run_dir, every, state):
         super().__init__()
@@ -158,5 +150,5 @@ class Checkpointer(keras.callbacks.Callback):
         self.save(optimizer_step(self.model))
 
     def save(self, step):
+        save_state(self.run_dir, self.model, self.state, step)
         runs.save_model_atomically(self.model, self.run_dir / runs.LATEST_CHECKPOINT)
-        runs.write_json_atomically(self.run_dir / runs.STATE_FILE, self.state.to_dict(step))

@@ -26,6 +26,8 @@ from restoration.reporting.tensorboard import run_hparams
 from restoration.reporting.tensorboard import write_run_hparams
 from restoration.training import build
 from restoration.training import callbacks
+from restoration.training.state import RunState
+from restoration.training.state import restore_state
 
 
 @contextlib.contextmanager
@@ -57,15 +59,15 @@ def check_resumable(config, run_dir):
 
 
 def restore_or_build(config, run_dir):
-    """The latest checkpoint with its optimizer state, or a freshly built model."""
+    """The latest checkpoint with its optimizer and generator states, or a freshly built model."""
     latest = run_dir / runs.LATEST_CHECKPOINT
-    state = runs.read_json(run_dir / runs.STATE_FILE, default={})
     if latest.exists():
         model = runs.load_keras_model(latest, compile=True)
-        return model, callbacks.RunState(
-            state.get("best_psnr"), state.get("best_step"), state.get("step_seconds")
-        )
-    return build.compile_model(build.build_model(config), config), callbacks.RunState()
+        step = optimizer_step(model)
+        state = restore_state(run_dir, model, step)
+        print(f"resuming {run_dir} from step {step}", flush=True)
+        return model, state
+    return build.compile_model(build.build_model(config), config), RunState()
 
 
 def train_remaining_steps(model, config, run_dir, state, verbose):

@@ -1,0 +1,75 @@
+"""What a resumed run must restore besides the weights: random generators and the best score.
+
+A `.keras` checkpoint holds the weights, the optimizer state and its step,
+but not the state of the layers' random generators (`keras.random.SeedGenerator`):
+a loaded DropBlock layer would start a new mask sequence, and the resumed run
+would not be the run it claims to be. `state.json` therefore keeps, for the
+last two checkpoint steps, every generator's state and the best validation
+score at that step. The record of a step is written *before* the checkpoint
+of that step, so whichever `latest.keras` survives an interruption, its
+record is there.
+"""
+
+import keras
+import numpy as np
+
+from restoration import runs
+
+# Records kept: the checkpoint being written and the one it replaces.
+_RECORDS = 2
+
+
+class RunState:
+    """The best validation score so far and the measured step time of a run."""
+
+    def __init__(self, best_psnr=None, best_step=None, step_seconds=None):
+        self.best_psnr = best_psnr
+        self.best_step = best_step
+        self.step_seconds = step_seconds
+
+
+def seed_generators(model):
+    """Every `SeedGenerator` of the model's layers, in layer order (nested layers included)."""
+    generators = []
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        for name in sorted(vars(layer)):
+            if isinstance(getattr(layer, name), keras.random.SeedGenerator):
+                generators.append((f"{layer.name}.{name}", getattr(layer, name)))
+    return generators
+
+
+def save_state(run_dir, model, state, step):
+    """Adds the record of checkpoint `step` to `state.json` (call before saving the checkpoint)."""
+    path = run_dir / runs.STATE_FILE
+    records = [record for record in _records(path) if record["step"] != step]
+    generators = {name: keras.ops.convert_to_numpy(generator.state).tolist()
+                  for name, generator in seed_generators(model)}
+    records.append({"step": step, "best_psnr": state.best_psnr, "best_step": state.best_step,
+                    "step_seconds": state.step_seconds, "seed_generators": generators})
+    runs.write_json_atomically(path, {"checkpoints": records[-_RECORDS:]})
+
+
+def restore_state(run_dir, model, step):
+    """Restores the generators of a loaded checkpoint at `step`; returns its `RunState`."""
+    path = run_dir / runs.STATE_FILE
+    record = next((record for record in _records(path) if record["step"] == step), None)
+    if record is None:
+        raise ValueError(
+            f"{path} has no record of step {step}, the step of {run_dir / runs.LATEST_CHECKPOINT}. "
+            "The run cannot resume exactly: delete the run directory to start it over."
+        )
+    saved = record["seed_generators"]
+    generators = dict(seed_generators(model))
+    if set(saved) != set(generators):
+        raise ValueError(
+            f"{path}: the random generators of step {step} ({sorted(saved)}) are not those of "
+            f"the checkpoint ({sorted(generators)}). Delete the run directory to start it over."
+        )
+    for name, generator in generators.items():
+        generator.state.assign(np.asarray(saved[name], dtype=generator.state.dtype))
+    return RunState(record["best_psnr"], record["best_step"], record["step_seconds"])
+
+
+def _records(path):
+    state = runs.read_json(path, default={"checkpoints": []})
+    return list(state.get("checkpoints", [])) if isinstance(state, dict) else []
