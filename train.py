@@ -9,6 +9,10 @@ resumes from its latest checkpoint when the same command is run again; a
 finished run is not trained twice. After the runs, the report of everything
 finished so far is written to `<output.root>/<experiment>/report.md` (and
 `report.json`, `gain.png`) and the gain table is printed.
+
+Exit status: 0 when every run finished, 2 for a config error (nothing was
+started), 3 when a run diverged (a non-finite loss or weight; the other runs
+still train and the report lists it as diverged).
 """
 
 import argparse
@@ -59,19 +63,29 @@ def main(argv=None):
     from restoration.reporting.report import write_report
     from restoration.reporting.tensorboard import write_experiment_summary
     from restoration.training import train_run
+    from restoration.training.callbacks import Diverged
 
     # `output` is experiment-wide (arms may not change it), so any arm gives the root.
     output_root = experiment.arm(*plan[0]).output.root
     directory = runs.experiment_directory(output_root, experiment.name)
     runs.write_experiment_file(directory, experiment.name, experiment.arm_names,
                                experiment.seeds, experiment.source)
+    diverged = []
     for index, (arm, seed) in enumerate(plan, start=1):
         config = experiment.arm(arm, seed)
         run_dir = runs.run_directory(output_root, experiment.name, arm, seed)
         finished = (run_dir / runs.RESULTS_FILE).exists()
         print(f"[{index}/{len(plan)}] {experiment.name}: arm {arm}, seed {seed} -> {run_dir}"
               + (" (finished earlier)" if finished else ""), flush=True)
-        results = train_run(config, run_dir, verbose=0 if args.quiet else "auto")
+        try:
+            results = train_run(config, run_dir, verbose=0 if args.quiet else "auto")
+        except Diverged as error:
+            diverged.append(run_dir)
+            rate = config.training.optimizer.learning_rate
+            print(f"error: {run_dir} diverged ({error}); try a lower "
+                  f"training.optimizer.learning_rate than {rate:g}, then delete {run_dir} to "
+                  "train it again", file=sys.stderr, flush=True)
+            continue
         for name, scores in results["test"].items():
             print(f"    {name}: PSNR {scores['psnr']:.3f} dB", flush=True)
     if not args.no_report:
@@ -79,7 +93,7 @@ def main(argv=None):
         write_experiment_summary(directory, report)
         print(format_gain_table(report))
         print(f"Report: {directory / runs.REPORT_MARKDOWN}")
-    return 0
+    return 3 if diverged else 0
 
 
 if __name__ == "__main__":

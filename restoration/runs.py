@@ -17,6 +17,7 @@ from pathlib import Path
 CONFIG_FILE = "config.yaml"
 STATE_FILE = "state.json"
 RESULTS_FILE = "results.json"
+DIVERGED_FILE = "diverged.json"
 FINAL_MODEL = "model.keras"
 LATEST_CHECKPOINT = "checkpoints/latest.keras"
 BEST_CHECKPOINT = "checkpoints/best.keras"

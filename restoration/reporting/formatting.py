@@ -153,6 +153,13 @@ def format_markdown(report):
         f"- `{run['arm']}` seed {run['seed']}: no results.json in {run['path']}"
         for run in report["missing_runs"]
     ] or ["None: every run has finished."]
+    if report.get("diverged_runs"):
+        lines += ["", "## Diverged runs (not scored)", ""]
+        lines += [
+            f"- `{run['arm']}` seed {run['seed']}: not finite at step {run['step']} "
+            f"({run['what']}), in {run['path']}"
+            for run in report["diverged_runs"]
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -177,6 +184,8 @@ def format_gain_table(report):
     ]
     if report["missing_runs"]:
         lines.append(f"{len(report['missing_runs'])} run(s) missing; see report.md.")
+    if report.get("diverged_runs"):
+        lines.append(f"{len(report['diverged_runs'])} run(s) diverged, not scored; see report.md.")
     return "\n".join(line.rstrip() for line in lines)
 
 

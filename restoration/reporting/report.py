@@ -31,7 +31,9 @@ class ExperimentResults:
         seeds: the seeds every arm is meant to run.
         baseline: the arm the others are compared with.
         runs: dict from `(arm, seed)` to the parsed `results.json`.
-        missing: `(arm, seed)` pairs without `results.json`.
+        missing: `(arm, seed)` pairs without `results.json` that have not diverged.
+        diverged: dict from `(arm, seed)` to the parsed `diverged.json` of runs
+            stopped by a non-finite loss or weight; they are listed, never scored.
     """
 
     name: str
@@ -41,6 +43,7 @@ class ExperimentResults:
     baseline: str
     runs: dict
     missing: tuple
+    diverged: dict
 
     def scores(self, arm, test_set):
         """Returns a dict from seed to the `test[test_set]` entry of `arm`."""
@@ -69,8 +72,17 @@ def collect_runs(experiment_dir):
         for results in sorted(map(runs.read_json, paths), key=lambda results: int(results["seed"])):
             finished[(arm, int(results["seed"]))] = results
     seeds = tuple(manifest["seeds"])
-    missing = tuple((arm, seed) for arm in arms for seed in seeds if (arm, seed) not in finished)
-    return ExperimentResults(manifest["name"], directory, arms, seeds, baseline, finished, missing)
+    diverged = {}
+    for arm in arms:
+        for seed in seeds:
+            record = runs.read_json(runs.run_directory(directory.parent, directory.name, arm, seed)
+                                    / runs.DIVERGED_FILE)
+            if record is not None and (arm, seed) not in finished:
+                diverged[(arm, seed)] = record
+    missing = tuple((arm, seed) for arm in arms for seed in seeds
+                    if (arm, seed) not in finished and (arm, seed) not in diverged)
+    return ExperimentResults(manifest["name"], directory, arms, seeds, baseline, finished, missing,
+                             diverged)
 
 
 def _number(value):
@@ -195,7 +207,8 @@ def build_report(experiment_dir, level=0.95, resamples=10000):
         `arms` (regularizer, finished seeds and mean cost per arm), `sets`
         (per test set: scoring conventions, per-arm mean PSNR and SSIM with
         intervals, per-arm gains over the baseline with seed intervals,
-        image-level bootstrap and Wilcoxon p) and `missing_runs`. Undefined
+        image-level bootstrap and Wilcoxon p), `missing_runs` and
+        `diverged_runs` (stopped by a non-finite loss or weight). Undefined
         numbers (an interval from one seed) are `None`.
     """
     results = collect_runs(experiment_dir)
@@ -212,6 +225,11 @@ def build_report(experiment_dir, level=0.95, resamples=10000):
         "missing_runs": [
             {"arm": arm, "seed": seed, "path": str(results.directory / arm / f"seed{seed}")}
             for arm, seed in results.missing
+        ],
+        "diverged_runs": [
+            {"arm": arm, "seed": seed, "path": str(results.directory / arm / f"seed{seed}"),
+             "step": record.get("step"), "what": record.get("what")}
+            for (arm, seed), record in results.diverged.items()
         ],
     }
 

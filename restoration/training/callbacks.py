@@ -6,6 +6,7 @@ any `steps_per_execution` and continue correctly after a resume. They write
 to TensorBoard through a `restoration.reporting.tensorboard.SummaryWriter`.
 """
 
+import math
 import time
 
 import keras
@@ -17,6 +18,35 @@ from restoration import runs
 from restoration.evaluation.protocol import score_images
 from restoration.evaluation.protocol import to_uint8
 from restoration.training.state import save_state
+
+
+class Diverged(Exception):
+    """Training produced a non-finite loss or weight; nothing non-finite was saved.
+
+    Args:
+        step: the optimizer step at which it was seen.
+        what: what was not finite, e.g. `"loss nan"` or `"weight conv1/kernel"`.
+    """
+
+    def __init__(self, step, what):
+        super().__init__(f"not finite at step {step}: {what}")
+        self.step, self.what = step, what
+
+
+def check_finite_weights(model, step):
+    """Raises `Diverged` if any weight of the model is NaN or infinite (before saving it)."""
+    for weight in model.weights:
+        if not np.all(np.isfinite(keras.ops.convert_to_numpy(weight))):
+            raise Diverged(step, f"weight {weight.path}")
+
+
+class DivergenceGuard(keras.callbacks.Callback):
+    """Stops training at the first non-finite loss (the first callback, so nothing acts on it)."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            raise Diverged(optimizer_step(self.model), f"loss {float(loss)}")
 
 
 def _crossed(previous, current, every):
@@ -100,6 +130,8 @@ class Validator(keras.callbacks.Callback):
 
     def validate(self, step):
         outputs = self.model.predict(self.inputs, batch_size=4, verbose=0).astype("float32")
+        if not np.all(np.isfinite(outputs)):
+            raise Diverged(step, "validation output")
         outputs = [to_uint8(output) for output in outputs]
         entries = [(index, target, output)
                    for index, (target, output) in enumerate(zip(self.targets, outputs))]
@@ -110,6 +142,7 @@ class Validator(keras.callbacks.Callback):
             self.writer.images(step, "validation/input_output_target", self._panels(outputs),
                                self.panels)
         if self.state.best_psnr is None or psnr > self.state.best_psnr:
+            check_finite_weights(self.model, step)
             self.state.best_psnr, self.state.best_step = psnr, step
             runs.save_model_atomically(self.model, self.run_dir / runs.BEST_CHECKPOINT)
         return psnr
@@ -150,5 +183,6 @@ class Checkpointer(keras.callbacks.Callback):
         self.save(optimizer_step(self.model))
 
     def save(self, step):
+        check_finite_weights(self.model, step)
         save_state(self.run_dir, self.model, self.state, step)
         runs.save_model_atomically(self.model, self.run_dir / runs.LATEST_CHECKPOINT)

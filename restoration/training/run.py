@@ -80,7 +80,7 @@ def train_remaining_steps(model, config, run_dir, state, verbose):
     images = build.load_images(config.data.train, config)
     dataset = build.training_dataset(config, images, skip_steps=done)
     writer = SummaryWriter(run_dir / runs.LOGS)
-    steps = [callbacks.TrainingLogger(writer, training.log_every, state)]
+    steps = [callbacks.DivergenceGuard(), callbacks.TrainingLogger(writer, training.log_every, state)]
     regularizer = config.regularizer
     if isinstance(regularizer, DropBlockConfig) and regularizer.schedule_steps > 0:
         steps.append(dropblock.DropBlockSchedule(regularizer.schedule_steps))
@@ -92,9 +92,11 @@ def train_remaining_steps(model, config, run_dir, state, verbose):
             training.validate_every, training.image_panels, state,
         ))
     steps.append(callbacks.Checkpointer(run_dir, training.checkpoint_every, state))
-    model.fit(dataset, epochs=1, steps_per_epoch=remaining, callbacks=steps, verbose=verbose,
-              shuffle=False)
-    writer.close()
+    try:
+        model.fit(dataset, epochs=1, steps_per_epoch=remaining, callbacks=steps, verbose=verbose,
+                  shuffle=False)
+    finally:
+        writer.close()
 
 
 def score_test_sets(model, config, run_dir):
@@ -144,17 +146,31 @@ def train_run(config, run_dir, verbose="auto"):
 
     Returns:
         The results dict, also written to `<run_dir>/results.json`.
+
+    Raises:
+        restoration.training.callbacks.Diverged: a loss, weight or validation
+            output was not finite; `diverged.json` records where, no results
+            are written and no checkpoint holds the non-finite weights.
     """
     run_dir = Path(run_dir)
     finished = runs.read_json(run_dir / runs.RESULTS_FILE)
     if finished is not None:
         return finished
+    diverged = runs.read_json(run_dir / runs.DIVERGED_FILE)
+    if diverged is not None:
+        raise callbacks.Diverged(diverged["step"], diverged["what"])
     check_resumable(config, run_dir)
     config.save_resolved(run_dir)
     keras.utils.set_random_seed(config.run.seed)
     with dtype_policy(config.training.mixed_precision):
         model, state = restore_or_build(config, run_dir)
-        train_remaining_steps(model, config, run_dir, state, verbose)
+        try:
+            train_remaining_steps(model, config, run_dir, state, verbose)
+        except callbacks.Diverged as error:
+            # Recorded, so the report lists the run as diverged and a rerun does not retry it.
+            runs.write_json_atomically(run_dir / runs.DIVERGED_FILE,
+                                       {"step": error.step, "what": error.what})
+            raise
         runs.save_model_atomically(model, run_dir / runs.FINAL_MODEL)
         checkpoint, test, seconds_per_image = score_test_sets(model, config, run_dir)
     results = {
