@@ -12,7 +12,8 @@ finished so far is written to `<output.root>/<experiment>/report.md` (and
 
 Exit status: 0 when every run finished, 2 for a config error (nothing was
 started), 3 when a run diverged (a non-finite loss or weight; the other runs
-still train and the report lists it as diverged).
+still train and the report lists it as diverged), 4 when a run was skipped
+because another process is training it (each run directory is locked).
 """
 
 import argparse
@@ -70,7 +71,7 @@ def main(argv=None):
     directory = runs.experiment_directory(output_root, experiment.name)
     runs.write_experiment_file(directory, experiment.name, experiment.arm_names,
                                experiment.seeds, experiment.source)
-    diverged = []
+    diverged, locked = [], []
     for index, (arm, seed) in enumerate(plan, start=1):
         config = experiment.arm(arm, seed)
         run_dir = runs.run_directory(output_root, experiment.name, arm, seed)
@@ -79,6 +80,10 @@ def main(argv=None):
               + (" (finished earlier)" if finished else ""), flush=True)
         try:
             results = train_run(config, run_dir, verbose=0 if args.quiet else "auto")
+        except runs.RunLocked as error:
+            locked.append(run_dir)
+            print(f"error: {error}", file=sys.stderr, flush=True)
+            continue
         except Diverged as error:
             diverged.append(run_dir)
             rate = config.training.optimizer.learning_rate
@@ -93,7 +98,7 @@ def main(argv=None):
         write_experiment_summary(directory, report)
         print(format_gain_table(report))
         print(f"Report: {directory / runs.REPORT_MARKDOWN}")
-    return 3 if diverged else 0
+    return 3 if diverged else 4 if locked else 0
 
 
 if __name__ == "__main__":

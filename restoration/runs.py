@@ -8,6 +8,8 @@ the report. Every file is written to a temporary name first and renamed, so
 an interruption never leaves half a file.
 """
 
+import contextlib
+import fcntl
 import json
 import os
 import tempfile
@@ -23,6 +25,9 @@ LATEST_CHECKPOINT = "checkpoints/latest.keras"
 BEST_CHECKPOINT = "checkpoints/best.keras"
 LOGS = "logs"
 EVALUATION = "evaluation"
+LOCK_FILE = ".lock"
+# Every temporary file is named `.<name>.<random>.tmp` (or `.tmp.keras`) beside its target.
+TEMPORARY_PATTERNS = (".*.tmp", ".*.tmp.keras")
 # Model files of a run directory by name, in the order tried when none is
 # named: the checkpoint chosen on validation, then the final weights.
 CHECKPOINTS = {"best": BEST_CHECKPOINT, "final": FINAL_MODEL, "latest": LATEST_CHECKPOINT}
@@ -99,11 +104,81 @@ def read_experiment_file(directory):
             "baseline": baseline, "source": manifest.get("source")}
 
 
+class RunLocked(Exception):
+    """Another process is training this run directory."""
+
+
+@contextlib.contextmanager
+def lock_run_directory(run_dir):
+    """Holds an exclusive lock on a run directory for as long as the block runs.
+
+    A second process (or a second lock in this one) gets `RunLocked` at once
+    instead of racing the first for the same files. The lock is the kernel's
+    (`flock`), so it disappears with its process, however that process ends.
+    Temporary files an interrupted writer left are removed once it is held.
+
+    Args:
+        run_dir: The run directory; created if missing.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / LOCK_FILE, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise RunLocked(
+                f"{run_dir} is being trained by another process (pid {holder}); run the "
+                "command again when it has finished"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        remove_temporaries(run_dir)
+        try:
+            yield run_dir
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def remove_temporaries(folder):
+    """Deletes the temporary files interrupted writes left in `folder` and below."""
+    for pattern in TEMPORARY_PATTERNS:
+        for path in Path(folder).rglob(pattern):
+            path.unlink(missing_ok=True)
+
+
+def _fsync_folder(folder):
+    """Makes a rename in `folder` durable (a no-op where folders cannot be opened)."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _replace_durably(temporary, path):
+    """fsyncs `temporary`, renames it over `path` and fsyncs the folder."""
+    descriptor = os.open(temporary, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+    os.replace(temporary, path)
+    _fsync_folder(path.parent)
+
+
 def write_bytes_atomically(path, data):
     """Writes `data` to `path` through a temporary file in the same folder.
 
-    Readers see the old file or the new one, never half of one; the file is
-    readable by everyone (mkstemp would make it private to its owner).
+    Readers see the old file or the new one, never half of one, and the new
+    one is on disk (fsync) before it replaces the old. The file is readable
+    by everyone (mkstemp would make it private to its owner).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -112,7 +187,7 @@ def write_bytes_atomically(path, data):
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
         os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
+        _replace_durably(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
@@ -148,12 +223,18 @@ def read_json(path, default=None):
 
 
 def save_model_atomically(model, path):
-    """Saves a `.keras` file under a temporary name, then renames it."""
+    """Saves a `.keras` file under a unique temporary name, fsyncs it, then renames it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.tmp.keras")
-    model.save(temporary)
-    os.replace(temporary, path)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.",
+                                         suffix=".tmp.keras")
+    os.close(handle)
+    try:
+        model.save(temporary)
+        _replace_durably(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def load_keras_model(model_file, compile=False):

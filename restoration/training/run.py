@@ -151,8 +151,15 @@ def train_run(config, run_dir, verbose="auto"):
         restoration.training.callbacks.Diverged: a loss, weight or validation
             output was not finite; `diverged.json` records where, no results
             are written and no checkpoint holds the non-finite weights.
+        restoration.runs.RunLocked: another process is training this run.
     """
     run_dir = Path(run_dir)
+    with runs.lock_run_directory(run_dir):
+        return _train_locked(config, run_dir, verbose)
+
+
+def _train_locked(config, run_dir, verbose):
+    """`train_run` once the run directory is locked."""
     finished = runs.read_json(run_dir / runs.RESULTS_FILE)
     if finished is not None:
         return finished
