@@ -114,10 +114,18 @@ def main(argv=None):
             per_image_dir=arguments.per_image_csv,
             progress=print_set,
         )
-    except (FileNotFoundError, ValueError) as error:
-        # Missing data, paths and arguments are the user's to fix: a message, not a traceback.
+    except OSError as error:
+        # Missing data and paths, unreadable files: the user's to fix, a message, not a traceback.
+        print(f"evaluate.py: error: {error.filename or ''}{': ' if error.filename else ''}"
+              f"{error.strerror or error}", file=sys.stderr)
+        return 2
+    except ValueError as error:
+        # Bad arguments and images; the message names the value or the file.
         print(f"evaluate.py: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("evaluate.py: interrupted", file=sys.stderr)
+        return 130
     if arguments.output:
         scores = results[paths[0]] if len(paths) == 1 else results
         runs.write_json_atomically(arguments.output, scores)

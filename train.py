@@ -10,10 +10,13 @@ finished run is not trained twice. After the runs, the report of everything
 finished so far is written to `<output.root>/<experiment>/report.md` (and
 `report.json`, `gain.png`) and the gain table is printed.
 
-Exit status: 0 when every run finished, 2 for a config error (nothing was
-started), 3 when a run diverged (a non-finite loss or weight; the other runs
+Exit status: 0 when every run finished, 1 for a file problem (a bad image, a
+full disk, an unusable folder, an unreadable checkpoint: one line names the
+path, and the run resumes once it is fixed), 2 for a config error (nothing
+was started), 3 when a run diverged (a non-finite loss or weight; the other runs
 still train and the report lists it as diverged), 4 when a run was skipped
-because another process is training it (each run directory is locked).
+because another process is training it (each run directory is locked), 130
+after Ctrl-C (the run resumes from its latest checkpoint).
 """
 
 import argparse
@@ -60,14 +63,34 @@ def main(argv=None):
         return 2
     # Quiets TensorFlow's C++ start-up logs; set before the imports below load it.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from data.images import ImageError
+
+    # `output` is experiment-wide (arms may not change it), so any arm gives the root.
+    output_root = experiment.arm(*plan[0]).output.root
+    try:
+        return run_experiment(experiment, plan, output_root, args)
+    except KeyboardInterrupt:
+        print("interrupted: run the same command again to resume from the latest checkpoints",
+              file=sys.stderr)
+        return 130
+    except OSError as error:
+        # A full disk, an unusable output folder, a missing or unreadable file.
+        where = error.filename or runs.experiment_directory(output_root, experiment.name)
+        print(f"error: {where}: {error.strerror or error}", file=sys.stderr)
+        return 1
+    except (ImageError, runs.RunError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+def run_experiment(experiment, plan, output_root, args):
+    """Trains the planned runs, then writes the report; returns the exit status."""
     from restoration.reporting.formatting import format_gain_table
     from restoration.reporting.report import write_report
     from restoration.reporting.tensorboard import write_experiment_summary
     from restoration.training import train_run
     from restoration.training.callbacks import Diverged
 
-    # `output` is experiment-wide (arms may not change it), so any arm gives the root.
-    output_root = experiment.arm(*plan[0]).output.root
     directory = runs.experiment_directory(output_root, experiment.name)
     runs.write_experiment_file(directory, experiment.name, experiment.arm_names,
                                experiment.seeds, experiment.source)

@@ -12,6 +12,10 @@ import numpy as np
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
+
+class ImageError(ValueError):
+    """An image file that cannot be used; the message names the file."""
+
 # MATLAB rgb2gray weights (ITU-R BT.601 luma); with them the BSD68 gray
 # benchmark equals round(rgb2gray(CBSD68)) exactly.
 _GRAY_WEIGHTS = np.array([0.298936021293775, 0.587043074451121, 0.114020904255103])
@@ -30,7 +34,7 @@ def _to_uint8(pixels, path):
         return pixels.astype(np.uint8) * 255
     if pixels.dtype == np.uint16:
         return _round_half_up(pixels.astype(np.float64) * 255.0 / 65535.0).astype(np.uint8)
-    raise ValueError(
+    raise ImageError(
         "Expected an image with 1-, 8- or 16-bit unsigned samples. "
         f"Received: dtype={pixels.dtype} in path={path}"
     )
@@ -48,7 +52,7 @@ def _to_channels_last(pixels, path):
         return pixels[..., :1]
     if pixels.ndim == 3 and pixels.shape[-1] == 4:
         return pixels[..., :3]
-    raise ValueError(
+    raise ImageError(
         "Expected a single gray, gray+alpha, RGB or RGBA image. "
         f"Received: shape={pixels.shape} in path={path}"
     )
@@ -89,7 +93,7 @@ def read_image(path, channels=None):
     try:
         pixels = np.asarray(iio.imread(path))
     except Exception as error:
-        raise ValueError(
+        raise ImageError(
             f"Could not decode image file. Expected a png, jpg, bmp or tif image. "
             f"Received: path={path} ({error})"
         ) from error
@@ -113,7 +117,7 @@ def image_size(path):
     try:
         shape = iio.improps(path).shape
     except Exception as error:
-        raise ValueError(
+        raise ImageError(
             f"Could not read the image header. Expected a png, jpg, bmp or tif image. "
             f"Received: path={path} ({error})"
         ) from error

@@ -22,6 +22,7 @@ RESULTS_FILE = "results.json"
 DIVERGED_FILE = "diverged.json"
 FINAL_MODEL = "model.keras"
 LATEST_CHECKPOINT = "checkpoints/latest.keras"
+PREVIOUS_CHECKPOINT = "checkpoints/previous.keras"
 BEST_CHECKPOINT = "checkpoints/best.keras"
 LOGS = "logs"
 EVALUATION = "evaluation"
@@ -39,6 +40,14 @@ REPORT_JSON = "report.json"
 GAIN_PLOT = "gain.png"
 SUMMARY = "summary"
 BASELINE_ARM = "baseline"
+
+
+class RunError(ValueError):
+    """A run or experiment directory that cannot be used as it is; the message says why and what to do."""
+
+
+class RunLocked(RunError):
+    """Another process is training this run directory."""
 
 
 def experiment_directory(output_root, experiment):
@@ -94,18 +103,14 @@ def read_experiment_file(directory):
     manifest = read_json(path)
     arms = manifest.get("arms") if isinstance(manifest, dict) else None
     if not arms or not isinstance(arms, list):
-        raise ValueError(f"{path}: expected a non-empty list of arms. Received: arms={arms!r}")
+        raise RunError(f"{path}: expected a non-empty list of arms. Received: arms={arms!r}")
     baseline = manifest.get("baseline") or baseline_arm(arms)
     if baseline not in arms:
-        raise ValueError(f"{path}: expected the baseline to be one of {arms}. "
+        raise RunError(f"{path}: expected the baseline to be one of {arms}. "
                          f"Received: baseline={baseline!r}")
     return {"name": manifest.get("name", directory.name), "arms": arms,
             "seeds": [int(seed) for seed in manifest.get("seeds", [])],
             "baseline": baseline, "source": manifest.get("source")}
-
-
-class RunLocked(Exception):
-    """Another process is training this run directory."""
 
 
 @contextlib.contextmanager
@@ -162,6 +167,11 @@ def _fsync_folder(folder):
         os.close(descriptor)
 
 
+def _with_path(error, path):
+    """The same OSError, naming the file being written rather than its temporary (or nothing)."""
+    return OSError(error.errno, error.strerror or str(error), str(path))
+
+
 def _replace_durably(temporary, path):
     """fsyncs `temporary`, renames it over `path` and fsyncs the folder."""
     descriptor = os.open(temporary, os.O_RDONLY)
@@ -188,6 +198,9 @@ def write_bytes_atomically(path, data):
             stream.write(data)
         os.chmod(temporary, 0o644)
         _replace_durably(temporary, path)
+    except OSError as error:
+        Path(temporary).unlink(missing_ok=True)
+        raise _with_path(error, path) from error
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
@@ -219,7 +232,7 @@ def read_json(path, default=None):
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"{path}: not valid JSON ({error}). Delete it to start over.") from None
+        raise RunError(f"{path}: not valid JSON ({error}). Delete it to start over.") from None
 
 
 def save_model_atomically(model, path):
@@ -232,9 +245,30 @@ def save_model_atomically(model, path):
     try:
         model.save(temporary)
         _replace_durably(temporary, path)
+    except OSError as error:
+        Path(temporary).unlink(missing_ok=True)
+        raise _with_path(error, path) from error
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def save_checkpoint(model, run_dir):
+    """Saves `checkpoints/latest.keras`, keeping the one it replaces as `previous.keras`.
+
+    Should the new file be lost or unreadable, the run resumes from the
+    previous one; at every moment at least one of the two is complete.
+    """
+    latest, previous = Path(run_dir) / LATEST_CHECKPOINT, Path(run_dir) / PREVIOUS_CHECKPOINT
+    if latest.exists():
+        os.replace(latest, previous)
+    save_model_atomically(model, latest)
+
+
+def checkpoints(run_dir):
+    """The checkpoints a run can resume from, newest first."""
+    paths = (Path(run_dir) / LATEST_CHECKPOINT, Path(run_dir) / PREVIOUS_CHECKPOINT)
+    return [path for path in paths if path.exists()]
 
 
 def load_keras_model(model_file, compile=False):

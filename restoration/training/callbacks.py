@@ -185,4 +185,4 @@ class Checkpointer(keras.callbacks.Callback):
     def save(self, step):
         check_finite_weights(self.model, step)
         save_state(self.run_dir, self.model, self.state, step)
-        runs.save_model_atomically(self.model, self.run_dir / runs.LATEST_CHECKPOINT)
+        runs.save_checkpoint(self.model, self.run_dir)

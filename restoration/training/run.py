@@ -50,8 +50,8 @@ def check_resumable(config, run_dir):
     path = run_dir / runs.CONFIG_FILE
     if not path.exists() or RunConfig.from_file(run_dir).to_dict() == config.to_dict():
         return
-    if (run_dir / runs.LATEST_CHECKPOINT).exists():
-        raise ValueError(
+    if runs.checkpoints(run_dir):
+        raise runs.RunError(
             f"{path} was written by a different configuration. Resuming would mix "
             "two experiments: use another experiment name, or delete the run directory "
             "to start over."
@@ -59,14 +59,26 @@ def check_resumable(config, run_dir):
 
 
 def restore_or_build(config, run_dir):
-    """The latest checkpoint with its optimizer and generator states, or a freshly built model."""
-    latest = run_dir / runs.LATEST_CHECKPOINT
-    if latest.exists():
-        model = runs.load_keras_model(latest, compile=True)
+    """The newest readable checkpoint with its optimizer and generator states, or a new model.
+
+    A checkpoint that cannot be read (cut short, corrupted) is reported and the
+    previous one is used; with none readable the run cannot resume.
+    """
+    candidates = runs.checkpoints(run_dir)
+    for path in candidates:
+        try:
+            model = runs.load_keras_model(path, compile=True)
+        except Exception as error:  # Keras raises several types for a damaged archive.
+            print(f"warning: {path} is unreadable ({type(error).__name__}: {error}); "
+                  "trying the previous checkpoint", flush=True)
+            continue
         step = optimizer_step(model)
         state = restore_state(run_dir, model, step)
-        print(f"resuming {run_dir} from step {step}", flush=True)
+        print(f"resuming {run_dir} from step {step} ({path.name})", flush=True)
         return model, state
+    if candidates:
+        raise runs.RunError(f"No readable checkpoint in {run_dir / 'checkpoints'}: delete the run "
+                            "directory to start the run over.")
     return build.compile_model(build.build_model(config), config), RunState()
 
 

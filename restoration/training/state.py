@@ -4,7 +4,7 @@ A `.keras` checkpoint holds the weights, the optimizer state and its step,
 but not the state of the layers' random generators (`keras.random.SeedGenerator`):
 a loaded DropBlock layer would start a new mask sequence, and the resumed run
 would not be the run it claims to be. `state.json` therefore keeps, for the
-last two checkpoint steps, every generator's state and the best validation
+last three checkpoint steps, every generator's state and the best validation
 score at that step. The record of a step is written *before* the checkpoint
 of that step, so whichever `latest.keras` survives an interruption, its
 record is there.
@@ -15,8 +15,9 @@ import numpy as np
 
 from restoration import runs
 
-# Records kept: the checkpoint being written and the one it replaces.
-_RECORDS = 2
+# Records kept: the checkpoint being written, latest.keras and previous.keras
+# (the two it may resume from while the new one is being written).
+_RECORDS = 3
 
 
 class RunState:
@@ -54,14 +55,14 @@ def restore_state(run_dir, model, step):
     path = run_dir / runs.STATE_FILE
     record = next((record for record in _records(path) if record["step"] == step), None)
     if record is None:
-        raise ValueError(
-            f"{path} has no record of step {step}, the step of {run_dir / runs.LATEST_CHECKPOINT}. "
+        raise runs.RunError(
+            f"{path} has no record of step {step}, the step of the checkpoint it resumes from. "
             "The run cannot resume exactly: delete the run directory to start it over."
         )
     saved = record["seed_generators"]
     generators = dict(seed_generators(model))
     if set(saved) != set(generators):
-        raise ValueError(
+        raise runs.RunError(
             f"{path}: the random generators of step {step} ({sorted(saved)}) are not those of "
             f"the checkpoint ({sorted(generators)}). Delete the run directory to start it over."
         )
