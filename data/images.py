@@ -9,6 +9,7 @@ import pathlib
 
 import imageio.v3 as iio
 import numpy as np
+import png
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
@@ -71,11 +72,37 @@ def rgb_to_gray(image):
     return _round_half_up(np.clip(luma, 0.0, 255.0)).astype(np.uint8)[..., None]
 
 
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _is_deep_colour_png(path):
+    """Whether a file is a 16-bit RGB(A) PNG, which Pillow truncates to 8 bits."""
+    with open(path, "rb") as handle:
+        header = handle.read(26)
+    # IHDR follows the signature: bit depth at byte 24, colour type (2 RGB, 6 RGBA) at 25.
+    return header[:8] == _PNG_SIGNATURE and len(header) == 26 and header[24] == 16 and (
+        header[25] in (2, 6))
+
+
+def _decode(path):
+    """Decoded samples of an image file, in its own bit depth and channels (RGB for CMYK)."""
+    if _is_deep_colour_png(path):
+        width, height, rows, info = png.Reader(filename=str(path)).asDirect()
+        pixels = np.vstack([np.asarray(row, np.uint16) for row in rows])
+        return pixels.reshape(height, width, info["planes"])
+    pixels = np.asarray(iio.imread(path))
+    if pixels.ndim == 3 and pixels.shape[-1] == 4 and iio.immeta(path).get("mode") == "CMYK":
+        # Pillow undoes the inverted CMYK of Adobe JPEGs and converts to RGB.
+        pixels = np.asarray(iio.imread(path, mode="RGB"))
+    return pixels
+
+
 def read_image(path, channels=None):
     """Reads an image file into a uint8 array.
 
-    Gray images get a channel axis, alpha is dropped, 16-bit samples are
-    scaled by `255 / 65535` and rounded.
+    Gray images get a channel axis, alpha is dropped, CMYK is converted to
+    RGB, 16-bit samples (gray or colour) are scaled by `255 / 65535` and
+    rounded.
 
     Args:
         path: png, jpg, bmp or tif file.
@@ -91,7 +118,7 @@ def read_image(path, channels=None):
     if not path.is_file():
         raise FileNotFoundError(f"Image file not found: {path}")
     try:
-        pixels = np.asarray(iio.imread(path))
+        pixels = _decode(path)
     except Exception as error:
         raise ImageError(
             f"Could not decode image file. Expected a png, jpg, bmp or tif image. "
@@ -132,13 +159,14 @@ def list_images(folder):
 
     Returns:
         Sorted list of `pathlib.Path` whose extension (any case) is one of
-        `IMAGE_EXTENSIONS`.
+        `IMAGE_EXTENSIONS`. A symbolic link to nothing is an `ImageError`
+        naming it, rather than an image silently left out.
     """
     folder = pathlib.Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"Image folder not found: {folder}")
-    return sorted(
-        entry
-        for entry in folder.iterdir()
-        if entry.is_file() and entry.suffix.lower() in IMAGE_EXTENSIONS
-    )
+    images = [entry for entry in folder.iterdir() if entry.suffix.lower() in IMAGE_EXTENSIONS]
+    broken = sorted(entry.name for entry in images if entry.is_symlink() and not entry.exists())
+    if broken:
+        raise ImageError(f"Broken symbolic links in {folder}: {', '.join(broken)}")
+    return sorted(entry for entry in images if entry.is_file())

@@ -27,6 +27,7 @@ class ImageSet:
         colour: `"rgb"` or `"gray"`, the channels its images are used with.
         split: `"test"` for benchmarks, `"train"` or `"valid"` for training data.
         folders: relative folders that may hold the images, first match wins.
+        size: how many images the set holds; a folder with another count is refused.
         aliases: other names accepted for the set.
     """
 
@@ -35,34 +36,36 @@ class ImageSet:
     colour: str
     split: str
     folders: tuple
+    size: int
     aliases: tuple = ()
 
 
 IMAGE_SETS = {
     image_set.name: image_set
     for image_set in (
-        ImageSet("Set5", "sr", "rgb", "test", ("Set5", "Set5/HR")),
-        ImageSet("Set14", "sr", "rgb", "test", ("Set14", "Set14/HR")),
-        ImageSet("BSD100", "sr", "rgb", "test", ("BSD100", "B100", "B100/HR"), ("B100",)),
-        ImageSet("Urban100", "sr", "rgb", "test", ("Urban100", "Urban100/HR")),
-        ImageSet("Manga109", "sr", "rgb", "test", ("Manga109", "Manga109/HR")),
-        ImageSet("Set12", "denoise", "gray", "test", ("Set12",)),
-        ImageSet("BSD68", "denoise", "gray", "test", ("BSD68",)),
-        ImageSet("CBSD68", "denoise", "rgb", "test", ("CBSD68",)),
-        ImageSet("Kodak24", "denoise", "rgb", "test", ("Kodak24",)),
-        ImageSet("McMaster", "denoise", "rgb", "test", ("McMaster",)),
-        ImageSet("T91", "sr", "rgb", "train", ("T91",)),
-        ImageSet("Train400", "denoise", "gray", "train", ("Train400",)),
+        ImageSet("Set5", "sr", "rgb", "test", ("Set5", "Set5/HR"), 5),
+        ImageSet("Set14", "sr", "rgb", "test", ("Set14", "Set14/HR"), 14),
+        ImageSet("BSD100", "sr", "rgb", "test", ("BSD100", "B100", "B100/HR"), 100, ("B100",)),
+        ImageSet("Urban100", "sr", "rgb", "test", ("Urban100", "Urban100/HR"), 100),
+        ImageSet("Manga109", "sr", "rgb", "test", ("Manga109", "Manga109/HR"), 109),
+        ImageSet("Set12", "denoise", "gray", "test", ("Set12",), 12),
+        ImageSet("BSD68", "denoise", "gray", "test", ("BSD68",), 68),
+        ImageSet("CBSD68", "denoise", "rgb", "test", ("CBSD68",), 68),
+        ImageSet("Kodak24", "denoise", "rgb", "test", ("Kodak24",), 24),
+        ImageSet("McMaster", "denoise", "rgb", "test", ("McMaster",), 18),
+        ImageSet("T91", "sr", "rgb", "train", ("T91",), 91),
+        ImageSet("Train400", "denoise", "gray", "train", ("Train400",), 400),
         ImageSet(
             "DIV2K_train_HR",
             "sr",
             "rgb",
             "train",
             ("DIV2K_train_HR", "DIV2K/DIV2K_train_HR"),
+            800,
             ("DIV2K",),
         ),
         ImageSet(
-            "DIV2K_valid_HR", "sr", "rgb", "valid", ("DIV2K_valid_HR", "DIV2K/DIV2K_valid_HR")
+            "DIV2K_valid_HR", "sr", "rgb", "valid", ("DIV2K_valid_HR", "DIV2K/DIV2K_valid_HR"), 100
         ),
     )
 }
@@ -136,6 +139,8 @@ def find_set(name, root=None):
 
     Returns:
         `pathlib.Path` of the first candidate folder holding at least one image.
+        A folder holding another number of images than the set has is a
+        `FileNotFoundError` giving both counts and how to fetch the set again.
     """
     image_set = get_image_set(name)
     searched = []
@@ -143,7 +148,14 @@ def find_set(name, root=None):
         for folder in image_set.folders:
             path = data_root / folder
             searched.append(str(path))
-            if path.is_dir() and list_images(path):
+            images = list_images(path) if path.is_dir() else []
+            if images and len(images) != image_set.size:
+                raise FileNotFoundError(
+                    f"Image set {image_set.name} in {path} holds {len(images)} images, expected "
+                    f"{image_set.size} (incomplete, or other files beside the images). Delete "
+                    f"{path}, then: " + _download_hint(image_set)
+                )
+            if images:
                 return path
     raise FileNotFoundError(
         f"Image set {image_set.name} not found; searched: {', '.join(searched)}. "

@@ -34,9 +34,10 @@ def synthetic_image(height, width, channels, seed):
 
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory):
-    """A data root with a 3-image `Set5` (one of them gray) and a 2-image gray `Set12`."""
+    """A data root with a 5-image `Set5` (one of them gray) and a 12-image gray `Set12`."""
     root = tmp_path_factory.mktemp("data")
-    shapes = {"Set5": [(24, 30, 3), (20, 26, 3), (22, 22, 1)], "Set12": [(24, 24, 1), (20, 28, 1)]}
+    shapes = {"Set5": [(24, 30, 3), (20, 26, 3), (22, 22, 1), (18, 24, 3), (26, 20, 3)],
+              "Set12": [(24, 24, 1), (20, 28, 1)] * 6}
     for set_name, set_shapes in shapes.items():
         (root / set_name).mkdir()
         for index, shape in enumerate(set_shapes):
@@ -77,8 +78,8 @@ def test_run_directory_scores_its_configured_sets(run_dir, tmp_path):
     scores = json.loads(output.read_text())
     assert list(scores) == ["Set5"]
     entry = scores["Set5"]
-    assert entry["images"] == len(entry["per_image"]) == 3
-    assert [image["name"] for image in entry["per_image"]] == ["image0", "image1", "image2"]
+    assert entry["images"] == len(entry["per_image"]) == 5
+    assert [image["name"] for image in entry["per_image"]] == [f"image{index}" for index in range(5)]
     assert entry["psnr"] == pytest.approx(np.mean([image["psnr"] for image in entry["per_image"]]))
     assert 0 < entry["ssim"] <= 1
     assert entry["conventions"]["border"] == 2 and entry["conventions"]["y_channel"]
@@ -91,7 +92,7 @@ def test_run_directory_writes_per_image_csv(run_dir):
     results = sources.evaluate_paths([run_dir])
     rows = read_csv(run_dir / "evaluation" / "Set5.csv")
     per_image = results[str(run_dir)]["Set5"]["per_image"]
-    assert len(rows) == len(per_image) == 3
+    assert len(rows) == len(per_image) == 5
     assert list(rows[0]) == ["name", "psnr", "ssim"]
     for row, image in zip(rows, per_image, strict=True):
         assert row["name"] == image["name"]
@@ -175,7 +176,7 @@ def test_two_models_are_keyed_by_path(run_dir, model_file, data_root, tmp_path):
     )
     csv_files = sorted(csv_root.glob("*/Set5.csv"))
     assert len(csv_files) == 2
-    assert all(len(read_csv(path)) == 3 for path in csv_files)
+    assert all(len(read_csv(path)) == 5 for path in csv_files)
     assert not (run_dir / "evaluation").exists(), "--per-image-csv replaces the default folder"
 
 
@@ -245,7 +246,7 @@ def test_format_table_states_scores_and_conventions(data_root):
     """The table shows set, image count, PSNR, SSIM and the conventions sentence."""
     evaluation = evaluate_sr(bicubic_predictor(2), load_set("Set5", data_root), 2)
     table = evaluate.format_table("Set5", evaluation.to_json())
-    assert f"| Set5 | 3 | {evaluation.psnr:.3f} | {evaluation.ssim:.4f} |" in table
+    assert f"| Set5 | 5 | {evaluation.psnr:.3f} | {evaluation.ssim:.4f} |" in table
     assert evaluation.conventions.description in table
 
 

@@ -44,7 +44,7 @@ def _find_set(name, root, key, source):
 
 
 def _source_sizes(data_source, root, key, source):
-    """`(name, (height, width))` of the images a data source reads, in name order."""
+    """`(path or name, (height, width))` of the images a data source reads, in name order."""
     if data_source.source == "builtin":
         sizes = _builtin_sizes(data_source.name)
     else:
@@ -61,7 +61,7 @@ def _source_sizes(data_source, root, key, source):
             raise ConfigError(source, f"{key}.path", "a folder that holds png, jpg, bmp or tif "
                               "images", f"{describe(data_source.path)}, which holds none")
         try:
-            sizes = [(path.stem, image_size(path)) for path in paths]
+            sizes = [(str(path), image_size(path)) for path in paths]
         except ValueError as error:
             raise ConfigError(source, key, "readable images", str(error)) from None
     sizes = sorted(sizes)
@@ -82,6 +82,6 @@ def _check_patch_fits(config, sizes, source):
         side = "low-resolution side" if factor > 1 else "side"
         expected = (
             f"at most {limit}, the shortest {side} of the training images "
-            f"({name} is {height}x{width})"
+            f"({name} is {height}x{width} pixels)"
         )
         raise ConfigError(source, "data.patch_size", expected, describe(config.data.patch_size))

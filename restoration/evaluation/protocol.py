@@ -170,13 +170,16 @@ def score_images(entries, conventions, compute_ssim=True, predict_seconds=0.0):
     per_image = []
     for name, reference, output in entries:
         arguments = dict(border=conventions.border, y_channel=conventions.y_channel)
-        per_image.append(
-            {
-                "name": name,
-                "psnr": psnr(reference, output, **arguments),
-                "ssim": ssim(reference, output, **arguments) if compute_ssim else None,
-            }
-        )
+        try:
+            per_image.append(
+                {
+                    "name": name,
+                    "psnr": psnr(reference, output, **arguments),
+                    "ssim": ssim(reference, output, **arguments) if compute_ssim else None,
+                }
+            )
+        except ValueError as error:
+            raise ValueError(f"Cannot score image {name}: {error}") from None
     if not per_image:
         raise ValueError("Expected at least one image to evaluate. Received: images=[]")
     mean_psnr = float(np.mean([entry["psnr"] for entry in per_image]))

@@ -92,3 +92,34 @@ def test_image_size_reads_the_header_only(tmp_path):
     (tmp_path / "broken.png").write_bytes(b"not an image")
     with pytest.raises(ValueError, match="broken.png"):
         image_size(tmp_path / "broken.png")
+
+
+def test_16_bit_rgb_png_is_rounded_not_truncated(tmp_path):
+    """16-bit colour PNGs map to round(x * 255 / 65535) too (Pillow alone would truncate)."""
+    import png
+
+    samples = np.array([[[129, 1129, 2129], [32896, 65407, 65535]]], np.uint16)
+    png.from_array(samples.reshape(1, -1), mode="RGB;16").save(str(tmp_path / "deep.png"))
+    expected = np.floor(samples.astype(np.float64) * 255.0 / 65535.0 + 0.5).astype(np.uint8)
+    np.testing.assert_array_equal(read_image(tmp_path / "deep.png"), expected)
+    assert expected[0, 0, 0] == 1  # truncation would give 0
+
+
+def test_cmyk_jpeg_is_read_as_rgb(tmp_path):
+    """A CMYK JPEG reads as the RGB colours it shows, not with inverted or dropped channels."""
+    from PIL import Image
+
+    Image.new("CMYK", (16, 16), (0, 255, 255, 0)).save(tmp_path / "red.jpg", quality=95)
+    Image.new("CMYK", (16, 16), (0, 0, 0, 255)).save(tmp_path / "black.jpg", quality=95)
+    red, black = read_image(tmp_path / "red.jpg"), read_image(tmp_path / "black.jpg")
+    assert red.shape == (16, 16, 3)
+    np.testing.assert_allclose(red.reshape(-1, 3).mean(axis=0), [255, 0, 0], atol=3)
+    np.testing.assert_allclose(black.reshape(-1, 3).mean(axis=0), [0, 0, 0], atol=3)
+
+
+def test_broken_symbolic_link_is_named_not_skipped(tmp_path):
+    """list_images refuses a link to nothing instead of silently listing one image fewer."""
+    write_image(tmp_path / "a.png", random_image((4, 4, 3)))
+    (tmp_path / "b.png").symlink_to(tmp_path / "missing.png")
+    with pytest.raises(ValueError, match="Broken symbolic links .*: b.png"):
+        list_images(tmp_path)

@@ -61,11 +61,39 @@ def test_data_root_resolution_order(tmp_path, monkeypatch):
 def test_load_set_reads_sorted_images_from_nested_layout(tmp_path):
     """Sets stored as <name>/HR are found and loaded in name order."""
     (tmp_path / "Set5" / "HR").mkdir(parents=True)
-    for index, name in enumerate(("woman", "baby")):
+    names = ("woman", "baby", "head", "bird", "butterfly")
+    for index, name in enumerate(names):
         write_image(tmp_path / "Set5" / "HR" / f"{name}.png", random_image((4, 6, 3), seed=index))
     loaded = testsets.load_set("set5", tmp_path)
-    assert [name for name, _ in loaded] == ["baby", "woman"]
+    assert [name for name, _ in loaded] == sorted(names)
     assert all(image.dtype == np.uint8 and image.shape == (4, 6, 3) for _, image in loaded)
+
+
+def test_a_set_with_another_image_count_is_refused(tmp_path):
+    """A folder with fewer (or more) images than the set has is an error with both counts."""
+    for index in range(4):
+        write_image(tmp_path / "Set5" / f"image{index}.png", random_image((4, 4, 3), seed=index))
+    with pytest.raises(FileNotFoundError, match="holds 4 images, expected 5") as raised:
+        testsets.find_set("Set5", tmp_path)
+    assert "make data SETS=Set5" in str(raised.value)
+
+
+def test_a_broken_link_in_a_set_is_named(tmp_path):
+    """A symbolic link to nothing is named instead of being silently left out."""
+    for index in range(5):
+        write_image(tmp_path / "Set5" / f"image{index}.png", random_image((4, 4, 3), seed=index))
+    (tmp_path / "Set5" / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    with pytest.raises(ValueError, match="Broken symbolic links in .*Set5: gone.png"):
+        testsets.find_set("Set5", tmp_path)
+
+
+def test_download_table_and_set_registry_agree_on_sizes():
+    """The download checks the same image count the registry knows."""
+    from data.sources import SOURCES
+
+    assert {source.name: source.image_count for source in SOURCES} == {
+        name: image_set.size for name, image_set in testsets.IMAGE_SETS.items()
+    }
 
 
 @needs_shared_data

@@ -140,3 +140,10 @@ def test_prediction_time_is_counted_per_image_with_every_tile(monkeypatch):
     whole = evaluate_sr(predict, images, 2, compute_ssim=False)
     assert whole.predict_seconds == 2.0
     assert tiled.to_json()["images"] == 2
+
+
+def test_an_image_too_small_to_score_is_named():
+    """An image smaller than the border it must lose is an error naming the image."""
+    images = [("fine", random_image((40, 40, 3), 1)), ("tiny", random_image((4, 4, 3), 2))]
+    with pytest.raises(ValueError, match="Cannot score image tiny"):
+        evaluate_sr(bicubic_predictor(2), images, 2, compute_ssim=False)
