@@ -88,15 +88,21 @@ def drop_block_mask(
         `(B, H, W, C)`, or `(B, H, W, 1)` for shared channels.
     """
     batch, height, width, num_channels = shape
-    block_h, block_w = block_size
     solve = calibrated_gamma if gamma == "calibrated" else paper_gamma
     seed_probability = solve(rate, height, width, block_size)
+    # A block larger than a map of known size is clipped to it before the
+    # pooling, whose cost grows with the block (block 1000 on a 24x24 map
+    # would pool a 2022x2022 padded map); the mask is the same either way.
+    block_h, block_w = (
+        min(size, limit) if isinstance(limit, int) else size
+        for size, limit in zip(block_size, (height, width))
+    )
     valid_h = static_maximum(height - block_h + 1, 1)
     valid_w = static_maximum(width - block_w + 1, 1)
     seed_channels = num_channels if channels == "independent" else 1
     noise = random.uniform((batch, valid_h, valid_w, seed_channels), seed=seed)
     seeds = ops.cast(ops.less(noise, seed_probability), mask_dtype())
-    return grow_blocks(seeds, block_size, height, width)
+    return grow_blocks(seeds, (block_h, block_w), height, width)
 
 
 def grow_blocks(seeds, block_size, height, width):

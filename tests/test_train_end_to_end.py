@@ -215,3 +215,27 @@ def test_final_weights_are_validated_when_steps_are_not_a_multiple(tmp_path):
             if any(value.tag == "validation/psnr" for value in event.summary.value):
                 steps.add(event.step)
     assert steps == {2, 3}
+
+
+def test_resumed_curves_do_not_overlap_in_tensorboard(tmp_path, monkeypatch):
+    """Steps logged after the last checkpoint by the interrupted process are dropped on resume."""
+    from tensorboard.backend.event_processing.plugin_event_accumulator import EventAccumulator
+
+    experiment = load_config(TINY, [f"output.root={tmp_path}", "training.steps=6"])
+    config = experiment.arm("dropblock", 0)
+    original = callbacks.TrainingLogger._write
+
+    def write_then_stop(self, step, running_mean):
+        original(self, step, running_mean)
+        if step == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(callbacks.TrainingLogger, "_write", write_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        train_run(config, tmp_path / "run", verbose=0)
+    monkeypatch.setattr(callbacks.TrainingLogger, "_write", original)
+    train_run(config, tmp_path / "run", verbose=0)
+    accumulator = EventAccumulator(str(tmp_path / "run" / runs.LOGS), purge_orphaned_data=True)
+    accumulator.Reload()
+    steps = [event.step for event in accumulator.Tensors("train/loss")]
+    assert steps == [1, 2, 3, 4, 5, 6]

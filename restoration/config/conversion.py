@@ -230,7 +230,9 @@ def _convert_plain(hint, value, key, source):
     if hint is bool:
         return value if isinstance(value, bool) else _INVALID
     if hint is int:
-        return value if isinstance(value, int) and not isinstance(value, bool) else _INVALID
+        # Beyond 64 bits no counter, seed or size of this project fits (TensorFlow would overflow).
+        is_int = isinstance(value, int) and not isinstance(value, bool)
+        return value if is_int and -(2**63) <= value < 2**63 else _INVALID
     if hint is float:
         is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
         return float(value) if is_number and math.isfinite(value) else _INVALID

@@ -9,6 +9,7 @@ Each `(arm, seed)` pair then resolves to a frozen `RunConfig`.
 import copy
 import dataclasses
 import os
+import re
 import typing
 from collections.abc import Mapping
 from typing import Any
@@ -124,10 +125,21 @@ def load_config(path, overrides=(), check_data=True):
     if isinstance(overrides, str):
         raise TypeError(f"Expected a list of overrides. Received: overrides={overrides!r}")
     overrides, path = tuple(overrides), os.fspath(path)
-    tree = _read_with_base(path, ())
+    tree, origins = _read_with_base(path, ())
     source = f"{path} (with {' '.join(overrides)})" if overrides else path
     for text in overrides:
-        apply_override(tree, *parse_override(text, source), _file_keys, source)
+        key, value = parse_override(text, source)
+        apply_override(tree, key, value, _file_keys, source)
+        origins.update(_origins(value, tuple(key.split(".")), source))
+    try:
+        return _validate(tree, source, check_data)
+    except ConfigError as error:
+        # Name the file that wrote the key: the base file, the file itself or an override.
+        raise _blamed(error, origins, source) from None
+
+
+def _validate(tree, source, check_data):
+    """Validates a merged tree into an `ExperimentConfig` (see `load_config`)."""
     for key in tree:
         if key not in _file_keys(tree, ()):
             listing = ", ".join(_file_keys(tree, ()))
@@ -162,17 +174,21 @@ def _read_with_base(path, chain):
     `base` is a path relative to the file. The file's sections are merged
     into the base's key by key, as overrides are; `experiment.arms`, when
     given, replaces the base's arms, so a preset lists exactly its own arms.
+
+    Returns:
+        `(tree, origins)`: the merged tree, and for each key path (a tuple)
+        the file that last wrote it.
     """
     tree = read_yaml_file(path)
     base = tree.pop("base", None)
     if base is None:
-        return tree
+        return tree, _origins(tree, (), path)
     if not isinstance(base, str):
         raise ConfigError(path, "base", "a path to another config file", describe(base))
     base_path = os.path.normpath(os.path.join(os.path.dirname(path), base))
     if base_path in chain + (os.path.normpath(path),):
         raise ConfigError(path, "base", "a file that does not include itself", base)
-    merged = _read_with_base(base_path, chain + (os.path.normpath(path),))
+    merged, origins = _read_with_base(base_path, chain + (os.path.normpath(path),))
     experiment = tree.pop("experiment", None)
     # Key by key: a new experiment name must not discard the base's seeds.
     keys = (
@@ -186,7 +202,31 @@ def _read_with_base(path, chain):
         keys = {"experiment": experiment}
     for key, value in [*keys.items(), *tree.items()]:
         apply_override(merged, str(key), value, _file_keys, path)
-    return merged
+        origins.update(_origins(value, tuple(str(key).split(".")), path))
+    return merged, origins
+
+
+def _origins(value, prefix, origin):
+    """`{key path: origin}` for `prefix` and every key path below it in `value`."""
+    found = {prefix: origin} if prefix else {}
+    if isinstance(value, dict):
+        for key, child in value.items():
+            found.update(_origins(child, (*prefix, str(key)), origin))
+    return found
+
+
+def _blamed(error, origins, source):
+    """`error` with the file that wrote its key as the source, where that is another file."""
+    if error.source != source or not error.key:
+        return error
+    parts = tuple(re.sub(r"\[\d+\]", "", error.key).split("."))
+    for length in range(len(parts), 0, -1):
+        if parts[:length] in origins:
+            origin = origins[parts[:length]]
+            if origin == source:
+                return error
+            return ConfigError(origin, error.key, error.expected, error.received)
+    return error
 
 
 def _resolve_arm(tree, experiment, arm, arm_overrides, source):

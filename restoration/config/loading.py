@@ -64,18 +64,27 @@ def describe(value):
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+# Bounds on what a configuration may expand to: far above any real config, far
+# below what would hang the loader (aliases of aliases expand exponentially).
+MAX_VALUES = 100_000
+MAX_DEPTH = 50
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 class _StrictLoader(yaml.SafeLoader):
     """A `yaml.SafeLoader` that rejects duplicate keys and reads `1e-4` as a float.
 
     PyYAML implements YAML 1.1, where a float needs a dot and a signed
     exponent, so `1e-4` and `1.0e5` would silently become strings and reach
     a layer constructor as text. Duplicate keys would silently keep the last.
+    Merge keys (`<<: *defaults`) work as in YAML: the keys written beside
+    them override the merged ones.
     """
 
     def construct_mapping(self, node, deep=False):
         seen = set()
         for key_node, _ in node.value:
-            if isinstance(key_node, yaml.ScalarNode):
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != _MERGE_TAG:
                 key = self.construct_object(key_node, deep=deep)
                 if key in seen:
                     raise yaml.constructor.ConstructorError(
@@ -104,9 +113,39 @@ def parse_yaml(text, source):
     """
     try:
         # `_StrictLoader` is a `SafeLoader`: it never builds arbitrary objects.
-        return yaml.load(text, Loader=_StrictLoader)
+        tree = yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as error:
         raise ConfigError(source, "", "valid YAML", " ".join(str(error).split())) from None
+    except RecursionError:
+        raise ConfigError(source, "", f"at most {MAX_DEPTH} levels of nesting",
+                          "nesting too deep to read") from None
+    _check_size(tree, source)
+    return tree
+
+
+def _check_size(tree, source):
+    """Refuses trees nested deeper than `MAX_DEPTH` or expanding to over `MAX_VALUES` values.
+
+    Aliases share one object, so the count is memoised by identity: the walk
+    is linear in the document while the count is what a copy would build.
+    """
+    counts = {}
+
+    def count(value, depth):
+        if depth > MAX_DEPTH:
+            raise ConfigError(source, "", f"at most {MAX_DEPTH} levels of nesting",
+                              f"more than {MAX_DEPTH}")
+        if not isinstance(value, (dict, list)):
+            return 1
+        if id(value) not in counts:
+            children = value.values() if isinstance(value, dict) else value
+            counts[id(value)] = 1 + sum(count(child, depth + 1) for child in children)
+            if counts[id(value)] > MAX_VALUES:
+                raise ConfigError(source, "", f"at most {MAX_VALUES:,} values once aliases are "
+                                  "expanded", "more (an alias bomb?)")
+        return counts[id(value)]
+
+    count(tree, 0)
 
 
 def read_yaml_file(path):

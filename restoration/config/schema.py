@@ -162,10 +162,17 @@ class DataConfig:
     batch_size: int = positive()
 
     def relations(self):
+        seen = {}
         for index, name in enumerate(self.test_sets):
             if name != BUILTIN_SET and not _is_image_set(name):
                 expected = f"{BUILTIN_SET!r} or a known image set ({_known_sets()})"
                 yield f"test_sets[{index}]", expected, name
+                return
+            canonical = name if name == BUILTIN_SET else get_image_set(name).name
+            if canonical in seen:
+                expected = f"each set once ({name!r} is {seen[canonical]!r} again)"
+                yield f"test_sets[{index}]", expected, name
+            seen.setdefault(canonical, name)
 
 
 @section

@@ -19,10 +19,14 @@ hyperparameters are all equal into one row; `experiment`, `arm` and `seed`
 are hyperparameters, so every run keeps its own row.
 """
 
+import socket
+import time
 from pathlib import Path
 
 import tensorflow as tf
+from tensorboard.compat.proto import event_pb2
 from tensorboard.plugins.hparams import api as hp
+from tensorboard.summary.writer.record_writer import RecordWriter
 
 from restoration import runs
 from restoration.reporting.formatting import format_markdown
@@ -31,11 +35,19 @@ from restoration.reporting.formatting import format_markdown
 class SummaryWriter:
     """Scalars and images of one run, written to its `logs/` folder.
 
+    Each start of training first writes a `SessionLog` START marker at the
+    first step it will log. TensorBoard takes a START after the first as a
+    restart and drops what an interrupted process had logged from that step
+    on (after its last checkpoint), so the curves of a resumed run do not
+    overlap.
+
     Args:
         log_dir: the folder of the event files, `<run_dir>/logs`.
+        start_step: the optimizer step training starts (or resumes) from.
     """
 
-    def __init__(self, log_dir):
+    def __init__(self, log_dir, start_step=0):
+        _mark_start(Path(log_dir), start_step + 1)
         self._writer = tf.summary.create_file_writer(str(log_dir))
 
     def scalars(self, step, values):
@@ -51,6 +63,27 @@ class SummaryWriter:
 
     def close(self):
         self._writer.close()
+
+
+def _mark_start(log_dir, step):
+    """Writes a SessionLog START event at `step` in a file that sorts before the next writer's.
+
+    TensorBoard reads the event files of a folder in name order; TensorFlow
+    names its files `events.out.tfevents.<seconds>.<host>.<pid>...`, and
+    `0start` sorts before any pid written in the same second.
+    """
+    log_dir.mkdir(parents=True, exist_ok=True)
+    name = f"events.out.tfevents.{int(time.time())}.{socket.gethostname()}.0start{step}"
+    now = time.time()
+    # TensorBoard honours START markers only in files that declare the event format version.
+    events = [event_pb2.Event(wall_time=now, file_version="brain.Event:2"),
+              event_pb2.Event(step=step, wall_time=now,
+                              session_log=event_pb2.SessionLog(status=event_pb2.SessionLog.START))]
+    with open(log_dir / name, "wb") as handle:
+        writer = RecordWriter(handle)
+        for event in events:
+            writer.write(event.SerializeToString())
+        writer.flush()
 
 
 def flatten_hparams(hparams, prefix=""):

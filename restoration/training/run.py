@@ -91,7 +91,7 @@ def train_remaining_steps(model, config, run_dir, state, verbose):
         return
     images = build.load_images(config.data.train, config)
     dataset = build.training_dataset(config, images, skip_steps=done)
-    writer = SummaryWriter(run_dir / runs.LOGS)
+    writer = SummaryWriter(run_dir / runs.LOGS, start_step=done)
     steps = [callbacks.DivergenceGuard(), callbacks.TrainingLogger(writer, training.log_every, state)]
     regularizer = config.regularizer
     if isinstance(regularizer, DropBlockConfig) and regularizer.schedule_steps > 0:

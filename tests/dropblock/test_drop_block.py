@@ -1,5 +1,6 @@
 """Statistics and invariants of `drop_block_2d` (runs under every backend)."""
 
+import keras
 import numpy as np
 import pytest
 from keras import ops
@@ -118,3 +119,15 @@ def _row_expectation(gamma, height, width, block, row):
     cols = np.arange(width)
     b = np.minimum(cols, valid_w - 1) - np.maximum(cols - block + 1, 0) + 1
     return float(np.mean(1 - (1 - gamma) ** (a * b)))
+
+
+def test_a_block_larger_than_the_map_equals_the_map_sized_block():
+    """Block 1000 on a 24x20 map is clipped before pooling: the same masks as block (24, 20)."""
+    inputs = np.ones((2, 24, 20, 3), "float32")
+    huge, clipped = (
+        ops.convert_to_numpy(drop_block.drop_block_2d(
+            inputs, 0.3, block, seed=keras.random.SeedGenerator(4), normalize="none"))
+        for block in ((1000, 1000), (24, 20))
+    )
+    np.testing.assert_array_equal(huge, clipped)
+    assert 0 < (huge == 0).mean() < 1
