@@ -6,10 +6,14 @@ Usage:
     python -m data.download --sets DIV2K Set5 Set14 BSD100 Urban100 [--root DIR]
 
 Each archive is streamed to `<file>.part`, resumed with an HTTP Range request
-after an interruption, checked against its sha256 and only then renamed into
-place. The images it holds are extracted into a temporary folder that is
-renamed to `<root>/<SetName>/` once complete, so a set folder that exists is
-whole and a second run downloads nothing.
+after an interruption (only when the server confirms the file is unchanged),
+checked against its Content-Length, its sha256 where one is pinned and its
+own CRCs (every member is read back), and only then renamed into place; an
+HTML error page is refused. A cached archive that no longer reads back is
+downloaded again. The images it holds are extracted into a temporary folder
+that is renamed to `<root>/<SetName>/` once complete, so a set folder that
+exists is whole and a second run downloads nothing; a set folder with another
+image count is refused with its path (an empty one is filled).
 
 Sources. DIV2K comes from its authors (ETH Zurich); its sha256 sums are the
 ones TensorFlow Datasets publishes for the same URLs. The benchmark sets come
@@ -39,6 +43,7 @@ from pathlib import PurePosixPath
 from data.fetch import DownloadError
 from data.fetch import fetch
 from data.fetch import hash_file
+from data.images import list_images
 from data.sources import ALIASES
 from data.sources import SOURCES
 from data.testsets import candidate_roots
@@ -146,6 +151,33 @@ def extract_images(archive, member_glob, destination, image_count=None):
     return sorted(destination.iterdir())
 
 
+def verify_archive(archive):
+    """Raises `DownloadError` unless `archive` is a zip or tar whose every member reads back.
+
+    Zip members are checked against their CRC-32; a compressed tar is read to
+    the end, which checks its gzip/bzip2/xz trailer. An HTML error page, a
+    truncated or a corrupted archive are all caught here, before the file is
+    kept.
+    """
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as bundle:
+                damaged = bundle.testzip()
+            if damaged is not None:
+                raise DownloadError(f"{archive} is corrupt: member {damaged} fails its CRC check.")
+        elif tarfile.is_tarfile(archive):
+            with tarfile.open(archive, "r:*") as bundle:
+                for member in bundle:
+                    if member.isfile():
+                        with bundle.extractfile(member) as stream:
+                            while stream.read(_CHUNK_BYTES):
+                                pass
+        else:
+            raise DownloadError(f"{archive} is neither a zip nor a tar archive.")
+    except (OSError, EOFError, zipfile.BadZipFile, tarfile.TarError) as error:
+        raise DownloadError(f"{archive} is corrupt or truncated ({error}).") from error
+
+
 def _archive_path(url, archive_folder):
     """Returns the cache path of the archive at `url`, unique per URL."""
     parts = urllib.parse.urlsplit(url)
@@ -156,12 +188,21 @@ def _obtain_archive(url, sha256, archive_folder, log):
     """Returns the path of a verified copy of the archive at `url`, downloading it if needed."""
     archive = _archive_path(url, archive_folder)
     if archive.exists():
-        if sha256 is None or hash_file(archive, hashlib.sha256()).hexdigest() == sha256.lower():
+        if sha256 is not None:
+            usable = hash_file(archive, hashlib.sha256()).hexdigest() == sha256.lower()
+        else:
+            try:
+                verify_archive(archive)
+                usable = True
+            except DownloadError as error:
+                log(f"{error}")
+                usable = False
+        if usable:
             log(f"Using the archive already at {archive}.")
             return archive
-        log(f"{archive} does not match its sha256; downloading it again.")
+        log(f"{archive} is not the archive it should be; downloading it again.")
         archive.unlink()
-    fetch(url, archive, sha256, log)
+    fetch(url, archive, sha256, log, verify=verify_archive)
     return archive
 
 
@@ -187,7 +228,7 @@ def download_sets(names, root, sources=SOURCES, aliases=None, keep_archives=Fals
     root.mkdir(parents=True, exist_ok=True)
     pending = {}
     for source in selected:
-        if (root / source.name).is_dir():
+        if _present(root / source.name, source, log):
             log(f"{source.name}: already present in {root / source.name}.")
         else:
             pending.setdefault(source.url, []).append(source)
@@ -200,6 +241,23 @@ def download_sets(names, root, sources=SOURCES, aliases=None, keep_archives=Fals
         if not keep_archives:
             archive.unlink()
     return {source.name: root / source.name for source in selected}
+
+
+def _present(folder, source, log):
+    """Whether a set's folder holds the whole set; an empty folder is removed, a partial one refused."""
+    if not folder.is_dir():
+        return False
+    images = list_images(folder)
+    if not any(folder.iterdir()):
+        log(f"{source.name}: {folder} is empty; downloading the set into it.")
+        folder.rmdir()
+        return False
+    if len(images) != source.image_count:
+        raise DownloadError(
+            f"{folder} holds {len(images)} images, expected {source.image_count} for "
+            f"{source.name}. Delete {folder} to download the set again."
+        )
+    return True
 
 
 def describe_sources(root, sources=SOURCES, aliases=None):

@@ -1,11 +1,17 @@
-"""Resumable, checksummed HTTP downloads with the standard library only.
+"""Resumable, checked HTTP downloads with the standard library only.
 
 `fetch` streams a URL to `<file>.part`, continues an interrupted transfer
-with an HTTP Range request (or starts over when the server ignores it),
-checks the sha256 when one is known and renames the file into place.
+with an HTTP Range request, checks the byte count against Content-Length,
+the sha256 when one is known and the content with a `verify` function, and
+only then renames the file into place. A `.part` is continued only when
+`<file>.part.json` records that it came from the same URL and the server can
+confirm (`If-Range` with its ETag or Last-Modified) that the file has not
+changed since; otherwise it is discarded and the download starts over.
 """
 
 import hashlib
+import http.client
+import json
 import os
 import re
 import urllib.error
@@ -26,12 +32,36 @@ def _content_range_start(response):
     return int(match.group(1)) if match else None
 
 
-def _open(url, offset):
-    """Opens `url`, asking for the bytes from `offset` on when it is positive."""
+def _open(url, offset, validator=None):
+    """Opens `url`, asking for the bytes from `offset` on (if unchanged) when it is positive."""
     request = urllib.request.Request(url, headers={"User-Agent": "dropblock-restoration"})
     if offset:
         request.add_header("Range", f"bytes={offset}-")
+        request.add_header("If-Range", validator)
     return urllib.request.urlopen(request, timeout=_TIMEOUT_SECONDS)
+
+
+def _resumable_offset(url, partial, record, log):
+    """Bytes of `partial` that can be continued: 0 unless its record vouches for them."""
+    if not partial.exists():
+        record.unlink(missing_ok=True)
+        return 0, None
+    try:
+        saved = json.loads(record.read_text())
+    except (OSError, ValueError):
+        saved = {}
+    if saved.get("url") == url and saved.get("validator"):
+        return partial.stat().st_size, saved["validator"]
+    log(f"{partial} cannot be shown to be a prefix of {url}; downloading from the first byte.")
+    partial.unlink()
+    record.unlink(missing_ok=True)
+    return 0, None
+
+
+def _record(record, url, response):
+    """Notes where a new `.part` comes from, so an interrupted download can be continued."""
+    validator = response.headers.get("ETag") or response.headers.get("Last-Modified")
+    record.write_text(json.dumps({"url": url, "validator": validator}))
 
 
 def hash_file(path, digest):
@@ -43,16 +73,32 @@ def hash_file(path, digest):
 
 
 def _copy(response, handle, digest, written, log):
-    """Copies `response` into `handle`, logging every tenth of the expected size."""
-    total = written + int(response.headers.get("Content-Length") or 0)
+    """Copies `response` into `handle`, logging every tenth of the expected size.
+
+    Returns:
+        `(written, expected)`: bytes in the file now, and the total the
+        server announced (`None` without a Content-Length).
+    """
+    length = response.headers.get("Content-Length")
+    expected = written + int(length) if length is not None else None
+    total = expected or 0
     next_report = written + total // 10
-    for chunk in iter(lambda: response.read(_CHUNK_BYTES), b""):
+    closed = False
+    while not closed:
+        try:
+            chunk = response.read(_CHUNK_BYTES)
+        except http.client.IncompleteRead as error:
+            # The connection closed early: keep what came, the byte count says the rest.
+            chunk, closed = error.partial, True
+        if not chunk:
+            break
         handle.write(chunk)
         digest.update(chunk)
         written += len(chunk)
         if total >= 100 * _CHUNK_BYTES and written >= next_report:
             log(f"  {written / 2**20:.0f} of {total / 2**20:.0f} MiB")
             next_report += total // 10
+    return written, expected
 
 
 def _stream(url, partial, log):
@@ -61,9 +107,10 @@ def _stream(url, partial, log):
     Returns:
         the sha256 `hashlib` object of the whole file.
     """
-    offset = partial.stat().st_size if partial.exists() else 0
+    record = partial.with_name(partial.name + ".json")
+    offset, validator = _resumable_offset(url, partial, record, log)
     try:
-        response = _open(url, offset)
+        response = _open(url, offset, validator)
     except urllib.error.HTTPError as error:
         if error.code != 416 or not offset:
             raise
@@ -72,38 +119,56 @@ def _stream(url, partial, log):
         partial.unlink()
         offset, response = 0, _open(url, 0)
     with response:
+        if response.headers.get("Content-Type", "").split(";")[0].strip() == "text/html":
+            raise DownloadError(
+                f"{url} answered with a web page, not a file (HTTP {response.status}); the "
+                "address may have moved. Nothing was saved."
+            )
         resumed = offset > 0 and response.status == 206
         if resumed and _content_range_start(response) != offset:
             partial.unlink()
+            record.unlink(missing_ok=True)
             raise DownloadError(
                 f"Server answered a resume of {url} with the wrong range, so the partial "
                 f"file was deleted. Expected a range starting at byte {offset}. Received: "
                 f"Content-Range={response.headers.get('Content-Range')!r}"
             )
         if offset and not resumed:
-            log(f"Server ignored the Range request for {url}; restarting from the first byte.")
+            log(f"The file at {url} changed or the server ignored the Range request; "
+                "restarting from the first byte.")
         digest = hashlib.sha256()
         if resumed:
             log(f"Resuming {url} at byte {offset}.")
             hash_file(partial, digest)
+        else:
+            _record(record, url, response)
         with open(partial, "ab" if resumed else "wb") as handle:
-            _copy(response, handle, digest, offset if resumed else 0, log)
+            written, expected = _copy(response, handle, digest, offset if resumed else 0, log)
+    if expected is not None and written != expected:
+        raise DownloadError(
+            f"The download of {url} was cut short: {written:,} of {expected:,} bytes arrived. "
+            f"Run the command again to resume it from {partial}."
+        )
     return digest
 
 
-def fetch(url, destination, sha256=None, log=print):
+def fetch(url, destination, sha256=None, log=print, verify=None):
     """Downloads `url` to `destination` through `<destination>.part`.
 
-    An existing `.part` file is continued with an HTTP Range request; when the
-    server ignores the request the download restarts from the first byte. The
-    file is renamed into place only after its sha256 matched `sha256`; on a
-    mismatch the partial file is deleted.
+    An existing `.part` file is continued with an HTTP Range request when its
+    record shows it is a prefix of the same, unchanged file; otherwise, or when
+    the server ignores the request, the download restarts from the first byte.
+    The file is renamed into place only once all the announced bytes arrived,
+    its sha256 matched `sha256` and `verify` accepted it; a mismatch or a
+    rejection deletes the partial file.
 
     Args:
         url: address to download.
         destination: final path of the file.
         sha256: expected hex digest, or `None` to accept any content.
         log: function that receives progress messages.
+        verify: optional function of the downloaded path that raises
+            `DownloadError` for unusable content (a corrupt archive).
 
     Returns:
         the sha256 hex digest of the downloaded file.
@@ -114,18 +179,27 @@ def fetch(url, destination, sha256=None, log=print):
     log(f"Downloading {url}")
     try:
         actual = _stream(url, partial, log).hexdigest()
-    except (urllib.error.URLError, OSError) as error:
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
         raise DownloadError(
             f"Could not download {url} into {partial}: {error}. Run the command again "
             "to resume."
         ) from error
     if sha256 is not None and actual != sha256.lower():
         partial.unlink()
+        partial.with_name(partial.name + ".json").unlink(missing_ok=True)
         raise DownloadError(
             f"Checksum mismatch for {url} (file {destination}): expected sha256 {sha256}, "
             f"received sha256 {actual}. The partial file was deleted."
         )
+    if verify is not None:
+        try:
+            verify(partial)
+        except DownloadError:
+            partial.unlink()
+            partial.with_name(partial.name + ".json").unlink(missing_ok=True)
+            raise
     if sha256 is None:
         log(f"No sha256 is recorded for {url}; computed sha256 {actual}.")
     os.replace(partial, destination)
+    partial.with_name(partial.name + ".json").unlink(missing_ok=True)
     return actual

@@ -42,11 +42,18 @@ def _tar_gz_archive(members):
 
 
 class _Server:
-    """Serves in-memory files over HTTP on 127.0.0.1, honouring Range unless told not to."""
+    """Serves in-memory files over HTTP on 127.0.0.1, with faults injected on request.
 
-    def __init__(self, files, honour_range=True):
+    It honours Range (unless told not to) and If-Range against each file's ETag
+    (its sha256). `cut_after` maps a path to a byte count after which the next
+    response to it is cut off; `content_types` maps a path to its Content-Type.
+    """
+
+    def __init__(self, files, honour_range=True, cut_after=None, content_types=None):
         self.files = files
         self.honour_range = honour_range
+        self.cut_after = dict(cut_after or {})
+        self.content_types = content_types or {}
         self.requests = []  # (path, Range header, bytes sent)
         server = self
 
@@ -56,23 +63,31 @@ class _Server:
                 if payload is None:
                     self.send_error(404)
                     return
+                etag = f'"{_sha256(payload)}"'
                 requested = self.headers.get("Range")
                 match = re.fullmatch(r"bytes=(\d+)-", requested or "")
-                start = int(match.group(1)) if match and server.honour_range else 0
+                unchanged = self.headers.get("If-Range") in (None, etag)
+                start = int(match.group(1)) if match and server.honour_range and unchanged else 0
                 if start >= len(payload) and start > 0:
                     self.send_error(416)
                     return
                 body = payload[start:]
+                cut = server.cut_after.pop(self.path, None)
                 # Recorded before the body is sent: the client may finish (and the
                 # test assert) as soon as the last byte arrives.
-                server.requests.append((self.path, requested, len(body)))
+                server.requests.append((self.path, requested, len(body) if cut is None else cut))
                 self.send_response(206 if start else 200)
                 if start:
                     self.send_header("Content-Range",
                                      f"bytes {start}-{len(payload) - 1}/{len(payload)}")
                 self.send_header("Content-Length", str(len(body)))
+                self.send_header("ETag", etag)
+                self.send_header("Content-Type",
+                                 server.content_types.get(self.path, "application/octet-stream"))
                 self.end_headers()
-                self.wfile.write(body)
+                self.wfile.write(body if cut is None else body[:cut])
+                if cut is not None:
+                    self.close_connection = True
 
             def log_message(self, *arguments):
                 pass
@@ -110,7 +125,8 @@ def _sha256(payload):
 
 
 def _sources(server, zip_sha256=None):
-    zip_sha256 = _sha256(ZIP_ARCHIVE) if zip_sha256 is None else zip_sha256
+    """The test table; `zip_sha256=False` leaves the zip without a pinned sum, like most sets."""
+    zip_sha256 = _sha256(ZIP_ARCHIVE) if zip_sha256 is None else zip_sha256 or None
     return (
         Source("Zipped", server.url("/zipped.zip"), "pack/images/*.png", 3, zip_sha256),
         Source("TarGray", server.url("/snap.tar.gz"), "*/test/Gray/*.png", 2),
@@ -156,16 +172,95 @@ def test_checksum_mismatch_names_url_and_both_sums_and_leaves_no_file(server, tm
     assert not (tmp_path / "Zipped").exists()
 
 
-def test_partial_download_is_resumed_with_only_the_remaining_bytes(server, tmp_path):
-    """An existing .part file is continued with a Range request for the missing bytes."""
+def test_cut_download_is_refused_then_resumed_with_only_the_remaining_bytes(tmp_path):
+    """A transfer cut short is not kept as the archive; the next run asks for the rest only."""
+    kept = len(ZIP_ARCHIVE) // 3
+    with _Server({"/zipped.zip": ZIP_ARCHIVE}, cut_after={"/zipped.zip": kept}) as server:
+        sources = _sources(server, zip_sha256=False)
+        with pytest.raises(DownloadError, match=f"cut short: {kept:,} of {len(ZIP_ARCHIVE):,}"):
+            download.download_sets(["Zipped"], tmp_path, sources=sources, log=_quiet)
+        assert not (tmp_path / "Zipped").exists()
+        assert list((tmp_path / download.ARCHIVE_FOLDER).glob("*.part"))
+        download.download_sets(["Zipped"], tmp_path, sources=sources, log=_quiet)
+        assert server.requests[-1] == ("/zipped.zip", f"bytes={kept}-", len(ZIP_ARCHIVE) - kept)
+    assert (tmp_path / "Zipped" / "image_1.png").read_bytes() == IMAGES["image_1.png"]
+
+
+def test_partial_file_of_a_changed_file_is_restarted(tmp_path):
+    """If the file changed since the .part was written (ETag), the download starts over."""
+    kept = len(ZIP_ARCHIVE) // 3
+    with _Server({"/zipped.zip": ZIP_ARCHIVE}, cut_after={"/zipped.zip": kept}) as server:
+        sources = _sources(server, zip_sha256=False)
+        with pytest.raises(DownloadError, match="cut short"):
+            download.download_sets(["Zipped"], tmp_path, sources=sources, log=_quiet)
+        changed = _zip_archive({f"pack/images/{name}": data[::-1] + data
+                                for name, data in IMAGES.items()})
+        server.files["/zipped.zip"] = changed
+        download.download_sets(["Zipped"], tmp_path, sources=sources, log=_quiet)
+        assert server.requests[-1][2] == len(changed)
+    name = "image_0.png"
+    assert (tmp_path / "Zipped" / name).read_bytes() == IMAGES[name][::-1] + IMAGES[name]
+
+
+def test_stale_partial_file_without_a_record_is_discarded(server, tmp_path):
+    """A .part that nothing shows to be a prefix of the file is deleted, not continued."""
     sources = _sources(server)
     archive = download._archive_path(sources[0].url, tmp_path / download.ARCHIVE_FOLDER)
     archive.parent.mkdir()
-    kept = len(ZIP_ARCHIVE) // 3
-    archive.with_name(archive.name + ".part").write_bytes(ZIP_ARCHIVE[:kept])
+    archive.with_name(archive.name + ".part").write_bytes(ZIP_ARCHIVE[:50][::-1])
     download.download_sets(["Zipped"], tmp_path, sources=sources, log=_quiet)
-    assert server.requests == [("/zipped.zip", f"bytes={kept}-", len(ZIP_ARCHIVE) - kept)]
-    assert (tmp_path / "Zipped" / "image_1.png").read_bytes() == IMAGES["image_1.png"]
+    assert server.requests == [("/zipped.zip", None, len(ZIP_ARCHIVE))]
+    assert sorted(path.name for path in (tmp_path / "Zipped").iterdir()) == sorted(IMAGES)
+
+
+def test_html_error_page_is_rejected(tmp_path):
+    """An HTML page served in place of the archive is an error, and nothing is cached."""
+    page = b"<html><body>Moved</body></html>"
+    with _Server({"/zipped.zip": page}, content_types={"/zipped.zip": "text/html"}) as server:
+        with pytest.raises(DownloadError, match="web page"):
+            download.download_sets(["Zipped"], tmp_path, sources=_sources(server, False),
+                                   log=_quiet)
+    assert list((tmp_path / download.ARCHIVE_FOLDER).iterdir()) == []
+
+
+def corrupted(payload):
+    """The archive with bytes flipped inside its first member's data."""
+    data = bytearray(payload)
+    offset = data.index(IMAGES["image_0.png"][:8]) + 20
+    data[offset:offset + 4] = bytes(255 - value for value in data[offset:offset + 4])
+    return bytes(data)
+
+
+def test_corrupt_archive_is_not_cached(tmp_path):
+    """A zip whose member fails its CRC is deleted with a message, never extracted or kept."""
+    with _Server({"/zipped.zip": corrupted(ZIP_ARCHIVE)}) as server:
+        with pytest.raises(DownloadError, match="fails its CRC check"):
+            download.download_sets(["Zipped"], tmp_path, sources=_sources(server, False),
+                                   log=_quiet)
+    assert list((tmp_path / download.ARCHIVE_FOLDER).iterdir()) == []
+    assert not (tmp_path / "Zipped").exists()
+
+
+def test_corrupt_cached_archive_is_fetched_again(server, tmp_path):
+    """An archive in the cache that no longer reads back is replaced by a new download."""
+    sources = _sources(server, zip_sha256=False)
+    archive = download._archive_path(sources[0].url, tmp_path / download.ARCHIVE_FOLDER)
+    archive.parent.mkdir()
+    archive.write_bytes(corrupted(ZIP_ARCHIVE))
+    download.download_sets(["Zipped"], tmp_path, sources=sources, log=_quiet)
+    assert server.requests == [("/zipped.zip", None, len(ZIP_ARCHIVE))]
+    assert (tmp_path / "Zipped" / "image_2.png").read_bytes() == IMAGES["image_2.png"]
+
+
+def test_incomplete_set_folder_is_named_and_an_empty_one_refilled(server, tmp_path):
+    """A set folder with too few images is refused naming it; an empty one is filled."""
+    sources = _sources(server)
+    (tmp_path / "Zipped").mkdir()
+    download.download_sets(["Zipped"], tmp_path, sources=sources, log=_quiet)
+    assert len(list((tmp_path / "Zipped").iterdir())) == 3
+    (tmp_path / "Zipped" / "image_0.png").unlink()
+    with pytest.raises(DownloadError, match=r"holds 2 images, expected 3 .* Delete .*Zipped"):
+        download.download_sets(["Zipped"], tmp_path, sources=sources, log=_quiet)
 
 
 def test_server_ignoring_range_restarts_the_download_cleanly(tmp_path):
