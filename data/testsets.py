@@ -7,6 +7,7 @@ an explicit root, else `$RESTORATION_DATA`, else the repository's
 """
 
 import dataclasses
+import functools
 import os
 import pathlib
 
@@ -15,6 +16,7 @@ from data.images import read_image
 
 DATA_ROOT_VARIABLE = "RESTORATION_DATA"
 REPOSITORY_ROOT = pathlib.Path(__file__).resolve().parents[1]
+STEMS_FILE = pathlib.Path(__file__).resolve().parent / "set_stems.tsv"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,6 +132,37 @@ def _download_hint(image_set):
     )
 
 
+@functools.cache
+def reference_stems(set_name):
+    """The file stems the set's reference copy holds (`data/set_stems.tsv`); empty if unknown."""
+    if set_name == "DIV2K_train_HR":
+        return frozenset(f"{index:04d}" for index in range(1, 801))
+    if set_name == "DIV2K_valid_HR":
+        return frozenset(f"{index:04d}" for index in range(801, 901))
+    lines = STEMS_FILE.read_text().splitlines()
+    return frozenset(line.split("\t")[1] for line in lines
+                     if not line.startswith("#") and line.split("\t")[0] == set_name)
+
+
+def _difference(image_set, images):
+    """Names the images a folder lacks and those it should not hold, where the set's files are known."""
+    expected = reference_stems(image_set.name)
+    if not expected:
+        return ""
+    present = {path.stem for path in images}
+
+    def listing(names):
+        names = sorted(names)
+        return ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+
+    parts = []
+    if expected - present:
+        parts.append(f"missing: {listing(expected - present)}")
+    if present - expected:
+        parts.append(f"not in the set: {listing(present - expected)}")
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
 def find_set(name, root=None):
     """Finds the folder holding the images of a set.
 
@@ -152,8 +185,8 @@ def find_set(name, root=None):
             if images and len(images) != image_set.size:
                 raise FileNotFoundError(
                     f"Image set {image_set.name} in {path} holds {len(images)} images, expected "
-                    f"{image_set.size} (incomplete, or other files beside the images). Delete "
-                    f"{path}, then: " + _download_hint(image_set)
+                    f"{image_set.size}{_difference(image_set, images)}. Delete {path}, then: "
+                    + _download_hint(image_set)
                 )
             if images:
                 return path

@@ -78,6 +78,22 @@ def test_a_set_with_another_image_count_is_refused(tmp_path):
     assert "make data SETS=Set5" in str(raised.value)
 
 
+def test_an_incomplete_set_lists_the_images_it_lacks(tmp_path):
+    """With the reference file list, the error names the missing and the foreign images."""
+    for index, name in enumerate(("baby", "bird", "butterfly", "notes")):
+        write_image(tmp_path / "Set5" / f"{name}.png", random_image((4, 4, 3), seed=index))
+    with pytest.raises(FileNotFoundError) as raised:
+        testsets.find_set("Set5", tmp_path)
+    assert "missing: head, woman; not in the set: notes" in str(raised.value)
+
+
+def test_reference_file_lists_match_the_registered_sizes():
+    """Every set with a reference file list lists exactly as many files as it has images."""
+    for name, image_set in testsets.IMAGE_SETS.items():
+        stems = testsets.reference_stems(name)
+        assert not stems or len(stems) == image_set.size, name
+
+
 def test_a_broken_link_in_a_set_is_named(tmp_path):
     """A symbolic link to nothing is named instead of being silently left out."""
     for index in range(5):
@@ -111,3 +127,12 @@ def test_shared_bsd68_is_rgb_to_gray_of_cbsd68():
     colour = [path for path in list_images(SHARED_DATA / "CBSD68")][:3]
     for gray_path, colour_path in zip(gray, colour):
         np.testing.assert_array_equal(read_image(gray_path), read_image(colour_path, channels=1))
+
+
+@needs_shared_data
+def test_shared_sets_are_complete_and_match_their_reference_lists():
+    """Every benchmark set beside the repository is found whole, with the reference file names."""
+    for name in ("Set5", "Set14", "BSD100", "Urban100", "Set12", "BSD68", "CBSD68", "Kodak24",
+                 "McMaster", "T91", "Train400"):
+        folder = testsets.find_set(name, SHARED_DATA)
+        assert {path.stem for path in list_images(folder)} == testsets.reference_stems(name)
