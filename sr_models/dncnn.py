@@ -82,11 +82,12 @@ def build_dncnn(
         )
     features = assembler.insert(features, "after_body")
     features = assembler.insert(features, "before_last")
+    # The output convolution and the subtraction stay float32 under mixed precision.
     noise_conv = assembler.conv(
-        channels, "noise_conv", site="before_last", use_bias=False
+        channels, "noise_conv", site="before_last", use_bias=False, dtype="float32"
     )
     noise = noise_conv(features)
-    outputs = keras.layers.Subtract(name="subtract_noise")([inputs, noise])
+    outputs = keras.layers.Subtract(name="subtract_noise", dtype="float32")([inputs, noise])
     return keras.Model(inputs, outputs, name=name)
 
 

@@ -135,10 +135,11 @@ def build_edsr(
     features = assembler.insert(features, "after_body")
     features = _upsampler(features, assembler, scale, filters)
     features = assembler.insert(features, "before_last")
-    outputs = assembler.conv(channels, "last_conv", site="before_last")(features)
+    # The output convolution and what follows stay float32 under mixed precision.
+    outputs = assembler.conv(channels, "last_conv", site="before_last", dtype="float32")(features)
     if rgb_mean is not None:
         offset = [float(value) for value in rgb_mean]
-        outputs = keras.layers.Rescaling(1.0, offset, name="add_mean")(outputs)
+        outputs = keras.layers.Rescaling(1.0, offset, name="add_mean", dtype="float32")(outputs)
     return keras.Model(inputs, outputs, name=name)
 
 

@@ -207,7 +207,7 @@ class NetworkAssembler:
         )
 
     def conv(self, filters, name, site=None, block=None, ends_body=False,
-             use_bias=True, kernel_size=3):
+             use_bias=True, kernel_size=3, dtype=None):
         """Returns a same-padded convolution, from the conv factory if placed.
 
         Args:
@@ -219,6 +219,9 @@ class NetworkAssembler:
             ends_body: Whether this convolution ends the network body.
             use_bias: Whether the convolution has a bias.
             kernel_size: Square kernel size.
+            dtype: Dtype policy of the layer; `None` follows the global policy.
+                The output convolution passes `"float32"` so that mixed
+                precision never rounds the restored image itself.
 
         Returns:
             A `keras.layers.Conv2D`, or the conv factory's layer.
@@ -230,6 +233,8 @@ class NetworkAssembler:
             bias_initializer="zeros",
             name=name,
         )
+        if dtype is not None:
+            kwargs["dtype"] = dtype
         regularizer = self.regularizer
         if (
             regularizer is not None

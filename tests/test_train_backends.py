@@ -23,12 +23,13 @@ def tagged_steps(log_dir, tag):
     return steps
 
 
-def test_callbacks_act_at_their_steps_on_this_backend(tmp_path):
-    """Logs, validation, the best checkpoint and step timing happen during fit, at their steps."""
-    status = train.main(["--config", str(CONFIGS / "tiny_test.yaml"), "--arm", "dropblock",
-                         "--seed", "0", "--set", f"output.root={tmp_path}", "--quiet",
-                         "--no-report"])
+def test_the_application_runs_on_this_backend(tmp_path):
+    """Training, logs, validation, checkpoints, scores and the report, at their steps."""
+    status = train.main(["--config", str(CONFIGS / "tiny_test.yaml"), "--seed", "0",
+                         "--set", f"output.root={tmp_path}", "--quiet"])
     assert status == 0
+    report = json.loads((tmp_path / "tiny_test" / runs.REPORT_JSON).read_text())
+    assert report["sets"]["builtin"]["gains"]["dropblock"]["seeds"] == [0]
     run_dir = tmp_path / "tiny_test" / "dropblock" / "seed0"
     logs = run_dir / runs.LOGS
     assert tagged_steps(logs, "train/loss") == {1, 2, 3, 4}

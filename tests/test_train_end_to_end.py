@@ -193,16 +193,34 @@ def test_unknown_arm_is_rejected(tmp_path, capsys):
     assert "baseline" in capsys.readouterr().err
 
 
-def test_mixed_precision_and_xla_switches_train_and_evaluate(tmp_path):
+@pytest.mark.parametrize("precision, policy", [("float16", "mixed_float16"),
+                                               ("bfloat16", "mixed_bfloat16")])
+def test_mixed_precision_and_xla_switches_train_and_evaluate(precision, policy, tmp_path):
     """training.mixed_precision and training.jit_compile run a DropBlock arm end to end."""
-    experiment = load_config(TINY, [f"output.root={tmp_path}", "training.mixed_precision=true",
+    experiment = load_config(TINY, [f"output.root={tmp_path}",
+                                    f"training.mixed_precision={precision}",
                                     "training.jit_compile=true"])
     results = train_run(experiment.arm("dropblock", 0), tmp_path / "run", verbose=0)
-    assert np.isfinite(results["test"]["builtin"]["psnr"])
+    assert np.isfinite(results["test"]["builtin"]["psnr"]) and results["precision"] == policy
     model = keras.saving.load_model(tmp_path / "run" / runs.FINAL_MODEL, compile=False)
-    policies = {layer.dtype_policy.name for layer in model.layers if layer.weights}
-    assert "mixed_float16" in policies
+    policies = {layer.name: layer.dtype_policy.name for layer in model.layers if layer.weights}
+    assert policy in policies.values()
+    # The restored image itself is computed in float32.
+    assert policies["last_conv"] == "float32" and model.output.dtype == "float32"
     assert keras.config.dtype_policy().name == "float32"
+
+
+def test_auto_precision_follows_the_cpu_flags(monkeypatch):
+    """auto takes bfloat16 with AMX-BF16 or AVX512-BF16 and float32 without (on a CPU)."""
+    from restoration.training import precision
+
+    monkeypatch.setattr(precision, "_gpu_has_bfloat16", lambda: None)
+    for flags, expected in ((["avx2", "avx512_bf16"], "mixed_bfloat16"),
+                            (["amx_bf16"], "mixed_bfloat16"), (["avx2", "fma"], "float32")):
+        monkeypatch.setattr(precision, "cpu_flags", lambda flags=flags: frozenset(flags))
+        assert precision.resolve_policy("auto") == expected
+    assert precision.resolve_policy(False) == "float32"
+    assert precision.resolve_policy("float16") == "mixed_float16"
 
 
 def test_final_weights_are_validated_when_steps_are_not_a_multiple(tmp_path):

@@ -226,7 +226,7 @@ class TrainingConfig:
     checkpoint_every: int = non_negative(0)
     log_every: int = positive(100)
     image_panels: int = non_negative(4)
-    mixed_precision: bool = False
+    mixed_precision: Literal[False, "float16", "bfloat16", "auto"] = False
     jit_compile: bool = False
 
 

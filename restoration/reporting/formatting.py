@@ -131,6 +131,7 @@ def format_markdown(report):
     lines = [f"# {report['experiment']}: with/without report", ""]
     lines += [
         f"- `{arm}`: {_regularizer_text(summary['regularizer'])}"
+        + (f"; {', '.join(summary['precision'])}" if summary.get("precision") else "")
         for arm, summary in report["arms"].items()
     ]
     lines += [

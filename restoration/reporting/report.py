@@ -189,6 +189,7 @@ def _arm_summary(results, arm):
         cost[key] = sum(values) / len(values) if values else None
     return {
         "regularizer": runs[0].get("regularizer") if runs else None,
+        "precision": sorted({run.get("precision", "float32") for run in runs}),
         "finished_seeds": [seed for (run_arm, seed) in results.runs if run_arm == arm],
         "cost": cost,
     }
@@ -204,7 +205,8 @@ def build_report(experiment_dir, level=0.95, resamples=10000):
 
     Returns:
         A JSON-serialisable dict: `experiment`, `baseline`, `seeds`, `level`,
-        `arms` (regularizer, finished seeds and mean cost per arm), `sets`
+        `arms` (regularizer, precision policies, finished seeds and mean cost
+        per arm), `sets`
         (per test set: scoring conventions, per-arm mean PSNR and SSIM with
         intervals, per-arm gains over the baseline with seed intervals,
         image-level bootstrap and Wilcoxon p), `missing_runs` and

@@ -26,15 +26,16 @@ from restoration.reporting.tensorboard import run_hparams
 from restoration.reporting.tensorboard import write_run_hparams
 from restoration.training import build
 from restoration.training import callbacks
+from restoration.training.precision import resolve_policy
 from restoration.training.state import RunState
 from restoration.training.state import restore_state
 
 
 @contextlib.contextmanager
-def dtype_policy(mixed_precision):
-    """Float16 compute for the duration of a run when the config asks for it."""
+def dtype_policy(name):
+    """The Keras dtype policy `name` for the duration of a run."""
     previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("mixed_float16" if mixed_precision else "float32")
+    keras.config.set_dtype_policy(name)
     try:
         yield
     finally:
@@ -181,7 +182,8 @@ def _train_locked(config, run_dir, verbose):
     check_resumable(config, run_dir)
     config.save_resolved(run_dir)
     keras.utils.set_random_seed(config.run.seed)
-    with dtype_policy(config.training.mixed_precision):
+    policy = resolve_policy(config.training.mixed_precision)
+    with dtype_policy(policy):
         model, state = restore_or_build(config, run_dir)
         try:
             train_remaining_steps(model, config, run_dir, state, verbose)
@@ -196,7 +198,8 @@ def _train_locked(config, run_dir, verbose):
         "experiment": config.run.experiment, "arm": config.run.arm, "seed": config.run.seed,
         "regularizer": regularizer_summary(config),
         "task": to_plain(config.task),
-        "steps": config.training.steps, "checkpoint": checkpoint, "test": test,
+        "steps": config.training.steps, "precision": policy, "checkpoint": checkpoint,
+        "test": test,
         "validation": {"best_psnr": state.best_psnr, "best_step": state.best_step},
         "cost": {"parameters": trainable_parameters(model),
                  "train_step_seconds": state.step_seconds,
