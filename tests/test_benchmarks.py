@@ -1,0 +1,32 @@
+"""The GPU step benchmark runs on this backend at a tiny size and reports what it promises."""
+
+import re
+
+import pytest
+
+from benchmarks import gpu_step
+
+pytestmark = pytest.mark.backend_agnostic
+
+
+def test_gpu_step_reports_both_precisions_and_the_dropblock_overhead(capsys):
+    """One line per precision with the step time, the DropBlock overhead and the TFLOP/s."""
+    arguments = ["--blocks", "1", "--filters", "8", "--patch", "12", "--batch", "2",
+                 "--steps", "1", "--repeats", "1"]
+    assert gpu_step.main(arguments) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("device: ")
+    for policy, line in zip(("float32", "mixed_bfloat16"), lines[1:], strict=True):
+        assert re.fullmatch(rf"\s*{policy}: step [\d.]+ ms, with DropBlock [\d.]+ ms \([+-][\d.]+%\);"
+                            r" [\d.e+-]+ conv TFLOP/s", line), line
+
+
+def test_convolution_flops_follow_the_resolution_of_each_convolution():
+    """The last convolution works at the high-resolution side, the others at the patch side."""
+    import sr_models
+
+    model = sr_models.build_edsr(scale=2, num_blocks=1, filters=4, seed=0)
+    flops = gpu_step.convolution_flops(model, batch=1, patch=10, scale=2)
+    low = 2 * 100 * 9 * (3 * 4 + 4 * 4 * 3 + 4 * 16)  # head, block (2) + body, upsampler
+    high = 2 * 400 * 9 * 4 * 3  # last_conv
+    assert flops == low + high
