@@ -53,6 +53,12 @@ def save_state(run_dir, model, state, step):
 def restore_state(run_dir, model, step):
     """Restores the generators of a loaded checkpoint at `step`; returns its `RunState`."""
     path = run_dir / runs.STATE_FILE
+    legacy = runs.read_json(path, default={})
+    if isinstance(legacy, dict) and legacy.get("step") == step and "checkpoints" not in legacy:
+        # Written before generator states were kept: resumable, but not exactly.
+        print(f"warning: {path} holds no random-generator states; {run_dir} resumes with new "
+              "random streams", flush=True)
+        return RunState(legacy.get("best_psnr"), legacy.get("best_step"), legacy.get("step_seconds"))
     record = next((record for record in _records(path) if record["step"] == step), None)
     if record is None:
         raise runs.RunError(

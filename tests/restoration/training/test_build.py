@@ -59,3 +59,19 @@ def test_a_run_directory_with_another_config_resumes_only_before_any_checkpoint(
     check_resumable(config, tmp_path)
     with pytest.raises(ValueError, match="different configuration"):
         check_resumable(other, tmp_path)
+
+
+def test_a_state_file_without_generator_states_still_resumes(tmp_path, capsys):
+    """A state.json of the older layout restores the best score and warns the run is not exact."""
+    import json
+
+    from restoration.training.state import restore_state
+
+    (tmp_path / runs.STATE_FILE).write_text(json.dumps(
+        {"step": 4, "best_psnr": 21.5, "best_step": 2, "step_seconds": 0.1}))
+    model = build.build_model(tiny("dropblock"))
+    state = restore_state(tmp_path, model, 4)
+    assert (state.best_psnr, state.best_step) == (21.5, 2)
+    assert "resumes with new random streams" in capsys.readouterr().out
+    with pytest.raises(runs.RunError, match="no record of step 6"):
+        restore_state(tmp_path, model, 6)
