@@ -22,7 +22,7 @@ ALLOWED = {
         "dropblock", "sr_models", "data", "restoration.runs", "restoration.config",
         "restoration.evaluation", "restoration.reporting",
     },
-    "benchmarks": {"dropblock", "data", "restoration.runs", "restoration.evaluation", "benchmarks"},
+    "benchmarks": {"dropblock", "sr_models", "data", "restoration.runs", "restoration.evaluation"},
 }
 
 
