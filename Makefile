@@ -30,6 +30,7 @@ test-jax: install
 bench: install
 	$(BIN)/python -m benchmarks.dropblock_speed
 	$(BIN)/python -m benchmarks.bicubic_baseline --ssim
+	$(BIN)/python -m benchmarks.training_loop
 
 lint: install
 	$(BIN)/ruff check .

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 from restoration.runs import write_text_atomically
+from restoration.training.precision import cpu_flags
 
 BENCHMARKS_FILE = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 HEADER = "# Benchmarks\n\nEvery section is rewritten by the command named in it.\n"
@@ -28,7 +29,9 @@ def machine_description():
         memory = f", {pages / 2**30:.0f} GiB RAM"
     except (ValueError, OSError):
         pass
-    return f"{cpu}, {os.cpu_count()} cores{memory}, {platform.system()} {platform.release()}"
+    flags = sorted(cpu_flags() & {"amx_bf16", "amx_tile", "avx512_bf16", "avx512f", "avx2"})
+    flags = f", CPU flags {' '.join(flags)}" if flags else ""
+    return f"{cpu}, {os.cpu_count()} cores{memory}{flags}, {platform.system()} {platform.release()}"
 
 
 def git_revision():

@@ -22,7 +22,10 @@ ALLOWED = {
         "dropblock", "sr_models", "data", "restoration.runs", "restoration.config",
         "restoration.evaluation", "restoration.reporting",
     },
-    "benchmarks": {"dropblock", "sr_models", "data", "restoration.runs", "restoration.evaluation"},
+    "benchmarks": {
+        "dropblock", "sr_models", "data", "restoration.runs", "restoration.config",
+        "restoration.evaluation", "restoration.training",
+    },
 }
 
 
