@@ -183,19 +183,20 @@ def _replace_durably(temporary, path):
     _fsync_folder(path.parent)
 
 
-def write_bytes_atomically(path, data):
-    """Writes `data` to `path` through a temporary file in the same folder.
+@contextlib.contextmanager
+def _replacing(path, suffix):
+    """Yields a unique temporary path beside `path`; when the block succeeds it replaces `path`.
 
-    Readers see the old file or the new one, never half of one, and the new
-    one is on disk (fsync) before it replaces the old. The file is readable
-    by everyone (mkstemp would make it private to its owner).
+    The temporary is fsynced before the rename and the folder after, and it
+    is removed if anything fails; an OSError then names `path`. The new file
+    is readable by everyone (mkstemp would make it private to its owner).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.close(handle)
     try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
+        yield temporary
         os.chmod(temporary, 0o644)
         _replace_durably(temporary, path)
     except OSError as error:
@@ -204,6 +205,16 @@ def write_bytes_atomically(path, data):
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def write_bytes_atomically(path, data):
+    """Writes `data` to `path` through a temporary file in the same folder.
+
+    Readers see the old file or the new one, never half of one, and the new
+    one is on disk (fsync) before it replaces the old.
+    """
+    with _replacing(path, ".tmp") as temporary:
+        Path(temporary).write_bytes(data)
 
 
 def write_text_atomically(path, text):
@@ -237,20 +248,8 @@ def read_json(path, default=None):
 
 def save_model_atomically(model, path):
     """Saves a `.keras` file under a unique temporary name, fsyncs it, then renames it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.",
-                                         suffix=".tmp.keras")
-    os.close(handle)
-    try:
+    with _replacing(path, ".tmp.keras") as temporary:
         model.save(temporary)
-        _replace_durably(temporary, path)
-    except OSError as error:
-        Path(temporary).unlink(missing_ok=True)
-        raise _with_path(error, path) from error
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def save_checkpoint(model, run_dir):
