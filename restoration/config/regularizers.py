@@ -7,7 +7,6 @@ value is a `ConfigError` naming the dotted key before any run starts, never
 an error from the layer after another arm has trained.
 """
 
-import dataclasses
 import typing
 from typing import ClassVar
 from typing import Literal
@@ -31,6 +30,15 @@ def _block_size(default):
     )
 
 
+def _blocks():
+    return spec(
+        "a list of unique block indices >= 0",
+        lambda values: unique(values) and all(value >= 0 for value in values),
+        (),
+    )
+
+
+@section
 class _Regularizer:
     """Where a regularizer goes; the fields of a subclass are its layer's arguments.
 
@@ -41,6 +49,10 @@ class _Regularizer:
 
     # Keys that place the layer rather than configure it.
     placing_keys: ClassVar[tuple] = ("name", "placement", "blocks", "schedule_steps")
+
+    name: str
+    placement: Literal[PLACEMENTS] = "every_block"
+    blocks: tuple[int, ...] = _blocks()
 
     def layer_kwargs(self):
         """The constructor arguments of the layer (`dropblock.get(name, **kwargs)`)."""
@@ -57,16 +69,12 @@ class _Regularizer:
             yield "blocks", "an empty list unless placement is 'blocks'", list(self.blocks)
 
 
-def _placement(default="every_block"):
-    return dataclasses.field(default=default)
+@section
+class _RateAndSeed(_Regularizer):
+    """A regularizer whose layer takes a drop `rate` in [0, 1) and a `seed`."""
 
-
-def _blocks():
-    return spec(
-        "a list of unique block indices >= 0",
-        lambda values: unique(values) and all(value >= 0 for value in values),
-        (),
-    )
+    rate: float = fraction()
+    seed: int | None = optional_seed()
 
 
 @section
@@ -83,8 +91,6 @@ class DropBlockConfig(_Regularizer):
     """
 
     name: Literal["dropblock"]
-    placement: Literal[PLACEMENTS] = _placement()
-    blocks: tuple[int, ...] = _blocks()
     schedule_steps: int = non_negative(0)
     rate: float = fraction()
     block_size: int | tuple[int, ...] = _block_size(7)
@@ -95,18 +101,14 @@ class DropBlockConfig(_Regularizer):
 
 
 @section
-class DropoutConfig(_Regularizer):
+class DropoutConfig(_RateAndSeed):
     """Unit dropout (`keras.layers.Dropout`)."""
 
     name: Literal["dropout"]
-    placement: Literal[PLACEMENTS] = _placement()
-    blocks: tuple[int, ...] = _blocks()
-    rate: float = fraction()
-    seed: int | None = optional_seed()
 
 
 @section
-class SpatialDropoutConfig(_Regularizer):
+class SpatialDropoutConfig(_RateAndSeed):
     """Channel dropout (`keras.layers.SpatialDropout2D`).
 
     Reference:
@@ -115,21 +117,14 @@ class SpatialDropoutConfig(_Regularizer):
     """
 
     name: Literal["spatial_dropout"]
-    placement: Literal[PLACEMENTS] = _placement()
-    blocks: tuple[int, ...] = _blocks()
-    rate: float = fraction()
-    seed: int | None = optional_seed()
 
 
 @section
-class StochasticDepthConfig(_Regularizer):
+class StochasticDepthConfig(_RateAndSeed):
     """Drops whole residual branches (`dropblock.StochasticDepth`); place it on `branch`."""
 
     name: Literal["stochastic_depth"]
-    placement: Literal[PLACEMENTS] = _placement("branch")
-    blocks: tuple[int, ...] = _blocks()
-    rate: float = fraction()
-    seed: int | None = optional_seed()
+    placement: Literal[PLACEMENTS] = "branch"
 
 
 @section
@@ -140,22 +135,17 @@ class CutoutConfig(_Regularizer):
     """
 
     name: Literal["cutout"]
-    placement: Literal[PLACEMENTS] = _placement("input")
-    blocks: tuple[int, ...] = _blocks()
+    placement: Literal[PLACEMENTS] = "input"
     size: int | tuple[int, ...] = _block_size(16)
     rate: float = spec("a number in [0, 1]", lambda value: 0 <= value <= 1, 1.0)
     seed: int | None = optional_seed()
 
 
 @section
-class DropConnectConfig(_Regularizer):
+class DropConnectConfig(_RateAndSeed):
     """Dropped kernel entries in the placed convolutions (`dropblock.DropConnectConv2D`)."""
 
     name: Literal["dropconnect"]
-    placement: Literal[PLACEMENTS] = _placement()
-    blocks: tuple[int, ...] = _blocks()
-    rate: float = fraction()
-    seed: int | None = optional_seed()
 
 
 RegularizerConfig = (
