@@ -14,12 +14,13 @@ import functools
 from keras import backend
 from keras import distribution
 from keras import ops
-from keras import random
 
+from dropblock import sampling
 from dropblock.gamma import calibrated_gamma
 from dropblock.gamma import normalize_block_size
 from dropblock.gamma import paper_gamma
 from dropblock.gamma import static_maximum
+from dropblock.gamma import static_seed_probability
 
 GAMMA_MODES = ("calibrated", "paper")
 CHANNEL_MODES = ("independent", "shared")
@@ -67,13 +68,16 @@ def mask_dtype():
 
 
 def drop_block_mask(
-    shape, rate, block_size, gamma="calibrated", channels="independent", seed=None
+    shape, rate, block_size, gamma="calibrated", channels="independent", seed=None, max_rate=None
 ):
     """Samples a block mask (1 dropped, 0 kept) in channels_last layout.
 
     Seeds are Bernoulli(gamma) on the valid grid only, `(H - bh + 1) x
     (W - bw + 1)` positions per map, and grow into `bh x bw` blocks with a
     separable max-pool. A block larger than the map is clipped per axis.
+    When the map size and an upper bound of the rate are known in Python
+    and seeds are rare, only the seeds are drawn (`sampling.py`); the masks
+    have the same distribution either way.
 
     Args:
         shape: `(batch, height, width, channels)`; entries may be tensors.
@@ -82,14 +86,18 @@ def drop_block_mask(
         gamma: `"calibrated"` or `"paper"`.
         channels: `"independent"` (one mask per channel) or `"shared"`.
         seed: int, `keras.random.SeedGenerator` or None.
+        max_rate: Upper bound of a tensor `rate` (a float); the rate is
+            clipped to it. Defaults to `rate` itself when that is a number.
 
     Returns:
         A tensor of 0s and 1s (dtype `mask_dtype()`), of shape
         `(B, H, W, C)`, or `(B, H, W, 1)` for shared channels.
     """
     batch, height, width, num_channels = shape
-    solve = calibrated_gamma if gamma == "calibrated" else paper_gamma
-    seed_probability = solve(rate, height, width, block_size)
+    if isinstance(rate, (int, float)):
+        max_rate = float(rate)
+    elif max_rate is not None:
+        rate = ops.minimum(rate, max_rate)
     # A block larger than a map of known size is clipped to it before the
     # pooling, whose cost grows with the block (block 1000 on a 24x24 map
     # would pool a 2022x2022 padded map); the mask is the same either way.
@@ -97,11 +105,24 @@ def drop_block_mask(
         min(size, limit) if isinstance(limit, int) else size
         for size, limit in zip(block_size, (height, width))
     )
+    solve = calibrated_gamma if gamma == "calibrated" else paper_gamma
+    seed_probability = solve(rate, height, width, block_size)
     valid_h = static_maximum(height - block_h + 1, 1)
     valid_w = static_maximum(width - block_w + 1, 1)
     seed_channels = num_channels if channels == "independent" else 1
-    noise = random.uniform((batch, valid_h, valid_w, seed_channels), seed=seed)
-    seeds = ops.cast(ops.less(noise, seed_probability), mask_dtype())
+    capacity = sampling.sparse_capacity(
+        static_seed_probability(max_rate, gamma, height, width, (block_h, block_w)),
+        valid_h, valid_w, seed_channels,
+    )
+    if capacity is not None:
+        padded = sampling.sparse_padded_seeds(
+            batch, (valid_h, valid_w), (block_h, block_w), seed_channels,
+            seed_probability, capacity, mask_dtype(), seed,
+        )
+        return _pool_blocks(padded, (block_h, block_w))
+    seeds = sampling.dense_seeds(
+        (batch, valid_h, valid_w, seed_channels), seed_probability, mask_dtype(), seed
+    )
     return grow_blocks(seeds, (block_h, block_w), height, width)
 
 
@@ -125,25 +146,27 @@ def grow_blocks(seeds, block_size, height, width):
     seeds = ops.pad(
         seeds, [[0, 0], [block_h - 1, block_h - 1], [block_w - 1, block_w - 1], [0, 0]]
     )
-    blocks = ops.max_pool(seeds, (block_h, 1), strides=1, padding="valid")
-    blocks = ops.max_pool(blocks, (1, block_w), strides=1, padding="valid")
-    return blocks[:, :height, :width, :]
+    return _pool_blocks(seeds, block_size)[:, :height, :width, :]
 
 
-def _dropped_fraction(dropped, normalize):
-    """Fraction of dropped units per sample (or of the batch), in float32."""
+def _pool_blocks(padded_seeds, block_size):
+    """Separable `bh x bw` max-pool of seeds padded by the block minus one."""
+    block_h, block_w = block_size
+    blocks = ops.max_pool(padded_seeds, (block_h, 1), strides=1, padding="valid")
+    return ops.max_pool(blocks, (1, block_w), strides=1, padding="valid")
+
+
+def _kept_fraction(kept, normalize):
+    """Fraction of kept units per sample (or of the batch), in float32."""
     axes = None if normalize == "batch" else (1, 2, 3)
-    return ops.mean(ops.cast(dropped, "float32"), axis=axes, keepdims=True)
+    return ops.mean(kept, axis=axes, keepdims=True)
 
 
-def _normalization(fraction, normalize):
+def _normalization(kept_fraction):
     """Rescaling factor that preserves the mean."""
-    if normalize == "none":
-        return ops.ones((), "float32")
     # Everything dropped: the output is zero whatever the factor, so use 0
     # rather than dividing by zero.
-    kept = 1.0 - fraction
-    return ops.where(kept > 0, 1.0 / ops.maximum(kept, 1e-12), 0.0)
+    return ops.where(kept_fraction > 0, 1.0 / ops.maximum(kept_fraction, 1e-12), 0.0)
 
 
 def drop_block_2d(
@@ -156,6 +179,7 @@ def drop_block_2d(
     data_format="channels_last",
     seed=None,
     return_dropped_fraction=False,
+    max_rate=None,
 ):
     """Applies DropBlock to a batch of feature maps (always in training mode).
 
@@ -179,6 +203,9 @@ def drop_block_2d(
         seed: int, `keras.random.SeedGenerator` or None.
         return_dropped_fraction: Also return the fraction of units dropped
             (a float32 scalar), for logging the realised rate.
+        max_rate: Upper bound of a tensor `rate`, a float; the rate is
+            clipped to it. With the map size known, it lets the mask draw
+            only its seeds when they are rare, which is much cheaper.
 
     Returns:
         A tensor like `inputs`; with `return_dropped_fraction`,
@@ -192,12 +219,15 @@ def drop_block_2d(
     shape = ops.shape(inputs)
     if data_format == "channels_first":
         shape = (shape[0], shape[2], shape[3], shape[1])
-    dropped = drop_block_mask(shape, rate, block_size, gamma, channels, seed)
-    fraction = _dropped_fraction(dropped, normalize)
-    scale = ops.cast(_normalization(fraction, normalize), inputs.dtype)
+    dropped = drop_block_mask(shape, rate, block_size, gamma, channels, seed, max_rate)
+    # One float32 keep mask serves the fraction and, times the per-sample
+    # factor, the output; its gradient is that same product.
+    kept = ops.cast(1 - dropped, "float32")
+    kept_fraction = _kept_fraction(kept, normalize)
+    factor = kept if normalize == "none" else kept * _normalization(kept_fraction)
     if data_format == "channels_first":
-        dropped = ops.transpose(dropped, (0, 3, 1, 2))
-    outputs = ops.where(dropped > 0, ops.zeros((), inputs.dtype), inputs * scale)
+        factor = ops.transpose(factor, (0, 3, 1, 2))
+    outputs = inputs * ops.cast(factor, inputs.dtype)
     if return_dropped_fraction:
-        return outputs, ops.mean(fraction)
+        return outputs, 1.0 - ops.mean(kept_fraction)
     return outputs

@@ -201,3 +201,22 @@ def paper_gamma(rate, height, width, block_size):
         clipped_h * clipped_w * valid, "float32"
     )
     return ops.clip(gamma, 0.0, 1.0)
+
+
+def static_seed_probability(rate, gamma, height, width, block_size):
+    """The seed probability as a Python float, or None unless everything is known.
+
+    Args:
+        rate: A float, or None.
+        gamma: `"calibrated"` or `"paper"`.
+        height: Height of the feature map (int, or a tensor when unknown).
+        width: Width of the feature map.
+        block_size: `(height, width)` ints, already clipped to the map.
+    """
+    if rate is None or not _is_static(height, width):
+        return None
+    block_h, block_w = block_size
+    if gamma == "paper":
+        valid = (height - block_h + 1) * (width - block_w + 1)
+        return min(1.0, rate * height * width / (block_h * block_w * valid))
+    return _calibrated_gamma_static(float(rate), height, width, block_h, block_w)

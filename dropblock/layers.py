@@ -18,7 +18,8 @@ class DropBlock2D(keras.layers.Layer):
 
     The rate in effect is the non-trainable variable `current_rate`, so a
     schedule (see `DropBlockSchedule`) can change it inside an already
-    compiled training step. `realised_rate` holds the fraction of units the
+    compiled training step; it is clipped to `rate`, the bound that lets
+    the layer draw only its block seeds when they are rare. `realised_rate` holds the fraction of units the
     last training call dropped, for logging.
 
     Args:
@@ -100,6 +101,7 @@ class DropBlock2D(keras.layers.Layer):
             data_format=self.data_format,
             seed=self.seed_generator,
             return_dropped_fraction=True,
+            max_rate=self.rate,
         )
         self.realised_rate.assign(fraction)
         return outputs

@@ -97,13 +97,16 @@ def test_block_larger_than_map_is_clipped_per_axis():
 
 @pytest.mark.parametrize("shape", [(64, 40), (40, 64)])
 def test_non_square_maps_drop_every_row_and_column_symmetrically(shape):
-    """Every row and column is dropped; profiles match the exact expectation."""
+    """Every row and column is dropped; profiles match the exact expectation within 0.006."""
     height, width = shape
     ones = np.ones((200, height, width, 32), "float32")
-    outputs = drop_block.drop_block_2d(ones, 0.1, 7, normalize="none", seed=3)
-    dropped = ops.convert_to_numpy(outputs) == 0
-    rows = dropped.mean(axis=(0, 2, 3))
-    cols = dropped.mean(axis=(0, 1, 3))
+    seed = keras.random.SeedGenerator(3)
+    rows, cols = 0, 0
+    for _ in range(4):  # 800 draws: each profile entry is within about 0.001 of its expectation.
+        outputs = drop_block.drop_block_2d(ones, 0.1, 7, normalize="none", seed=seed)
+        dropped = ops.convert_to_numpy(outputs) == 0
+        rows = rows + dropped.mean(axis=(0, 2, 3)) / 4
+        cols = cols + dropped.mean(axis=(0, 1, 3)) / 4
     assert rows.min() > 0 and cols.min() > 0
     np.testing.assert_allclose(rows, rows[::-1], atol=0.006)
     np.testing.assert_allclose(cols, cols[::-1], atol=0.006)
