@@ -2,6 +2,7 @@
 
 import re
 
+import keras
 import pytest
 
 from benchmarks import gpu_step
@@ -30,3 +31,24 @@ def test_convolution_flops_follow_the_resolution_of_each_convolution():
     low = 2 * 100 * 9 * (3 * 4 + 4 * 4 * 3 + 4 * 16)  # head, block (2) + body, upsampler
     high = 2 * 400 * 9 * 4 * 3  # last_conv
     assert flops == low + high
+
+
+def test_step_speed_reports_every_goal_and_says_when_torch_is_missing(capsys, tmp_path, monkeypatch):
+    """A tiny run prints the three tables; without torch the PyTorch table says why it is absent."""
+    from benchmarks import step_speed
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the CPU step benchmark times the TensorFlow training function")
+    no_torch = tmp_path / "python"
+    no_torch.write_text("#!/bin/sh\nexit 1\n")
+    no_torch.chmod(0o755)
+    monkeypatch.setenv("TORCH_PYTHON", str(no_torch))
+    arguments = ["--blocks", "1", "--filters", "4", "--patch", "8", "--steps", "10", "--rounds", "1",
+                 "--models", "EDSR 4x32, 24x24", "--no-write"]
+    assert step_speed.main(arguments) == 0
+    out = capsys.readouterr().out
+    for variant in ("float32", "float32 XLA", "bfloat16"):
+        assert re.search(rf"\| EDSR 4x32, 24x24 \| {variant} \| [\d.]+ \| [\d.]+ \| [+-][\d.]+% \| <= \d+%: "
+                         r"(met|not met) \|", out), variant
+    assert re.search(r"\| EDSR 4x32, 24x24 \| bfloat16 \| \d+ \| \d+ \| [\d.]+ \| - \|", out)
+    assert f"PyTorch not measured: torch is not importable by `{no_torch}`" in out
