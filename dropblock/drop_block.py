@@ -57,14 +57,17 @@ def validate_arguments(gamma, channels, normalize, data_format):
 
 @functools.cache
 def mask_dtype():
-    """Narrowest dtype the block-growing max-pool supports on this backend.
+    """The fastest dtype for the block-growing max-pools on this backend and device.
 
     0/1 masks are exact in any dtype, and the max-pools that grow the
-    blocks are, after the noise, the main cost: uint8 quarters their memory
-    traffic. TensorFlow has uint8 pooling on CPUs only; JAX pools from -inf.
+    blocks are the main cost of a mask: uint8 quarters their memory traffic.
+    TensorFlow has uint8 pooling on CPUs only; JAX pools from -inf, so it
+    needs a float type, and XLA's CPU backend emulates float16.
     """
     on_cpu = all(device.lower().startswith("cpu") for device in distribution.list_devices())
-    return "uint8" if backend.backend() == "tensorflow" and on_cpu else "float16"
+    if backend.backend() == "tensorflow" and on_cpu:
+        return "uint8"
+    return "float32" if on_cpu else "float16"
 
 
 def drop_block_mask(
