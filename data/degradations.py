@@ -86,16 +86,18 @@ def add_gaussian_noise(clean, sigma, seed=0):
     """Adds white Gaussian noise the way denoising benchmarks do.
 
     The noise has standard deviation `sigma / 255` on a [0, 1] image and is
-    drawn in float64 from `np.random.default_rng(seed)`; the sum is neither
-    clipped nor rounded. Evaluation passes the same seed for every image,
-    as the reference DnCNN/FFDNet code reseeds with 0 before each image;
-    training passes a fresh seed per patch.
+    drawn in float64 by NumPy's legacy Mersenne-Twister generator seeded with
+    `seed`, exactly as the DnCNN, FFDNet and KAIR test scripts do with
+    `np.random.seed(seed)` then `np.random.normal(0, sigma / 255, shape)`, so
+    the noise is the published realisation; the global generator is left
+    untouched. The sum is neither clipped nor rounded. Evaluation passes
+    the same seed for every image, as the reference code reseeds with 0
+    before each image.
 
     Args:
         clean: float array with values in [0, 1].
         sigma: noise standard deviation on the 0-255 scale, e.g. 15, 25, 50.
-        seed: seed of the NumPy generator; the same seed and shape give the
-            same noise.
+        seed: seed of the legacy generator, an integer in [0, 2**32).
 
     Returns:
         float32 array of the same shape as `clean`.
@@ -113,6 +115,5 @@ def add_gaussian_noise(clean, sigma, seed=0):
         raise ValueError(
             f"Expected `sigma` to be a non-negative number. Received: sigma={sigma}"
         )
-    generator = np.random.default_rng(seed)
-    noise = generator.standard_normal(clean.shape) * (sigma / 255.0)
+    noise = np.random.RandomState(seed).normal(0.0, sigma / 255.0, clean.shape)
     return (clean.astype(np.float64) + noise).astype(np.float32)

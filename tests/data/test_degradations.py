@@ -76,11 +76,18 @@ def test_noise_is_deterministic_for_a_seed():
     assert not np.array_equal(first, add_gaussian_noise(clean, 15, seed=8))
 
 
-def test_noise_is_drawn_from_default_rng_standard_normal():
-    """Noise is `default_rng(seed).standard_normal(shape) * sigma / 255`, in that order."""
+def test_noise_is_the_reference_scripts_legacy_draw_and_leaves_the_global_generator_alone():
+    """Noise is what `np.random.seed(seed)` then `np.random.normal(0, sigma / 255, shape)` draws."""
     clean = np.linspace(0, 1, 60).reshape(5, 4, 3)
-    expected = clean + np.random.default_rng(3).standard_normal(clean.shape) * (50 / 255)
-    np.testing.assert_allclose(add_gaussian_noise(clean, 50, seed=3), expected, atol=1e-6)
+    np.random.seed(3)
+    expected = clean + np.random.normal(0, 50 / 255.0, clean.shape)
+    state = np.random.get_state()
+    noisy = add_gaussian_noise(clean, 50, seed=3)
+    np.testing.assert_allclose(noisy, expected, atol=1e-6)
+    after = np.random.get_state()
+    assert after[2:] == state[2:] and np.array_equal(after[1], state[1])
+    other = np.random.default_rng(3).standard_normal(clean.shape) * (50 / 255)
+    assert np.abs(noisy - clean - other).max() > 0.1
 
 
 def test_noisy_image_is_float32_unclipped_and_unrounded():

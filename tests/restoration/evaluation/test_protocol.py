@@ -19,6 +19,8 @@ from restoration.evaluation.protocol import to_uint8
 from tests.helpers import SHARED_DATA
 
 PUBLISHED_SET5_BICUBIC = {2: 33.66, 4: 28.42}
+# The noisy input at sigma 25 under the reference noise protocol (../shared/REFERENCE.md).
+REFERENCE_NOISY_INPUT = {"Set12": 20.369, "BSD68": 20.498}
 
 
 def random_image(shape, seed=0):
@@ -147,3 +149,13 @@ def test_an_image_too_small_to_score_is_named():
     images = [("fine", random_image((40, 40, 3), 1)), ("tiny", random_image((4, 4, 3), 2))]
     with pytest.raises(ValueError, match="Cannot score image tiny"):
         evaluate_sr(bicubic_predictor(2), images, 2, compute_ssim=False)
+
+
+@pytest.mark.parametrize("set_name", sorted(REFERENCE_NOISY_INPUT))
+def test_noisy_input_scores_the_reference_realisation(set_name):
+    """At sigma 25 the noisy input scores what the DnCNN/KAIR scripts' noise scores, within 0.002 dB."""
+    if not (SHARED_DATA / set_name).is_dir():
+        pytest.skip(f"{set_name} not found in {SHARED_DATA}")
+    images = testsets.load_set(set_name, SHARED_DATA, channels=1)
+    evaluation = evaluate_denoise(identity_predictor(), images, sigma=25, compute_ssim=False)
+    assert evaluation.psnr == pytest.approx(REFERENCE_NOISY_INPUT[set_name], abs=0.002)
