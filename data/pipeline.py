@@ -26,6 +26,7 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
+from data import blind
 from data.degradations import add_gaussian_noise
 from data.degradations import bicubic_downscale
 from data.degradations import modcrop
@@ -220,16 +221,64 @@ def make_sr_dataset(images, scale, patch_size, batch_size, seed, augment=True, r
     return _finish(dataset.map(example, num_parallel_calls=tf.data.AUTOTUNE), batch_size, repeat)
 
 
+def make_blind_sr_dataset(images, scale, patch_size, batch_size, seed, chain, augment=True, repeat=True):
+    """Training batches of (degraded, clean) patches under random degradation chains.
+
+    Unlike `make_sr_dataset`, the low-resolution patch is made from its own
+    high-resolution patch by a random `data.blind.Chain` (blur, downsampling,
+    noise, JPEG), drawn from the example's stateless keys: the same seed
+    gives the same patches and the same degradations.
+
+    Args:
+        images: uint8 high-resolution arrays `(height, width, channels)` or
+            `(name, array)` pairs.
+        scale: positive integer factor.
+        patch_size: side of the low-resolution patch.
+        batch_size: patches per batch.
+        seed: integer that fixes image order, crops, flips/rotations and degradations.
+        chain: a `data.blind.Chain`.
+        augment: apply one of the 8 flips/rotations to the clean patch.
+        repeat: endless stream of epochs; otherwise one epoch.
+
+    Returns:
+        `tf.data.Dataset` of `(lr, hr)` float32 in [0, 1], shaped like
+        `make_sr_dataset`'s.
+    """
+    for value, name in ((scale, "scale"), (patch_size, "patch_size"), (batch_size, "batch_size")):
+        _check_positive_integer(value, name)
+    _check_seed(seed)
+    arrays = [modcrop(image, scale) for image in _as_arrays(images)]
+    size = patch_size * scale
+    _check_min_size(arrays, size, "image")
+    high = _pack(arrays)
+
+    def example(index, image):
+        keys = _example_keys(seed, index, 3 + blind.KEY_COUNT)
+        top, left = _random_crop_origin(high, image, keys, size)
+        hr = _gather_patch(high, image, top, left, size)
+        if augment:
+            hr = _transform(hr, _uniform_integer(keys[2], _TRANSFORM_COUNT))
+        hr = _to_unit(hr)
+        lr = blind.degrade(hr, keys[3:], chain, scale)
+        lr.set_shape([patch_size, patch_size, high.channels])
+        return lr, hr
+
+    dataset = _example_stream(len(arrays), seed, repeat)
+    return _finish(dataset.map(example, num_parallel_calls=tf.data.AUTOTUNE), batch_size, repeat)
+
+
 def make_denoise_dataset(images, sigma, patch_size, batch_size, seed, augment=True, repeat=True):
     """Training batches of (noisy, clean) patches with additive white Gaussian noise.
 
     Noise of standard deviation `sigma / 255` is drawn per patch from a
     stateless key of `(seed, example index)` and added without clipping or
-    rounding, as in the denoising benchmarks.
+    rounding, as in the denoising benchmarks. A `(low, high)` sigma trains a
+    blind denoiser: each patch draws its own sigma uniformly in that range.
 
     Args:
         images: uint8 clean arrays `(height, width, channels)` or `(name, array)` pairs.
-        sigma: noise standard deviation on the 0-255 scale, e.g. 25.
+        sigma: noise standard deviation on the 0-255 scale, e.g. 25, or a
+            `(low, high)` range.
         patch_size: side of the square patches.
         batch_size: patches per batch.
         seed: integer that fixes image order, crops, flips/rotations and noise.
@@ -246,21 +295,29 @@ def make_denoise_dataset(images, sigma, patch_size, batch_size, seed, augment=Tr
     for value, name in ((patch_size, "patch_size"), (batch_size, "batch_size")):
         _check_positive_integer(value, name)
     _check_seed(seed)
-    if not np.isfinite(sigma) or sigma < 0:
-        raise ValueError(f"Expected `sigma` to be a non-negative number. Received: sigma={sigma}")
+    low, high = (sigma, sigma) if np.isscalar(sigma) else tuple(sigma)
+    if not (np.isfinite(low) and np.isfinite(high) and 0 <= low <= high):
+        raise ValueError(
+            "Expected `sigma` to be a non-negative number or a range [low, high] with "
+            f"0 <= low <= high. Received: sigma={sigma}"
+        )
     arrays = _as_arrays(images)
     _check_min_size(arrays, patch_size, "image")
     clean_images = _pack(arrays)
     shape = [patch_size, patch_size, clean_images.channels]
 
     def example(index, image):
-        keys = _example_keys(seed, index, 4)
+        # A fixed sigma keeps the four keys (and so the patches) it always had.
+        keys = _example_keys(seed, index, 5 if high > low else 4)
         top, left = _random_crop_origin(clean_images, image, keys, patch_size)
         clean = _gather_patch(clean_images, image, top, left, patch_size)
         if augment:
             clean = _transform(clean, _uniform_integer(keys[2], _TRANSFORM_COUNT))
         clean = _to_unit(clean)
-        noise = tf.random.stateless_normal(shape, seed=keys[3]) * (sigma / 255.0)
+        level = float(low)
+        if high > low:
+            level = tf.random.stateless_uniform((), keys[4], minval=float(low), maxval=float(high))
+        noise = tf.random.stateless_normal(shape, seed=keys[3]) * (level / 255.0)
         return clean + noise, clean
 
     dataset = _example_stream(len(arrays), seed, repeat)

@@ -146,6 +146,44 @@ class DataSourceConfig:
             yield "name", f"a known image set ({_known_sets()})", self.name
 
 
+def _probability(default):
+    return spec("a number in [0, 1]", lambda value: 0 <= value <= 1, default)
+
+
+def _range(low, high, default, noun="numbers"):
+    """A `[low, high]` pair of `noun` inside the bounds, low <= high."""
+    expected = f"[low, high] {noun} with {low} <= low <= high <= {high}"
+    return spec(expected, lambda pair: len(pair) == 2 and low <= pair[0] <= pair[1] <= high, default)
+
+
+@section
+class DegradationConfig:
+    """A random degradation chain per training patch, for blind super-resolution.
+
+    Each stage happens with its probability and draws its strength from its
+    range (see `data/blind.py`, whose defaults are Real-ESRGAN's first-order
+    ranges): Gaussian blur (sigma in pixels, anisotropic with its own
+    probability), downsampling by a method drawn from the list, Gaussian
+    noise (sigma on 0-255, gray with its own probability), JPEG (quality).
+
+    Reference:
+        - [Wang et al., Real-ESRGAN, ICCV Workshops 2021](https://arxiv.org/abs/2107.10833)
+    """
+
+    blur_probability: float = _probability(1.0)
+    blur_sigma: tuple[float, ...] = _range(0.001, 50, (0.2, 3.0))
+    anisotropic_probability: float = _probability(0.5)
+    downsampling: tuple[Literal["bicubic", "bilinear", "area"], ...] = spec(
+        "a non-empty list of distinct methods", lambda methods: methods and unique(methods),
+        ("bicubic", "bilinear", "area"),
+    )
+    noise_probability: float = _probability(1.0)
+    noise_sigma: tuple[float, ...] = _range(0, 255, (1.0, 30.0))
+    gray_noise_probability: float = _probability(0.4)
+    jpeg_probability: float = _probability(1.0)
+    jpeg_quality: tuple[int, ...] = _range(1, 100, (30, 95), noun="integers")
+
+
 @section
 class DataConfig:
     """Training, validation and test images, and how training patches are batched.
@@ -160,6 +198,9 @@ class DataConfig:
     root: str | None = None
     patch_size: int = positive()
     batch_size: int = positive()
+    # Blind training: a degradation chain per patch (sr), a noise level per patch (denoise).
+    degradation: DegradationConfig | None = None
+    noise_range: tuple[float, ...] | None = _range(0, 255, None)
 
     def relations(self):
         seen = {}
@@ -277,6 +318,12 @@ class RunConfig:
         if self.training.validate_every and self.data.validation is None:
             expected = "0 when data.validation is null"
             yield "training.validate_every", expected, self.training.validate_every
+        if self.data.degradation is not None and self.task.type != "sr":
+            expected = "null for a denoise task (train a blind denoiser with data.noise_range)"
+            yield "data.degradation", expected, "a degradation chain"
+        if self.data.noise_range is not None and self.task.type != "denoise":
+            expected = "null for an sr task (blind super-resolution uses data.degradation)"
+            yield "data.noise_range", expected, list(self.data.noise_range)
         if self.task.type not in self.model.tasks:
             expected = f"a model for task {self.task.type!r}, not {self.model.name!r}"
             yield "model.name", expected, self.model.name

@@ -10,13 +10,16 @@ import keras
 
 import dropblock
 import sr_models
+from data import blind
 from data.builtin import load_builtin
 from data.images import list_images
 from data.images import read_image
+from data.pipeline import make_blind_sr_dataset
 from data.pipeline import make_denoise_dataset
 from data.pipeline import make_sr_dataset
 from data.pipeline import make_validation_set
 from data.testsets import load_set
+from restoration.config.conversion import to_plain
 from restoration.training.schedules import LearningRate
 
 # Side of the fixed validation crops (high-resolution or clean pixels).
@@ -127,10 +130,15 @@ def training_dataset(config, images, skip_steps=0):
     """
     task, data = config.task, config.data
     common = dict(patch_size=data.patch_size, batch_size=data.batch_size, seed=config.run.seed)
-    if task.type == "sr":
+    degradation = config.data.degradation
+    if task.type == "sr" and degradation is not None:
+        chain = blind.Chain(**to_plain(degradation))
+        dataset = make_blind_sr_dataset(images, task.scale, chain=chain, **common)
+    elif task.type == "sr":
         dataset = make_sr_dataset(images, task.scale, **common)
     else:
-        dataset = make_denoise_dataset(images, task.sigma, **common)
+        sigma = config.data.noise_range or task.sigma
+        dataset = make_denoise_dataset(images, sigma, **common)
     return dataset.skip(skip_steps) if skip_steps else dataset
 
 

@@ -5,6 +5,7 @@ import collections
 import numpy as np
 import pytest
 
+from data import blind
 from data import pipeline
 from data.degradations import add_gaussian_noise
 from data.degradations import bicubic_downscale
@@ -103,7 +104,7 @@ def test_sr_dataset_shapes_dtypes_and_range():
         np.testing.assert_array_equal(_to_uint8(values) / np.float32(255.0), values)
 
 
-@pytest.mark.parametrize("builder", ["sr", "denoise"])
+@pytest.mark.parametrize("builder", ["sr", "denoise", "blind_sr", "blind_denoise"])
 def test_same_seed_gives_identical_batches_and_other_seed_differs(builder):
     """Two datasets built with one seed match bit for bit; another seed changes them."""
     images = [_random_image(48, 40, 3, 3), _random_image(36, 52, 3, 4)]
@@ -111,7 +112,10 @@ def test_same_seed_gives_identical_batches_and_other_seed_differs(builder):
     def build(seed):
         if builder == "sr":
             return pipeline.make_sr_dataset(images, 2, 8, 4, seed)
-        return pipeline.make_denoise_dataset(images, 25, 12, 4, seed)
+        if builder == "blind_sr":
+            return pipeline.make_blind_sr_dataset(images, 2, 8, 4, seed, blind.Chain())
+        sigma = 25 if builder == "denoise" else (0, 50)
+        return pipeline.make_denoise_dataset(images, sigma, 12, 4, seed)
 
     first, second, other = (_collect(build(seed), 3) for seed in (11, 11, 12))
     for part in range(2):
@@ -196,3 +200,39 @@ def test_invalid_inputs_raise_value_errors_naming_the_value():
         pipeline.make_validation_set([small], "deblur")
     with pytest.raises(ValueError, match="Received: seed=0.5"):
         pipeline.make_denoise_dataset([small], 25, 8, 2, seed=0.5)
+
+
+def test_blind_sr_pairs_are_the_chain_applied_to_hr_patches():
+    """With only area downsampling, every LR patch is the area-shrunk HR patch, quantised."""
+    import tensorflow as tf
+
+    image = _random_image(64, 56, 3, 8)
+    chain = blind.Chain(blur_probability=0, noise_probability=0, jpeg_probability=0,
+                        downsampling=("area",))
+    lr, hr = _collect(pipeline.make_blind_sr_dataset([image], 4, 6, 8, 3, chain), 2)
+    assert lr.shape == (16, 6, 6, 3) and hr.shape == (16, 24, 24, 3)
+    expected = tf.image.resize(hr, (6, 6), method="area").numpy()
+    np.testing.assert_allclose(lr, np.round(expected * 255) / 255, atol=1e-6)
+    # HR patches are (symmetries of) slices of the image, on the whole-pixel grid.
+    np.testing.assert_array_equal(_to_uint8(hr) / np.float32(255), hr)
+
+
+def test_blind_sr_degradations_vary_between_patches():
+    """The default chain draws each patch's own blur, noise and quality: the LR errors differ."""
+    import tensorflow as tf
+
+    image = np.full((64, 64, 3), 128, np.uint8)
+    lr, hr = _collect(pipeline.make_blind_sr_dataset([image], 2, 16, 16, 4, blind.Chain()), 1)
+    noise = (lr - tf.image.resize(hr, (16, 16), method="area").numpy()).std(axis=(1, 2, 3))
+    # Weak noise can vanish under JPEG and rounding on a flat image, so some errors may be 0.
+    assert len(np.unique(np.round(noise, 4))) > 8 and noise.max() > 2 * np.median(noise) > 0
+
+
+def test_blind_denoise_draws_a_noise_level_per_patch_inside_the_range():
+    """Per-patch noise std spans [5, 40] / 255, never outside it (each estimate within about 2 %)."""
+    flat = np.full((64, 64, 1), 128, np.uint8)
+    dataset = pipeline.make_denoise_dataset([flat], sigma=(5, 40), patch_size=48, batch_size=64, seed=2)
+    noisy, clean = _collect(dataset, 1)
+    sigmas = (noisy - clean).std(axis=(1, 2, 3)) * 255
+    assert sigmas.min() > 5 * 0.94 and sigmas.max() < 40 * 1.06
+    assert sigmas.min() < 10 and sigmas.max() > 35

@@ -9,6 +9,7 @@ import yaml
 from restoration.config import ConfigError
 from restoration.config import RunConfig
 from restoration.config import load_config
+from tests.helpers import CONFIGS
 from tests.helpers import SHIPPED_CONFIGS
 
 VALID_TREE = {
@@ -321,3 +322,17 @@ def test_model_section_gives_the_builder_arguments(tmp_path):
     """builder_kwargs holds every model key but the name, defaults included."""
     run = load_config(write_config(tmp_path, VALID_TREE)).arm("baseline", 1)
     assert run.model.builder_kwargs() == {"num_blocks": 2, "filters": 8, "res_scale": 1.0}
+
+
+def test_blind_training_keys_belong_to_their_task():
+    """A degradation chain is for sr, a noise range for denoise; the other way is an error."""
+    sr = load_config(CONFIGS / "tiny_sr.yaml", ["data.degradation={jpeg_quality: [50, 90]}"])
+    assert sr.arm(sr.arm_names[0], sr.seeds[0]).data.degradation.jpeg_quality == (50, 90)
+    denoise = load_config(CONFIGS / "tiny_denoise.yaml", ["data.noise_range=[0, 50]"])
+    assert denoise.arm(denoise.arm_names[0], denoise.seeds[0]).data.noise_range == (0.0, 50.0)
+    with pytest.raises(ConfigError) as raised:
+        load_config(CONFIGS / "tiny_denoise.yaml", ["data.degradation={}"])
+    assert raised.value.key.endswith("data.degradation")
+    with pytest.raises(ConfigError) as raised:
+        load_config(CONFIGS / "tiny_sr.yaml", ["data.noise_range=[0, 50]"])
+    assert raised.value.key.endswith("data.noise_range")

@@ -104,3 +104,51 @@ def test_every_run_section_has_a_docstring():
     """Each section says what it is for (the schema is read as documentation)."""
     for cls in [RunConfig, *REGULARIZERS.values()]:
         assert cls.__doc__ and cls.__doc__.strip()
+
+
+def test_degradation_defaults_are_the_chain_defaults():
+    """One set of default ranges: the config section's are data.blind.Chain's."""
+    import dataclasses
+
+    from data import blind
+    from restoration.config.conversion import to_plain
+    from restoration.config.schema import DegradationConfig
+
+    section = to_plain(DegradationConfig())
+    chain = {key: list(value) if isinstance(value, tuple) else value
+             for key, value in dataclasses.asdict(blind.Chain()).items()}
+    assert section == chain
+
+
+@pytest.mark.parametrize("values", [
+    {"blur_sigma": [0.001, 50]}, {"noise_sigma": [0, 255]}, {"jpeg_quality": [1, 100]},
+    {"downsampling": ["area"]}, {"blur_probability": 0, "noise_probability": 1, "jpeg_probability": 0.5},
+])
+def test_what_the_degradation_schema_accepts_the_chain_accepts(values):
+    from data import blind
+    from restoration.config.conversion import to_plain
+    from restoration.config.schema import DegradationConfig
+
+    section = build_section(DegradationConfig, values, "data.degradation", "test.yaml")
+    blind.Chain(**to_plain(section))
+
+
+@pytest.mark.parametrize("values, key", [
+    ({"blur_sigma": [3.0, 1.0]}, "blur_sigma"),
+    ({"blur_sigma": [0.0, 1.0]}, "blur_sigma"),
+    ({"noise_sigma": [1.0]}, "noise_sigma"),
+    ({"jpeg_quality": [30, 101]}, "jpeg_quality"),
+    ({"jpeg_quality": [30.5, 90]}, "jpeg_quality[0]"),
+    ({"downsampling": ["nearest"]}, "downsampling[0]"),
+    ({"downsampling": ["area", "area"]}, "downsampling"),
+    ({"gray_noise_probability": 1.5}, "gray_noise_probability"),
+])
+def test_what_the_chain_refuses_the_degradation_schema_refuses(values, key):
+    from data import blind
+    from restoration.config.schema import DegradationConfig
+
+    with pytest.raises(ConfigError) as raised:
+        build_section(DegradationConfig, values, "data.degradation", "test.yaml")
+    assert raised.value.key == f"data.degradation.{key}"
+    with pytest.raises(ValueError):
+        blind.Chain(**{name: tuple(v) if isinstance(v, list) else v for name, v in values.items()})
