@@ -57,7 +57,8 @@ def test_tensorboard_logs_have_training_validation_and_hparams_tags(experiment):
     baseline = event_tags(experiment / "baseline" / "seed0" / "logs")
     dropblock = event_tags(experiment / "dropblock" / "seed0" / "logs")
     expected = {"train/loss", "train/learning_rate", "validation/psnr", "validation/ssim",
-                "validation/input_output_target", "test/psnr/builtin"}
+                "validation/input_output_target", "test/psnr/builtin",
+                "overfitting/train_crops_psnr", "overfitting/gap"}
     assert expected <= baseline and expected <= dropblock
     assert {"dropblock/current_rate", "dropblock/realised_rate"} <= dropblock
     assert any("hparams" in tag for tag in dropblock)
@@ -73,6 +74,36 @@ def test_report_contains_the_gain_per_test_set(experiment):
     assert gain["psnr"]["low"] <= gain["psnr"]["mean"] <= gain["psnr"]["high"]
     assert (experiment / "gain.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert any(tag.startswith("gain/dropblock/builtin") for tag in event_tags(experiment / "summary"))
+
+
+def scalar_values(folder, tag):
+    """`(step, value)` of one scalar tag in the event files of `folder`, in step order."""
+    values = []
+    for path in folder.glob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                if value.tag == tag:
+                    values.append((event.step, float(tf.make_ndarray(value.tensor))))
+    return sorted(values)
+
+
+def test_overfitting_gap_is_logged_recorded_and_reported(experiment):
+    """Training-crop PSNR minus validation PSNR: a curve, the final value in results, a report table."""
+    run_dir = experiment / "baseline" / "seed0"
+    validation = json.loads((run_dir / runs.RESULTS_FILE).read_text())["validation"]
+    psnr = scalar_values(run_dir / "logs", "validation/psnr")
+    train_crops = scalar_values(run_dir / "logs", "overfitting/train_crops_psnr")
+    gap = scalar_values(run_dir / "logs", "overfitting/gap")
+    assert [step for step, _ in gap] == [step for step, _ in psnr] == [step for step, _ in train_crops]
+    for (_, value), (_, crops), (_, difference) in zip(psnr, train_crops, gap):
+        assert difference == pytest.approx(crops - value, abs=1e-4)
+    assert validation["final_step"] == psnr[-1][0] and validation["final_psnr"] == pytest.approx(psnr[-1][1])
+    assert validation["gap"] == pytest.approx(gap[-1][1], abs=1e-4)
+    assert validation["best_psnr"] == pytest.approx(max(value for _, value in psnr))
+    text = (experiment / "report.md").read_text()
+    assert "## Validation: peak and overfitting gap" in text
+    row = f"| baseline | 0 | {validation['best_step']} | {validation['best_psnr']:.3f} |"
+    assert row in text
 
 
 def test_report_gain_equals_the_paired_difference_of_results(experiment):

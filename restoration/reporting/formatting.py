@@ -13,6 +13,10 @@ def _signed(value, digits=3):
     return "n/a" if value is None else f"{value:+.{digits}f}"
 
 
+def _number_text(value, digits=3):
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
 def _p(value):
     return "n/a" if value is None else f"{value:.3g}"
 
@@ -149,6 +153,21 @@ def format_markdown(report):
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(row) + " |" for row in _table_rows(report, test_set)]
         lines += [""] + [f"- {gain['conclusion']}" for gain in entry["gains"].values()]
+    if report.get("validation"):
+        lines += ["", "## Validation: peak and overfitting gap", "",
+                  "Validation PSNR (dB) at its best and at the last validation, and the gap: PSNR on "
+                  "fixed crops of training images, degraded like the validation crops, minus the "
+                  "validation PSNR at the last validation. A peak well before the end with a gap "
+                  "that keeps growing is overfitting.", "",
+                  "| arm | seed | peak step | peak PSNR | last step | last PSNR | training crops PSNR "
+                  "| gap |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for run in report["validation"]:
+            cells = [run["arm"], str(run["seed"]), _number_text(run.get("best_step"), 0),
+                     _number_text(run.get("best_psnr")), _number_text(run.get("final_step"), 0),
+                     _number_text(run.get("final_psnr")), _number_text(run.get("train_crops_psnr")),
+                     _signed(run.get("gap"))]
+            lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "## Missing runs", ""]
     lines += [
         f"- `{run['arm']}` seed {run['seed']}: no results.json in {run['path']}"

@@ -209,7 +209,9 @@ def build_report(experiment_dir, level=0.95, resamples=10000):
         per arm), `sets`
         (per test set: scoring conventions, per-arm mean PSNR and SSIM with
         intervals, per-arm gains over the baseline with seed intervals,
-        image-level bootstrap and Wilcoxon p), `missing_runs` and
+        image-level bootstrap and Wilcoxon p), `validation` (per validated
+        run: where validation peaked, where it ended and the gap between the
+        training crops' PSNR and the validation PSNR there), `missing_runs` and
         `diverged_runs` (stopped by a non-finite loss or weight). Undefined
         numbers (an interval from one seed) are `None`.
     """
@@ -224,6 +226,11 @@ def build_report(experiment_dir, level=0.95, resamples=10000):
         "level": level,
         "arms": {arm: _arm_summary(results, arm) for arm in results.arms},
         "sets": {name: _set_report(results, name, level, resamples) for name in test_sets},
+        "validation": [
+            {"arm": arm, "seed": seed, **run.get("validation", {})}
+            for (arm, seed), run in sorted(results.runs.items())
+            if (run.get("validation") or {}).get("best_step") is not None
+        ],
         "missing_runs": [
             {"arm": arm, "seed": seed, "path": str(results.directory / arm / f"seed{seed}")}
             for arm, seed in results.missing

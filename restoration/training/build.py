@@ -142,6 +142,15 @@ def training_dataset(config, images, skip_steps=0):
     return dataset.skip(skip_steps) if skip_steps else dataset
 
 
+# Training images whose center crops measure the overfitting gap.
+TRAIN_CROP_IMAGES = 8
+
+
+def training_crops(config, images):
+    """Center crops of the first training images, degraded exactly like the validation crops."""
+    return validation_data(config, images[:TRAIN_CROP_IMAGES])
+
+
 def validation_data(config, images):
     """Fixed center crops `(inputs, targets)` for validation PSNR and panels."""
     task = config.task

@@ -106,11 +106,17 @@ class Validator(keras.callbacks.Callback):
     here never saw the reported test sets.
     """
 
-    def __init__(self, run_dir, writer, inputs, targets, conventions, every, panels, state):
+    def __init__(self, run_dir, writer, inputs, targets, conventions, every, panels, state,
+                 train_crops=None):
         super().__init__()
         self.run_dir, self.writer = run_dir, writer
         self.inputs, self.targets = inputs, [to_uint8(t) for t in targets]
         self.conventions, self.every, self.panels, self.state = conventions, every, panels, state
+        # Fixed crops of training images, degraded like the validation crops: their PSNR
+        # minus the validation PSNR is the overfitting gap.
+        self.train_crops = None
+        if train_crops is not None:
+            self.train_crops = (train_crops[0], [to_uint8(t) for t in train_crops[1]])
 
     def on_train_begin(self, logs=None):
         self.last_step = optimizer_step(self.model)
@@ -129,15 +135,15 @@ class Validator(keras.callbacks.Callback):
             self.validate(step)
 
     def validate(self, step):
-        outputs = self.model.predict(self.inputs, batch_size=4, verbose=0).astype("float32")
-        if not np.all(np.isfinite(outputs)):
-            raise Diverged(step, "validation output")
-        outputs = [to_uint8(output) for output in outputs]
-        entries = [(index, target, output)
-                   for index, (target, output) in enumerate(zip(self.targets, outputs))]
-        scores = score_images(entries, self.conventions)
+        outputs, scores = self._score(self.inputs, self.targets, step)
         psnr = scores.psnr
         self.writer.scalars(step, {"validation/psnr": psnr, "validation/ssim": scores.ssim})
+        self.state.final_psnr, self.state.final_step = psnr, step
+        if self.train_crops is not None:
+            _, train_scores = self._score(*self.train_crops, step)
+            self.state.train_psnr = train_scores.psnr
+            self.writer.scalars(step, {"overfitting/train_crops_psnr": train_scores.psnr,
+                                       "overfitting/gap": train_scores.psnr - psnr})
         if self.panels:
             self.writer.images(step, "validation/input_output_target", self._panels(outputs),
                                self.panels)
@@ -146,6 +152,14 @@ class Validator(keras.callbacks.Callback):
             self.state.best_psnr, self.state.best_step = psnr, step
             runs.save_model_atomically(self.model, self.run_dir / runs.BEST_CHECKPOINT)
         return psnr
+
+    def _score(self, inputs, targets, step):
+        outputs = self.model.predict(inputs, batch_size=4, verbose=0).astype("float32")
+        if not np.all(np.isfinite(outputs)):
+            raise Diverged(step, "validation output")
+        outputs = [to_uint8(output) for output in outputs]
+        entries = [(index, target, output) for index, (target, output) in enumerate(zip(targets, outputs))]
+        return outputs, score_images(entries, self.conventions)
 
     def _panels(self, outputs):
         count = min(self.panels, len(outputs))

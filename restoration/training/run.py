@@ -83,6 +83,16 @@ def restore_or_build(config, run_dir):
     return build.compile_model(build.build_model(config), config), RunState()
 
 
+def validation_summary(state):
+    """Where validation peaked, where it ended, and the overfitting gap at the end."""
+    gap = None
+    if state.train_psnr is not None and state.final_psnr is not None:
+        gap = state.train_psnr - state.final_psnr
+    return {"best_psnr": state.best_psnr, "best_step": state.best_step,
+            "final_psnr": state.final_psnr, "final_step": state.final_step,
+            "train_crops_psnr": state.train_psnr, "gap": gap}
+
+
 def train_remaining_steps(model, config, run_dir, state, verbose):
     """Trains until `training.steps`, continuing from the model's step."""
     training = config.training
@@ -103,6 +113,7 @@ def train_remaining_steps(model, config, run_dir, state, verbose):
         steps.append(callbacks.Validator(
             run_dir, writer, inputs, targets, conventions_for(config.task),
             training.validate_every, training.image_panels, state,
+            train_crops=build.training_crops(config, images),
         ))
     steps.append(callbacks.Checkpointer(run_dir, training.checkpoint_every, state))
     try:
@@ -200,7 +211,7 @@ def _train_locked(config, run_dir, verbose):
         "task": to_plain(config.task),
         "steps": config.training.steps, "precision": policy, "checkpoint": checkpoint,
         "test": test,
-        "validation": {"best_psnr": state.best_psnr, "best_step": state.best_step},
+        "validation": validation_summary(state),
         "cost": {"parameters": trainable_parameters(model),
                  "train_step_seconds": state.step_seconds,
                  "inference_seconds_per_image": seconds_per_image},

@@ -21,12 +21,28 @@ _RECORDS = 3
 
 
 class RunState:
-    """The best validation score so far and the measured step time of a run."""
+    """Validation so far (the best and the latest score, the training crops' score) and the step time."""
 
-    def __init__(self, best_psnr=None, best_step=None, step_seconds=None):
+    def __init__(self, best_psnr=None, best_step=None, step_seconds=None, final_psnr=None,
+                 final_step=None, train_psnr=None):
         self.best_psnr = best_psnr
         self.best_step = best_step
         self.step_seconds = step_seconds
+        # The latest validation, and the PSNR on fixed training crops at that step.
+        self.final_psnr = final_psnr
+        self.final_step = final_step
+        self.train_psnr = train_psnr
+
+    def record(self):
+        """The scores as a dict, the form `from_record` reads."""
+        return {"best_psnr": self.best_psnr, "best_step": self.best_step,
+                "step_seconds": self.step_seconds, "final_psnr": self.final_psnr,
+                "final_step": self.final_step, "train_psnr": self.train_psnr}
+
+    @classmethod
+    def from_record(cls, record):
+        """A state from `record()`'s dict; keys an older record lacks stay None."""
+        return cls(**{key: record.get(key) for key in cls().record()})
 
 
 def seed_generators(model):
@@ -45,8 +61,7 @@ def save_state(run_dir, model, state, step):
     records = [record for record in _records(path) if record["step"] != step]
     generators = {name: keras.ops.convert_to_numpy(generator.state).tolist()
                   for name, generator in seed_generators(model)}
-    records.append({"step": step, "best_psnr": state.best_psnr, "best_step": state.best_step,
-                    "step_seconds": state.step_seconds, "seed_generators": generators})
+    records.append({"step": step, **state.record(), "seed_generators": generators})
     runs.write_json_atomically(path, {"checkpoints": records[-_RECORDS:]})
 
 
@@ -58,7 +73,7 @@ def restore_state(run_dir, model, step):
         # Written before generator states were kept: resumable, but not exactly.
         print(f"warning: {path} holds no random-generator states; {run_dir} resumes with new "
               "random streams", flush=True)
-        return RunState(legacy.get("best_psnr"), legacy.get("best_step"), legacy.get("step_seconds"))
+        return RunState.from_record(legacy)
     record = next((record for record in _records(path) if record["step"] == step), None)
     if record is None:
         raise runs.RunError(
@@ -74,7 +89,7 @@ def restore_state(run_dir, model, step):
         )
     for name, generator in generators.items():
         generator.state.assign(np.asarray(saved[name], dtype=generator.state.dtype))
-    return RunState(record["best_psnr"], record["best_step"], record["step_seconds"])
+    return RunState.from_record(record)
 
 
 def _records(path):
