@@ -4,6 +4,8 @@
     python evaluate.py model.keras --scale 2 --sets Set5 Set14 --output scores.json
     python evaluate.py --model bicubic --scale 2 --sets Set5 BSD100  # interpolation baseline
     python evaluate.py --model noisy --sigma 25 --sets Set12         # noisy-input baseline
+    python evaluate.py runs/tiny_sr/baseline/seed0 --grid            # every cell of the task's grid
+    python evaluate.py --model bicubic --scale 4 --sets Set5 --grid bicubic blur2.0 noise15
 
 A run directory brings its task, test sets, data root and tiling from its
 config.yaml and is scored with checkpoints/best.keras if present, else
@@ -11,6 +13,11 @@ model.keras, else checkpoints/latest.keras (`--checkpoint` chooses). A bare
 .keras file and a baseline need `--scale` or `--sigma` and `--sets`. Each set
 prints a table with the conventions used; per-image scores go to
 <run_dir>/evaluation/<Set>.csv, or to `--per-image-csv DIR`.
+
+`--grid` scores every set under fixed degradations (data/grid.py): for
+super-resolution bicubic, blur1.0, blur2.0, noise5, noise15, jpeg50, jpeg90,
+blur1.0+noise5 and blur1.0+noise5+jpeg50; for denoising sigma15, sigma25,
+sigma50, sigma60 and sigma75. Without names it takes the task's whole grid.
 """
 
 import argparse
@@ -72,6 +79,10 @@ def parse_arguments(argv):
         default=True,
         help="also compute SSIM (default: yes)",
     )
+    parser.add_argument(
+        "--grid", nargs="*", metavar="CELL",
+        help="score under the fixed degradations of data/grid.py (no names: the task's whole grid)",
+    )
     parser.add_argument("--output", help="write all scores to this JSON file")
     parser.add_argument("--per-image-csv", metavar="DIR", help="folder for <Set>.csv files")
     arguments = parser.parse_args(argv)
@@ -113,6 +124,7 @@ def main(argv=None):
             checkpoint=arguments.checkpoint,
             per_image_dir=arguments.per_image_csv,
             progress=print_set,
+            grid=arguments.grid,
         )
     except OSError as error:
         # Missing data and paths, unreadable files: the user's to fix, a message, not a traceback.

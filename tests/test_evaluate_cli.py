@@ -258,3 +258,29 @@ def test_bicubic_x2_on_shared_set5_matches_published(shared_data, tmp_path):
     scores = json.loads(output.read_text())["Set5"]
     assert scores["images"] == 5
     assert scores["psnr"] == pytest.approx(PUBLISHED_SET5_BICUBIC_X2, abs=0.02)
+
+
+def test_grid_scores_every_cell_and_refuses_an_unknown_one(data_root, tmp_path, capsys):
+    """--grid keys results "<set>/<cell>"; each cell equals a direct evaluation under that cell."""
+    from data import grid
+
+    output = tmp_path / "grid.json"
+    assert evaluate.main(["--model", "bicubic", "--scale", "2", "--sets", "Set5", "--data-root",
+                          str(data_root), "--grid", "--no-ssim", "--output", str(output)]) == 0
+    scores = json.loads(output.read_text())
+    assert list(scores) == [f"Set5/{cell.name}" for cell in grid.SR_GRID]
+    images = load_set("Set5", data_root)
+    for cell in grid.cells(["bicubic", "blur1.0+noise5+jpeg50"], "sr"):
+        direct = evaluate_sr(bicubic_predictor(2), images, 2, compute_ssim=False, cell=cell)
+        assert scores[f"Set5/{cell.name}"]["psnr"] == pytest.approx(direct.psnr, abs=1e-9)
+        assert scores[f"Set5/{cell.name}"]["cell"]["name"] == cell.name
+    noisy = tmp_path / "noisy.json"
+    assert evaluate.main(["--model", "noisy", "--sigma", "25", "--sets", "Set12", "--data-root",
+                          str(data_root), "--grid", "sigma15", "sigma75", "--no-ssim",
+                          "--output", str(noisy)]) == 0
+    levels = json.loads(noisy.read_text())
+    assert levels["Set12/sigma15"]["psnr"] > levels["Set12/sigma75"]["psnr"] + 10
+    capsys.readouterr()
+    assert evaluate.main(["--model", "bicubic", "--scale", "2", "--sets", "Set5", "--data-root",
+                          str(data_root), "--grid", "blur9"]) == 2
+    assert "Unknown grid cell 'blur9'" in capsys.readouterr().err

@@ -114,7 +114,7 @@ def load_test_images(set_name, data_root=None, channels=None):
 
 
 def evaluate_predictor(
-    predictor, set_name, data_root=None, tile=None, overlap=DEFAULT_TILE_OVERLAP, ssim=True
+    predictor, set_name, data_root=None, tile=None, overlap=DEFAULT_TILE_OVERLAP, ssim=True, cell=None
 ):
     """Scores one predictor on one test set under the published conventions.
 
@@ -125,6 +125,9 @@ def evaluate_predictor(
         tile: tile side for `predict_tiled`; `None` is whole images.
         overlap: context pixels around each tile.
         ssim: also compute SSIM.
+        cell: a `data.grid.Cell` of the task's grid: the degraded input of a
+            super-resolution cell, the noise level of a denoising cell;
+            `None` is the benchmark's input.
 
     Returns:
         A `SetEvaluation`.
@@ -133,5 +136,6 @@ def evaluate_predictor(
     images = load_test_images(set_name, data_root, task.channels)
     common = dict(tile=tile, overlap=overlap, compute_ssim=ssim, input_channels=task.channels)
     if task.type == "sr":
-        return evaluate_sr(predictor.predict_fn, images, task.scale, **common)
-    return evaluate_denoise(predictor.predict_fn, images, task.sigma, seed=NOISE_SEED, **common)
+        return evaluate_sr(predictor.predict_fn, images, task.scale, cell=cell, **common)
+    sigma = task.sigma if cell is None else cell.noise
+    return evaluate_denoise(predictor.predict_fn, images, sigma, seed=NOISE_SEED, **common)

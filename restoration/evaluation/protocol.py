@@ -16,6 +16,7 @@ from data.degradations import add_gaussian_noise
 from data.degradations import bicubic_downscale
 from data.degradations import bicubic_upscale
 from data.degradations import modcrop
+from data.grid import degrade_sr
 from restoration.config.schema import DEFAULT_TILE_OVERLAP
 from restoration.evaluation.metrics import Conventions
 from restoration.evaluation.metrics import denoise_conventions
@@ -188,7 +189,8 @@ def score_images(entries, conventions, compute_ssim=True, predict_seconds=0.0):
 
 
 def evaluate_sr(
-    predict_fn, images, scale, tile=None, overlap=DEFAULT_TILE_OVERLAP, compute_ssim=True, input_channels=None
+    predict_fn, images, scale, tile=None, overlap=DEFAULT_TILE_OVERLAP, compute_ssim=True,
+    input_channels=None, cell=None,
 ):
     """Evaluates super-resolution as the published tables do.
 
@@ -206,6 +208,8 @@ def evaluate_sr(
         compute_ssim: also compute SSIM (slower).
         input_channels: channels the model expects; gray images are
             replicated when it is 3.
+        cell: a `data.grid.Cell` that makes the input instead (blur, bicubic,
+            noise, JPEG); `None` is the benchmark's bicubic input.
 
     Returns:
         A `SetEvaluation`.
@@ -216,7 +220,10 @@ def evaluate_sr(
     entries, seconds = [], 0.0
     for name, hr_image in images:
         reference = modcrop(hr_image, scale)
-        low_resolution = bicubic_downscale(reference, scale)
+        if cell is None:
+            low_resolution = bicubic_downscale(reference, scale)
+        else:
+            low_resolution = degrade_sr(reference, scale, cell)
         model_input = _match_input_channels(low_resolution, input_channels)
         start = time.perf_counter()
         output = predict_tiled(

@@ -15,6 +15,7 @@ import os
 import pathlib
 import re
 
+from data import grid
 from data.testsets import find_set
 from data.testsets import get_image_set
 from restoration import runs
@@ -217,6 +218,7 @@ def evaluate_paths(
     checkpoint=None,
     per_image_dir=None,
     progress=None,
+    grid=None,
 ):
     """Scores run directories, `.keras` files and baselines on test sets.
 
@@ -239,9 +241,13 @@ def evaluate_paths(
         per_image_dir: folder for the per-image CSV files; `None` writes them to
             `<run_dir>/evaluation/` for a run directory and nowhere otherwise.
         progress: called as `progress(path, set_name, result)` after each set.
+        grid: names of the task's grid cells (`data.grid`) to score each set
+            under, or `()` for the whole grid; `None` scores the benchmark
+            input only. Results are then keyed `"<set>/<cell>"`.
 
     Returns:
-        Dict keyed by path as given, each a dict keyed by set name of
+        Dict keyed by path as given, each a dict keyed by set name (or
+        `"<set>/<cell>"`) of
         `{"psnr", "ssim", "images", "conventions", "per_image", "task", "model_file"}`.
     """
     labels = [os.fspath(path) for path in paths]
@@ -249,22 +255,36 @@ def evaluate_paths(
         raise ValueError(f"Expected distinct paths to evaluate. Received: paths={labels}")
     # Every source and set is checked first, so a mistake costs no evaluation time.
     sources = [resolve_source(label, checkpoint, scale, sigma, channels) for label in labels]
-    plans = [(source, *plan_sets(source, sets, data_root)) for source in sources]
+    plans = [(source, *plan_sets(source, sets, data_root), _grid_cells(source, grid))
+             for source in sources]
     results = {}
-    for source, set_names, root in plans:
+    for source, set_names, root, cells in plans:
         predictor = load_predictor(source)
         folder = _per_image_folder(source, per_image_dir, several=len(labels) > 1)
         results[source.label] = {}
         for set_name in set_names:
-            evaluation = evaluate_predictor(
-                predictor, set_name, root, *_tiling(source.config, tile, overlap), ssim=ssim
-            )
-            result = results[source.label][set_name] = set_result(evaluation, predictor)
-            if folder is not None:
-                write_per_image_csv(folder / f"{set_name}.csv", result)
-            if progress is not None:
-                progress(source.label, set_name, result)
+            for cell in cells:
+                evaluation = evaluate_predictor(
+                    predictor, set_name, root, *_tiling(source.config, tile, overlap), ssim=ssim,
+                    cell=cell,
+                )
+                key = set_name if cell is None else f"{set_name}/{cell.name}"
+                result = results[source.label][key] = set_result(evaluation, predictor)
+                if cell is not None:
+                    result["cell"] = dataclasses.asdict(cell)
+                if folder is not None:
+                    write_per_image_csv(folder / f"{key.replace('/', '_')}.csv", result)
+                if progress is not None:
+                    progress(source.label, key, result)
     return results
+
+
+def _grid_cells(source, names):
+    """The cells to score: `[None]` (the benchmark input) without a grid, else the named cells."""
+    if names is None:
+        return [None]
+    task = source.task.type
+    return list(grid.GRIDS[task]) if not names else grid.cells(names, task)
 
 
 def set_result(evaluation, predictor):

@@ -159,3 +159,17 @@ def test_noisy_input_scores_the_reference_realisation(set_name):
     images = testsets.load_set(set_name, SHARED_DATA, channels=1)
     evaluation = evaluate_denoise(identity_predictor(), images, sigma=25, compute_ssim=False)
     assert evaluation.psnr == pytest.approx(REFERENCE_NOISY_INPUT[set_name], abs=0.002)
+
+
+def test_grid_cells_change_the_input_and_the_clean_cell_is_the_benchmark():
+    """Bicubic scores the same on the clean cell as on the benchmark input, and less on degraded cells."""
+    from data import grid
+
+    rng = np.random.default_rng(5)
+    base = np.kron(rng.integers(0, 256, (12, 10, 3)), np.ones((8, 8, 1))).astype(np.uint8)
+    images = [("blocks", base)]
+    benchmark = evaluate_sr(bicubic_predictor(2), images, 2, compute_ssim=False).psnr
+    scores = {cell.name: evaluate_sr(bicubic_predictor(2), images, 2, compute_ssim=False, cell=cell).psnr
+              for cell in grid.SR_GRID}
+    assert scores["bicubic"] == benchmark
+    assert all(score < benchmark - 0.1 for name, score in scores.items() if name != "bicubic")
