@@ -14,9 +14,7 @@ For denoising a cell is a noise level: `sigma15` ... `sigma75`.
 import dataclasses
 
 import numpy as np
-import tensorflow as tf
 
-from data import blind
 from data.degradations import add_gaussian_noise
 from data.degradations import bicubic_downscale
 from data.degradations import modcrop
@@ -79,6 +77,8 @@ def _to_uint8(image):
 
 def _compress(image, quality):
     """JPEG round trip of a uint8 `(h, w, c)` image at `quality`."""
+    import tensorflow as tf
+
     encoded = tf.io.encode_jpeg(tf.constant(image), quality=quality)
     return tf.io.decode_jpeg(encoded, channels=image.shape[-1]).numpy()
 
@@ -95,6 +95,12 @@ def degrade_sr(hr_image, scale, cell, seed=0):
     Returns:
         uint8 `(h / scale, w / scale, c)` array.
     """
+    # TensorFlow (the training chain's kernel and JPEG codec) is imported here, not with the
+    # module: configs name grid cells, and loading a config must not start TensorFlow.
+    import tensorflow as tf
+
+    from data import blind
+
     reference = modcrop(np.asarray(hr_image), scale)
     if cell.blur > 0:
         kernel = blind.gaussian_kernel(cell.blur, cell.blur, 0.0)

@@ -38,6 +38,7 @@ EXPERIMENT_FILE = "experiment.json"
 REPORT_MARKDOWN = "report.md"
 REPORT_JSON = "report.json"
 GAIN_PLOT = "gain.png"
+GRID_PLOT = "grid.png"
 SUMMARY = "summary"
 BASELINE_ARM = "baseline"
 

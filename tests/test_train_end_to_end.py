@@ -288,3 +288,27 @@ def test_resumed_curves_do_not_overlap_in_tensorboard(tmp_path, monkeypatch):
     accumulator.Reload()
     steps = [event.step for event in accumulator.Tensors("train/loss")]
     assert steps == [1, 2, 3, 4, 5, 6]
+
+
+def test_grid_cells_are_scored_reported_and_drawn(tmp_path, capsys):
+    """evaluation.grid scores every test set per cell; the report has per-cell gains and a heatmap."""
+    root = tmp_path / "runs"
+    status = train.main(["--config", TINY, "--set", f"output.root={root}", "--quiet",
+                         "--set", "evaluation.grid=[bicubic, blur2.0]"])
+    assert status == 0
+    experiment = root / "tiny_test"
+    results = json.loads((experiment / "dropblock" / "seed1" / runs.RESULTS_FILE).read_text())
+    assert list(results["test"]) == ["builtin", "builtin/bicubic", "builtin/blur2.0"]
+    assert results["test"]["builtin/bicubic"]["psnr"] == results["test"]["builtin"]["psnr"]
+    # A 4-step model is no better on clean inputs than on blurred ones; the scores only differ.
+    assert results["test"]["builtin/blur2.0"]["psnr"] != results["test"]["builtin"]["psnr"]
+    report = json.loads((experiment / "report.json").read_text())
+    gain = report["sets"]["builtin/blur2.0"]["gains"]["dropblock"]["psnr"]
+    assert gain["low"] <= gain["mean"] <= gain["high"]
+    assert (experiment / runs.GRID_PLOT).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "grid_gain" in event_tags(experiment / "summary")
+    capsys.readouterr()
+    status = train.main(["--config", TINY, "--set", f"output.root={tmp_path / 'other'}", "--quiet",
+                         "--set", "evaluation.grid=[blur9]"])
+    assert status == 2
+    assert "evaluation.grid[0]: expected a sr grid cell" in capsys.readouterr().err

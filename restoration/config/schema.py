@@ -16,6 +16,7 @@ from typing import Literal
 import yaml
 
 from data.builtin import BUILTIN_SPLITS
+from data.grid import GRIDS
 from data.testsets import IMAGE_SETS
 from data.testsets import get_image_set
 from restoration import runs
@@ -278,11 +279,15 @@ class EvaluationConfig:
     `tile` is the side of the input tiles; each is predicted with
     `tile_overlap` pixels of context on every side, which must cover the
     network's receptive field for the result to equal whole-image inference.
+    `grid` names cells of the task's grid (`data.grid`): each test set is
+    also scored under each, as `<set>/<cell>`.
     """
 
     tile: int | None = positive(None)
     tile_overlap: int = non_negative(DEFAULT_TILE_OVERLAP)
     ssim: bool = False
+    # Cells of the task's generalisation grid (data/grid.py) every test set is also scored under.
+    grid: tuple[str, ...] = spec("a list of unique grid cell names", unique, ())
 
 
 @section
@@ -324,6 +329,11 @@ class RunConfig:
         if self.data.noise_range is not None and self.task.type != "denoise":
             expected = "null for an sr task (blind super-resolution uses data.degradation)"
             yield "data.noise_range", expected, list(self.data.noise_range)
+        known = [cell.name for cell in GRIDS[self.task.type]]
+        for index, name in enumerate(self.evaluation.grid):
+            if name not in known:
+                yield f"evaluation.grid[{index}]", f"a {self.task.type} grid cell ({', '.join(known)})", name
+                break
         if self.task.type not in self.model.tasks:
             expected = f"a model for task {self.task.type!r}, not {self.model.name!r}"
             yield "model.name", expected, self.model.name

@@ -6,6 +6,8 @@ returns; nothing reads run directories or computes statistics.
 
 import io
 
+import numpy as np
+
 COST_KEYS = ("parameters", "train_step_seconds", "inference_seconds_per_image")
 
 
@@ -256,6 +258,61 @@ def plot_gains(report):
     )
     if arms:
         axes.legend(fontsize=8)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def grid_cells(report):
+    """`{base set: [cell, ...]}` of the report's `<set>/<cell>` entries, in report order."""
+    cells = {}
+    for name in report["sets"]:
+        if "/" in name:
+            base, cell = name.split("/", 1)
+            cells.setdefault(base, []).append(cell)
+    return cells
+
+
+def plot_grid(report):
+    """Heatmap of each arm's mean PSNR gain per grid cell, one panel per test set, intervals printed.
+
+    Args:
+        report: the dict of `build_report`, with `<set>/<cell>` entries.
+
+    Returns:
+        The PNG image, as bytes.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    cells = grid_cells(report)
+    arms = [arm for arm in report["arms"] if arm != report["baseline"]]
+    widest = max(len(names) for names in cells.values())
+    figure = Figure(figsize=(1.15 * widest + 2.5, (0.55 * len(arms) + 1.6) * len(cells)), dpi=120)
+    FigureCanvasAgg(figure)
+    gains = [report["sets"][f"{base}/{cell}"]["gains"].get(arm, {}).get("psnr")
+             for base, names in cells.items() for cell in names for arm in arms]
+    means = [entry["mean"] for entry in gains if entry]
+    bound = max([abs(value) for value in means] + [0.01])
+    for panel, (base, names) in enumerate(cells.items()):
+        axes = figure.add_subplot(len(cells), 1, panel + 1)
+        values = np.full((len(arms), len(names)), np.nan)
+        for row, arm in enumerate(arms):
+            for column, cell in enumerate(names):
+                psnr = report["sets"][f"{base}/{cell}"]["gains"].get(arm, {}).get("psnr")
+                if psnr is None:
+                    continue
+                values[row, column] = psnr["mean"]
+                interval = "" if psnr["low"] is None else f"\n[{psnr['low']:+.2f}, {psnr['high']:+.2f}]"
+                colour = "white" if abs(psnr["mean"]) > 0.6 * bound else "black"
+                axes.text(column, row, f"{psnr['mean']:+.3f}{interval}", ha="center", va="center",
+                          fontsize=6.5, color=colour)
+        image = axes.imshow(values, cmap="RdBu", vmin=-bound, vmax=bound, aspect="auto")
+        axes.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=7)
+        axes.set_yticks(range(len(arms)), arms, fontsize=7)
+        axes.set_title(f"{base}: PSNR gain over {report['baseline']} (dB)", fontsize=8)
+        figure.colorbar(image, ax=axes, fraction=0.03)
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")

@@ -17,7 +17,9 @@ from restoration.reporting import statistics
 from restoration.reporting.formatting import COST_KEYS
 from restoration.reporting.formatting import describe_gain
 from restoration.reporting.formatting import format_markdown
+from restoration.reporting.formatting import grid_cells
 from restoration.reporting.formatting import plot_gains
+from restoration.reporting.formatting import plot_grid
 
 
 @dataclasses.dataclass(frozen=True)
@@ -244,7 +246,7 @@ def build_report(experiment_dir, level=0.95, resamples=10000):
 
 
 def write_report(experiment_dir, level=0.95, resamples=10000):
-    """Writes `report.md`, `report.json` and `gain.png` into the experiment directory.
+    """Writes `report.md`, `report.json`, `gain.png` and, with grid cells, `grid.png`.
 
     Each file is written to a temporary name and renamed, so a reader never
     sees half a report.
@@ -262,5 +264,7 @@ def write_report(experiment_dir, level=0.95, resamples=10000):
     runs.write_json_atomically(directory / runs.REPORT_JSON, report, allow_nan=False)
     runs.write_text_atomically(directory / runs.REPORT_MARKDOWN, format_markdown(report))
     runs.write_bytes_atomically(directory / runs.GAIN_PLOT, plot_gains(report))
+    if grid_cells(report) and len(report["arms"]) > 1:
+        runs.write_bytes_atomically(directory / runs.GRID_PLOT, plot_grid(report))
     return report
 

@@ -30,6 +30,8 @@ from tensorboard.summary.writer.record_writer import RecordWriter
 
 from restoration import runs
 from restoration.reporting.formatting import format_markdown
+from restoration.reporting.formatting import grid_cells
+from restoration.reporting.formatting import plot_grid
 
 
 class SummaryWriter:
@@ -184,8 +186,9 @@ def write_experiment_summary(experiment_dir, report):
 
     Scalars `gain/<arm>/<set>`, `gain_low/<arm>/<set>` and `gain_high/<arm>/<set>`
     (PSNR gain over the baseline and its interval over seeds, in dB; bounds
-    are left out with a single seed) and the text `report` (the markdown
-    report) go to `<experiment_dir>/summary/`. The summary is a snapshot of
+    are left out with a single seed), the text `report` (the markdown
+    report) and, with grid cells, the image `grid_gain` (the heatmap of
+    `grid.png`) go to `<experiment_dir>/summary/`. The summary is a snapshot of
     the latest report: older event files there are removed once the new one
     is complete.
 
@@ -203,6 +206,9 @@ def write_experiment_summary(experiment_dir, report):
     with writer.as_default():
         _write_gain_scalars(report)
         tf.summary.text("report", format_markdown(report), step=0)
+        if grid_cells(report) and len(report["arms"]) > 1:
+            heatmap = tf.io.decode_png(plot_grid(report), channels=3)
+            tf.summary.image("grid_gain", heatmap[None], step=0)
     writer.close()
     for path in previous:
         path.unlink(missing_ok=True)

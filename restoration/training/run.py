@@ -11,6 +11,7 @@ import keras
 import numpy as np
 
 import dropblock
+from data import grid
 from dropblock.schedule import optimizer_step
 from restoration import runs
 from restoration.config import RunConfig
@@ -141,11 +142,13 @@ def score_test_sets(model, config, run_dir):
     predictor.predict_fn(np.zeros((1, 8, 8, task.channels), np.float32))
     evaluation = config.evaluation
     test, seconds, images = {}, 0.0, 0
+    cells = [None, *grid.cells(evaluation.grid, task.type)]
     for name in config.data.test_sets:
-        result = evaluate_predictor(predictor, name, config.data.root, tile=evaluation.tile,
-                                    overlap=evaluation.tile_overlap, ssim=evaluation.ssim)
-        test[name] = result.to_json()
-        seconds, images = seconds + result.predict_seconds, images + result.images
+        for cell in cells:
+            result = evaluate_predictor(predictor, name, config.data.root, tile=evaluation.tile,
+                                        overlap=evaluation.tile_overlap, ssim=evaluation.ssim, cell=cell)
+            test[name if cell is None else f"{name}/{cell.name}"] = result.to_json()
+            seconds, images = seconds + result.predict_seconds, images + result.images
     return checkpoint, test, seconds / images if images else None
 
 
