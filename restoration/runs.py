@@ -39,6 +39,7 @@ REPORT_MARKDOWN = "report.md"
 REPORT_JSON = "report.json"
 GAIN_PLOT = "gain.png"
 GRID_PLOT = "grid.png"
+VALIDATION_PLOT = "validation.png"
 SUMMARY = "summary"
 BASELINE_ARM = "baseline"
 

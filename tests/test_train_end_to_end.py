@@ -88,7 +88,7 @@ def scalar_values(folder, tag):
 
 
 def test_overfitting_gap_is_logged_recorded_and_reported(experiment):
-    """Training-crop PSNR minus validation PSNR: a curve, the final value in results, a report table."""
+    """Training-crop PSNR minus validation PSNR: a curve, the history in results, a report table and plot."""
     run_dir = experiment / "baseline" / "seed0"
     validation = json.loads((run_dir / runs.RESULTS_FILE).read_text())["validation"]
     psnr = scalar_values(run_dir / "logs", "validation/psnr")
@@ -100,6 +100,12 @@ def test_overfitting_gap_is_logged_recorded_and_reported(experiment):
     assert validation["final_step"] == psnr[-1][0] and validation["final_psnr"] == pytest.approx(psnr[-1][1])
     assert validation["gap"] == pytest.approx(gap[-1][1], abs=1e-4)
     assert validation["best_psnr"] == pytest.approx(max(value for _, value in psnr))
+    history = validation["history"]
+    assert [entry["step"] for entry in history] == [step for step, _ in psnr]
+    for entry, (_, value), (_, crops) in zip(history, psnr, train_crops):
+        assert entry["psnr"] == pytest.approx(value) and entry["train_crops_psnr"] == pytest.approx(crops)
+    assert (experiment / runs.VALIDATION_PLOT).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "validation_curves" in event_tags(experiment / "summary")
     text = (experiment / "report.md").read_text()
     assert "## Validation: peak and overfitting gap" in text
     row = f"| baseline | 0 | {validation['best_step']} | {validation['best_psnr']:.3f} |"

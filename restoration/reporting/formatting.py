@@ -1,4 +1,4 @@
-"""Formatting of an experiment report: markdown, a plain-text table and a plot.
+"""Formatting of an experiment report: markdown, a plain-text table and plots.
 
 Everything here reads the dict that `restoration.reporting.report.build_report`
 returns; nothing reads run directories or computes statistics.
@@ -313,6 +313,73 @@ def plot_grid(report):
         axes.set_yticks(range(len(arms)), arms, fontsize=7)
         axes.set_title(f"{base}: PSNR gain over {report['baseline']} (dB)", fontsize=8)
         figure.colorbar(image, ax=axes, fraction=0.03)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def validation_curves(report):
+    """`{arm: [(steps, validation PSNR, gap), ...]}`, one entry per run with at least two validations.
+
+    The gap is the training crops' PSNR minus the validation PSNR (NaN where no
+    training crops were scored).
+    """
+    curves = {}
+    for run in report.get("validation", []):
+        history = run.get("history") or []
+        if len(history) < 2:
+            continue
+        psnr = np.array([entry["psnr"] for entry in history], dtype=float)
+        crops = np.array([np.nan if entry["train_crops_psnr"] is None else entry["train_crops_psnr"]
+                          for entry in history], dtype=float)
+        curves.setdefault(run["arm"], []).append(([entry["step"] for entry in history], psnr, crops - psnr))
+    return curves
+
+
+def _mean_curve(curves, series):
+    """The steps every run validated at, and the mean over runs of `series` (1 or 2) there."""
+    steps = sorted(set.intersection(*(set(curve[0]) for curve in curves)))
+    values = [[dict(zip(curve[0], curve[series]))[step] for step in steps] for curve in curves]
+    return steps, np.mean(values, axis=0)
+
+
+def plot_validation(report):
+    """Validation PSNR and the overfitting gap against the step, each arm's mean over seeds.
+
+    Thin lines are single seeds. A validation PSNR that peaks and falls while
+    the gap (training crops' PSNR minus validation PSNR) grows is overfitting.
+
+    Args:
+        report: the dict of `build_report`, with `validation` histories.
+
+    Returns:
+        The PNG image, as bytes.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    curves = validation_curves(report)
+    figure = Figure(figsize=(10.0, 3.8), dpi=120)
+    FigureCanvasAgg(figure)
+    panels = {1: figure.add_subplot(1, 2, 1), 2: figure.add_subplot(1, 2, 2)}
+    for index, arm in enumerate(report["arms"]):
+        for series, axes in panels.items():
+            for curve in curves.get(arm, []):
+                axes.plot(curve[0], curve[series], color=f"C{index}", linewidth=0.6, alpha=0.35)
+            if arm in curves:
+                steps, mean = _mean_curve(curves[arm], series)
+                axes.plot(steps, mean, color=f"C{index}", linewidth=1.8,
+                          label=f"{arm} ({len(curves[arm])} seeds)")
+    labels = {1: "validation PSNR (dB)", 2: "training crops minus validation (dB)"}
+    for series, axes in panels.items():
+        axes.set_xlabel("step")
+        axes.set_ylabel(labels[series])
+        axes.grid(alpha=0.3)
+    panels[1].set_title(f"{report['experiment']}: validation, mean over seeds (thin: one seed)", fontsize=9)
+    panels[2].set_title("overfitting gap", fontsize=9)
+    if curves:
+        panels[1].legend(fontsize=7)
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")

@@ -20,6 +20,8 @@ from restoration.reporting.formatting import format_markdown
 from restoration.reporting.formatting import grid_cells
 from restoration.reporting.formatting import plot_gains
 from restoration.reporting.formatting import plot_grid
+from restoration.reporting.formatting import plot_validation
+from restoration.reporting.formatting import validation_curves
 
 
 @dataclasses.dataclass(frozen=True)
@@ -246,7 +248,7 @@ def build_report(experiment_dir, level=0.95, resamples=10000):
 
 
 def write_report(experiment_dir, level=0.95, resamples=10000):
-    """Writes `report.md`, `report.json`, `gain.png` and, with grid cells, `grid.png`.
+    """Writes `report.md`, `report.json`, `gain.png`, `grid.png` (grid cells), `validation.png` (curves).
 
     Each file is written to a temporary name and renamed, so a reader never
     sees half a report.
@@ -266,5 +268,7 @@ def write_report(experiment_dir, level=0.95, resamples=10000):
     runs.write_bytes_atomically(directory / runs.GAIN_PLOT, plot_gains(report))
     if grid_cells(report) and len(report["arms"]) > 1:
         runs.write_bytes_atomically(directory / runs.GRID_PLOT, plot_grid(report))
+    if validation_curves(report):
+        runs.write_bytes_atomically(directory / runs.VALIDATION_PLOT, plot_validation(report))
     return report
 

@@ -32,6 +32,8 @@ from restoration import runs
 from restoration.reporting.formatting import format_markdown
 from restoration.reporting.formatting import grid_cells
 from restoration.reporting.formatting import plot_grid
+from restoration.reporting.formatting import plot_validation
+from restoration.reporting.formatting import validation_curves
 
 
 class SummaryWriter:
@@ -187,8 +189,9 @@ def write_experiment_summary(experiment_dir, report):
     Scalars `gain/<arm>/<set>`, `gain_low/<arm>/<set>` and `gain_high/<arm>/<set>`
     (PSNR gain over the baseline and its interval over seeds, in dB; bounds
     are left out with a single seed), the text `report` (the markdown
-    report) and, with grid cells, the image `grid_gain` (the heatmap of
-    `grid.png`) go to `<experiment_dir>/summary/`. The summary is a snapshot of
+    report), with grid cells the image `grid_gain` (the heatmap of
+    `grid.png`) and with validation curves the image `validation_curves`
+    (`validation.png`) go to `<experiment_dir>/summary/`. The summary is a snapshot of
     the latest report: older event files there are removed once the new one
     is complete.
 
@@ -209,6 +212,9 @@ def write_experiment_summary(experiment_dir, report):
         if grid_cells(report) and len(report["arms"]) > 1:
             heatmap = tf.io.decode_png(plot_grid(report), channels=3)
             tf.summary.image("grid_gain", heatmap[None], step=0)
+        if validation_curves(report):
+            curves = tf.io.decode_png(plot_validation(report), channels=3)
+            tf.summary.image("validation_curves", curves[None], step=0)
     writer.close()
     for path in previous:
         path.unlink(missing_ok=True)

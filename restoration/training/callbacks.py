@@ -138,12 +138,13 @@ class Validator(keras.callbacks.Callback):
         outputs, scores = self._score(self.inputs, self.targets, step)
         psnr = scores.psnr
         self.writer.scalars(step, {"validation/psnr": psnr, "validation/ssim": scores.ssim})
-        self.state.final_psnr, self.state.final_step = psnr, step
+        train_psnr = None
         if self.train_crops is not None:
             _, train_scores = self._score(*self.train_crops, step)
-            self.state.train_psnr = train_scores.psnr
-            self.writer.scalars(step, {"overfitting/train_crops_psnr": train_scores.psnr,
-                                       "overfitting/gap": train_scores.psnr - psnr})
+            train_psnr = train_scores.psnr
+            self.writer.scalars(step, {"overfitting/train_crops_psnr": train_psnr,
+                                       "overfitting/gap": train_psnr - psnr})
+        self.state.add_validation(step, psnr, train_psnr)
         if self.panels:
             self.writer.images(step, "validation/input_output_target", self._panels(outputs),
                                self.panels)

@@ -85,13 +85,15 @@ def restore_or_build(config, run_dir):
 
 
 def validation_summary(state):
-    """Where validation peaked, where it ended, and the overfitting gap at the end."""
+    """Where validation peaked, where it ended, the overfitting gap at the end, and the curve."""
     gap = None
     if state.train_psnr is not None and state.final_psnr is not None:
         gap = state.train_psnr - state.final_psnr
+    history = [{"step": step, "psnr": psnr, "train_crops_psnr": train_psnr}
+               for step, psnr, train_psnr in state.history]
     return {"best_psnr": state.best_psnr, "best_step": state.best_step,
             "final_psnr": state.final_psnr, "final_step": state.final_step,
-            "train_crops_psnr": state.train_psnr, "gap": gap}
+            "train_crops_psnr": state.train_psnr, "gap": gap, "history": history}
 
 
 def train_remaining_steps(model, config, run_dir, state, verbose):

@@ -21,10 +21,10 @@ _RECORDS = 3
 
 
 class RunState:
-    """Validation so far (the best and the latest score, the training crops' score) and the step time."""
+    """Validation so far (best and latest score, training crops' score, the curve) and the step time."""
 
     def __init__(self, best_psnr=None, best_step=None, step_seconds=None, final_psnr=None,
-                 final_step=None, train_psnr=None):
+                 final_step=None, train_psnr=None, history=None):
         self.best_psnr = best_psnr
         self.best_step = best_step
         self.step_seconds = step_seconds
@@ -32,12 +32,21 @@ class RunState:
         self.final_psnr = final_psnr
         self.final_step = final_step
         self.train_psnr = train_psnr
+        # Every validation so far: [step, validation PSNR, training crops' PSNR or None].
+        self.history = [list(entry) for entry in history or []]
+
+    def add_validation(self, step, psnr, train_psnr=None):
+        """Records one validation: the latest score, the training crops' score, the curve."""
+        self.final_psnr, self.final_step, self.train_psnr = psnr, step, train_psnr
+        self.history = [entry for entry in self.history if entry[0] != step]
+        self.history.append([step, psnr, train_psnr])
 
     def record(self):
         """The scores as a dict, the form `from_record` reads."""
         return {"best_psnr": self.best_psnr, "best_step": self.best_step,
                 "step_seconds": self.step_seconds, "final_psnr": self.final_psnr,
-                "final_step": self.final_step, "train_psnr": self.train_psnr}
+                "final_step": self.final_step, "train_psnr": self.train_psnr,
+                "history": [list(entry) for entry in self.history]}
 
     @classmethod
     def from_record(cls, record):

@@ -310,3 +310,39 @@ def test_hparams_dashboard_lists_every_run_of_every_experiment_with_its_psnr(tmp
     assert listed["denoise/dropblock/seed0/logs"]["test/psnr/BSD68"] == pytest.approx(
         psnr, abs=1e-4
     )
+
+
+def test_validation_curves_average_seeds_at_common_steps_and_are_drawn(experiment):
+    """validation.png: each arm's mean curve over the steps all its seeds validated at."""
+    from restoration import runs
+    from restoration.reporting.formatting import _mean_curve
+    from restoration.reporting.formatting import validation_curves
+
+    for arm in ("baseline", "dropblock"):
+        for seed in SEEDS:
+            path = experiment / arm / f"seed{seed}" / "results.json"
+            results = json.loads(path.read_text())
+            # Seed 2 also validated at step 15, which the others did not reach.
+            steps = [5, 10, 15] if seed == 2 else [5, 10]
+            results["validation"] = {"best_psnr": 30.0, "best_step": 5, "history": [
+                {"step": step, "psnr": 30.0 + seed - step / 10, "train_crops_psnr": 31.0 + step / 10}
+                for step in steps
+            ]}
+            path.write_text(json.dumps(results))
+    report = write_report(experiment, resamples=200)
+    curves = validation_curves(report)
+    assert sorted(curves) == ["baseline", "dropblock"] and len(curves["baseline"]) == 3
+    steps, mean = _mean_curve(curves["baseline"], 1)
+    assert steps == [5, 10]
+    np.testing.assert_allclose(mean, [30.0 + 1.0 - 0.5, 30.0 + 1.0 - 1.0])
+    _, gap = _mean_curve(curves["baseline"], 2)
+    np.testing.assert_allclose(gap, [1.0 - 1.0 + 1.0, 1.0 - 1.0 + 2.0])
+    assert (experiment / runs.VALIDATION_PLOT).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_no_validation_plot_without_curves(experiment):
+    """Runs that never validated twice leave no validation.png."""
+    from restoration import runs
+
+    write_report(experiment, resamples=200)
+    assert not (experiment / runs.VALIDATION_PLOT).exists()
