@@ -106,7 +106,17 @@ def test_overfitting_gap_is_logged_recorded_and_reported(experiment):
         assert entry["psnr"] == pytest.approx(value) and entry["train_crops_psnr"] == pytest.approx(crops)
     assert (experiment / runs.VALIDATION_PLOT).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "validation_curves" in event_tags(experiment / "summary")
+    report = json.loads((experiment / "report.json").read_text())
+    final = {(arm, seed): json.loads((experiment / arm / f"seed{seed}" / runs.RESULTS_FILE).read_text())
+             ["validation"]["final_psnr"] for arm in ("baseline", "dropblock") for seed in (0, 1)}
+    gain = report["validation_arms"]["dropblock"]["final_psnr_gain"]
+    assert gain["per_seed"] == pytest.approx([final["dropblock", seed] - final["baseline", seed]
+                                              for seed in (0, 1)])
+    assert gain["mean"] == pytest.approx(np.mean(gain["per_seed"]))
+    assert gain["low"] <= gain["mean"] <= gain["high"]
+    assert "final_psnr_gain" not in report["validation_arms"]["baseline"]
     text = (experiment / "report.md").read_text()
+    assert "| dropblock | 2 |" in text
     assert "## Validation: peak and overfitting gap" in text
     row = f"| baseline | 0 | {validation['best_step']} | {validation['best_psnr']:.3f} |"
     assert row in text

@@ -122,6 +122,28 @@ def _regularizer_text(regularizer):
     return f"{regularizer.get('name')} ({settings})" if settings else str(regularizer.get("name"))
 
 
+def _validation_arm_lines(report):
+    """Per arm: mean peak, last validation and gap, and each one's paired difference from the baseline."""
+    arms = report.get("validation_arms") or {}
+    if len(arms) < 2:
+        return []
+    level = f"{report['level'] * 100:g} %"
+    lines = ["", f"Per arm, means over seeds; differences from {report['baseline']} paired by seed, "
+             f"[{level} interval]. A regularizer that prevents overfitting raises the last "
+             "validation and lowers the gap.", "",
+             "| arm | seeds | peak PSNR | last PSNR | gap | peak - baseline | last - baseline "
+             "| gap - baseline |", "|---|---|---|---|---|---|---|---|"]
+    for arm, entry in arms.items():
+        means = [_number_text((entry.get(key) or {}).get("mean")) for key in ("best_psnr", "final_psnr")]
+        means.append(_signed((entry.get("gap") or {}).get("mean")))
+        gains = []
+        for key in ("best_psnr", "final_psnr", "gap"):
+            gain = entry.get(f"{key}_gain")
+            gains.append("" if gain is None else _interval_text(gain, 3, signed=True))
+        lines.append("| " + " | ".join([arm, str(len(entry["seeds"])), *means, *gains]) + " |")
+    return lines
+
+
 def format_markdown(report):
     """Formats a report dict as markdown: one table and one sentence per gain for each set.
 
@@ -170,6 +192,7 @@ def format_markdown(report):
                      _number_text(run.get("final_psnr")), _number_text(run.get("train_crops_psnr")),
                      _signed(run.get("gap"))]
             lines.append("| " + " | ".join(cells) + " |")
+        lines += _validation_arm_lines(report)
     lines += ["", "## Missing runs", ""]
     lines += [
         f"- `{run['arm']}` seed {run['seed']}: no results.json in {run['path']}"

@@ -184,6 +184,31 @@ def _set_report(results, test_set, level, resamples):
     }
 
 
+VALIDATION_KEYS = ("best_psnr", "final_psnr", "gap")
+
+
+def _validation_summary(results, level):
+    """Per arm: the mean over seeds of the validation peak, the last validation and the gap, and
+    each one's difference from the baseline, paired by seed, with its interval."""
+    by_arm = {arm: {seed: run["validation"] for (run_arm, seed), run in results.runs.items()
+                    if run_arm == arm and (run.get("validation") or {}).get("best_step") is not None}
+              for arm in results.arms}
+    summary = {}
+    for arm, by_seed in by_arm.items():
+        if not by_seed:
+            continue
+        entry = {"seeds": sorted(by_seed)}
+        for key in VALIDATION_KEYS:
+            values = [run.get(key) for run in by_seed.values()]
+            entry[key] = _interval(values, level) if None not in values else None
+            baseline = by_arm.get(results.baseline, {})
+            seeds = sorted(set(baseline) & set(by_seed))
+            if arm != results.baseline and seeds:
+                entry[f"{key}_gain"] = _paired(baseline, by_seed, key, seeds, level)
+        summary[arm] = entry
+    return summary
+
+
 def _arm_summary(results, arm):
     runs = [run for (run_arm, _), run in results.runs.items() if run_arm == arm]
     cost = {}
@@ -215,7 +240,10 @@ def build_report(experiment_dir, level=0.95, resamples=10000):
         intervals, per-arm gains over the baseline with seed intervals,
         image-level bootstrap and Wilcoxon p), `validation` (per validated
         run: where validation peaked, where it ended and the gap between the
-        training crops' PSNR and the validation PSNR there), `missing_runs` and
+        training crops' PSNR and the validation PSNR there), `validation_arms`
+        (per arm: the means over seeds of the peak, the last validation and
+        the gap, and their differences from the baseline paired by seed with
+        intervals, as `<key>_gain`), `missing_runs` and
         `diverged_runs` (stopped by a non-finite loss or weight). Undefined
         numbers (an interval from one seed) are `None`.
     """
@@ -235,6 +263,7 @@ def build_report(experiment_dir, level=0.95, resamples=10000):
             for (arm, seed), run in sorted(results.runs.items())
             if (run.get("validation") or {}).get("best_step") is not None
         ],
+        "validation_arms": _validation_summary(results, level),
         "missing_runs": [
             {"arm": arm, "seed": seed, "path": str(results.directory / arm / f"seed{seed}")}
             for arm, seed in results.missing
