@@ -1,22 +1,41 @@
-"""Restoration networks (EDSR, DnCNN) with pluggable regularizer placement.
+"""Restoration networks with pluggable regularizer placement.
+
+Super-resolution: EDSR, MSRResNet, RCAN, RRDBNet, VDSR, FSRCNN, ESPCN;
+denoising: DnCNN.
 
 A config entry such as `{name: edsr, scale: 2, num_blocks: 16}` maps onto
 `build_model("edsr", scale=2, num_blocks=16)`. A regularizer is passed as a
 `Regularizer` (factories plus a `Placement`); None builds the plain network.
-Importing this package registers `PixelShuffle`, so saved `.keras` models
+Importing this package registers `PixelShuffle` and `PixelUnshuffle`, so saved `.keras` models
 load without `custom_objects`.
 """
 
 import inspect
 
 from sr_models.dncnn import build_dncnn
-from sr_models.edsr import PixelShuffle
 from sr_models.edsr import build_edsr
+from sr_models.espcn import build_espcn
+from sr_models.fsrcnn import build_fsrcnn
+from sr_models.layers import PixelShuffle
+from sr_models.layers import PixelUnshuffle
 from sr_models.placement import PLACEMENTS
 from sr_models.placement import Placement
 from sr_models.placement import Regularizer
+from sr_models.rcan import build_rcan
+from sr_models.rrdbnet import build_rrdbnet
+from sr_models.srresnet import build_srresnet
+from sr_models.vdsr import build_vdsr
 
-MODELS = {"edsr": build_edsr, "dncnn": build_dncnn}
+MODELS = {
+    "edsr": build_edsr,
+    "srresnet": build_srresnet,
+    "rcan": build_rcan,
+    "rrdbnet": build_rrdbnet,
+    "vdsr": build_vdsr,
+    "fsrcnn": build_fsrcnn,
+    "espcn": build_espcn,
+    "dncnn": build_dncnn,
+}
 
 
 def build_model(name, regularizer=None, **kwargs):
@@ -54,6 +73,7 @@ __all__ = [
     "MODELS",
     "PLACEMENTS",
     "PixelShuffle",
+    "PixelUnshuffle",
     "Placement",
     "Regularizer",
     "build_dncnn",

@@ -1,76 +1,13 @@
 """EDSR: enhanced deep residual network for single-image super-resolution."""
 
 import keras
-from keras import ops
 
+from sr_models.layers import subpixel_upsampler
 from sr_models.placement import NetworkAssembler
 from sr_models.placement import check_positive_integer
 
 DIV2K_RGB_MEAN = (0.4488, 0.4371, 0.4040)
 SCALES = (2, 3, 4)
-
-
-@keras.saving.register_keras_serializable(package="sr_models")
-class PixelShuffle(keras.layers.Layer):
-    """Rearranges channels into space: (H, W, r*r*C) -> (r*H, r*W, C).
-
-    The sub-pixel convolution upsampler of ESPCN and EDSR. The channel order
-    is that of `tf.nn.depth_to_space`: output pixel (r*y + i, r*x + j),
-    channel c reads input channel (i*r + j)*C + c. Written with reshape and
-    transpose so that it runs under every Keras backend and accepts inputs
-    whose height and width are unknown until run time.
-
-    Args:
-        scale: Integer upscaling factor r, at least 2.
-        **kwargs: Base layer keyword arguments, such as `name`.
-
-    Reference:
-        - [Shi et al., Real-Time Single Image and Video Super-Resolution
-          Using an Efficient Sub-Pixel Convolutional Neural Network, CVPR 2016](
-            https://arxiv.org/abs/1609.05158)
-    """
-
-    def __init__(self, scale, **kwargs):
-        super().__init__(**kwargs)
-        check_positive_integer(scale, "scale", minimum=2)
-        self.scale = scale
-
-    def build(self, input_shape):
-        channels = input_shape[-1]
-        if channels is None or channels % (self.scale**2):
-            raise ValueError(
-                "PixelShuffle needs a known channel count divisible by "
-                f"scale**2 = {self.scale**2}. Expected channels such as "
-                f"{self.scale**2 * 16}. Received: input_shape={input_shape}"
-            )
-
-    def call(self, inputs):
-        scale = self.scale
-        shape = ops.shape(inputs)
-        batch, height, width = shape[0], shape[1], shape[2]
-        channels = inputs.shape[-1] // (scale * scale)
-        outputs = ops.reshape(
-            inputs, (batch, height, width, scale, scale, channels)
-        )
-        outputs = ops.transpose(outputs, (0, 1, 3, 2, 4, 5))
-        return ops.reshape(
-            outputs, (batch, height * scale, width * scale, channels)
-        )
-
-    def compute_output_shape(self, input_shape):
-        batch, height, width, channels = input_shape
-
-        def upscale(size):
-            return None if size is None else size * self.scale
-
-        return (
-            batch, upscale(height), upscale(width), channels // self.scale**2
-        )
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"scale": self.scale})
-        return config
 
 
 def build_edsr(
@@ -133,7 +70,7 @@ def build_edsr(
     features = assembler.conv(filters, "body_conv", ends_body=True)(features)
     features = keras.layers.Add(name="global_skip")([head, features])
     features = assembler.insert(features, "after_body")
-    features = _upsampler(features, assembler, scale, filters)
+    features = subpixel_upsampler(features, assembler, scale, filters)
     features = assembler.insert(features, "before_last")
     # The output convolution and what follows stay float32 under mixed precision.
     outputs = assembler.conv(channels, "last_conv", site="before_last", dtype="float32")(features)
@@ -155,17 +92,6 @@ def _residual_block(inputs, assembler, filters, res_scale, block):
     branch = assembler.insert(branch, "branch", block)
     outputs = keras.layers.Add(name=f"{prefix}_add")([inputs, branch])
     return assembler.insert(outputs, "block", block)
-
-
-def _upsampler(inputs, assembler, scale, filters):
-    """Sub-pixel upsampling: one x3 stage, or one or two x2 stages."""
-    factors = (3,) if scale == 3 else (2,) * (scale // 2)
-    outputs = inputs
-    for stage, factor in enumerate(factors):
-        conv = assembler.conv(factor * factor * filters, f"upsample{stage}_conv")
-        outputs = conv(outputs)
-        outputs = PixelShuffle(factor, name=f"upsample{stage}_shuffle")(outputs)
-    return outputs
 
 
 def _check_edsr_arguments(scale, num_blocks, filters, res_scale, channels, rgb_mean):

@@ -172,8 +172,9 @@ class NetworkAssembler:
             repeatable.
         num_blocks: Number of blocks (or stages) in the network, to check the
             indices of `Placement("blocks", ...)`.
-        kernel_initializer: Name of a Keras random initializer, e.g.
-            `"glorot_uniform"` or `"orthogonal"`.
+        kernel_initializer: Default kernel initializer of `conv`: the name of
+            a Keras random initializer (`"glorot_uniform"`, `"orthogonal"`) or
+            a `{"class_name", "config"}` dict without the seed.
     """
 
     def __init__(self, regularizer, seed, num_blocks, kernel_initializer):
@@ -202,12 +203,14 @@ class NetworkAssembler:
     def _initializer(self, identifier):
         seed = self._next_seed
         self._next_seed += 1
-        return keras.initializers.get(
-            {"class_name": identifier, "config": {"seed": seed}}
-        )
+        if isinstance(identifier, str):
+            identifier = {"class_name": identifier, "config": {}}
+        config = {**identifier.get("config", {}), "seed": seed}
+        return keras.initializers.get({"class_name": identifier["class_name"], "config": config})
 
     def conv(self, filters, name, site=None, block=None, ends_body=False,
-             use_bias=True, kernel_size=3, dtype=None):
+             use_bias=True, kernel_size=3, dtype=None, initializer=None, strides=1,
+             padding="same", transpose=False):
         """Returns a same-padded convolution, from the conv factory if placed.
 
         Args:
@@ -222,19 +225,29 @@ class NetworkAssembler:
             dtype: Dtype policy of the layer; `None` follows the global policy.
                 The output convolution passes `"float32"` so that mixed
                 precision never rounds the restored image itself.
+            initializer: This convolution's kernel initializer (a name or a
+                `{"class_name", "config"}` dict), instead of the default.
+            strides: Stride of the convolution.
+            padding: `"same"` or `"valid"`.
+            transpose: A transposed convolution (`keras.layers.Conv2DTranspose`,
+                upsampling by `strides`); the conv factory never replaces one.
 
         Returns:
-            A `keras.layers.Conv2D`, or the conv factory's layer.
+            A `keras.layers.Conv2D` (or `Conv2DTranspose`), or the conv factory's layer.
         """
         kwargs = dict(
-            padding="same",
+            padding=padding,
             use_bias=use_bias,
-            kernel_initializer=self._initializer(self.kernel_initializer),
+            kernel_initializer=self._initializer(initializer or self.kernel_initializer),
             bias_initializer="zeros",
             name=name,
         )
         if dtype is not None:
             kwargs["dtype"] = dtype
+        if transpose:
+            return keras.layers.Conv2DTranspose(filters, kernel_size, strides=strides, **kwargs)
+        if strides != 1:
+            kwargs["strides"] = strides
         regularizer = self.regularizer
         if (
             regularizer is not None
@@ -278,4 +291,12 @@ def check_positive_integer(value, argument, minimum=1):
         raise ValueError(
             f"Expected `{argument}` to be an integer >= {minimum}. "
             f"Received: {argument}={value!r}"
+        )
+
+
+def check_scale(scale, scales, model):
+    """Raises a ValueError unless `scale` is one of the integer `scales` the `model` supports."""
+    if isinstance(scale, bool) or not isinstance(scale, int) or scale not in scales:
+        raise ValueError(
+            f"Unsupported {model} scale. Expected one of {list(scales)}. Received: scale={scale!r}"
         )

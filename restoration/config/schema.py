@@ -72,8 +72,11 @@ class TaskConfig:
 class _Model:
     """What every model section tells the rest of the run."""
 
-    # The task types the network solves.
+    # The task types the network solves, and the super-resolution scales it supports.
     tasks: ClassVar[tuple] = ()
+    scales: ClassVar[tuple] = (2, 3, 4)
+    # Whether it has residual blocks, so a `branch` placement has somewhere to go.
+    branches: ClassVar[bool] = True
 
     def builder_kwargs(self):
         """Returns the builder's keyword arguments: every field but `name`."""
@@ -105,6 +108,127 @@ class EDSRConfig(_Model):
 
 
 @section
+class SRResNetConfig(_Model):
+    """Arguments of the MSRResNet builder (task gives `scale` and `channels`).
+
+    Reference:
+        - [Ledig et al., SRResNet, CVPR 2017](https://arxiv.org/abs/1609.04802); the
+          version without batch norm of [ESRGAN](https://arxiv.org/abs/1809.00219)
+    """
+
+    tasks: ClassVar[tuple] = ("sr",)
+
+    name: Literal["srresnet"]
+    num_blocks: int = positive(16)
+    filters: int = positive(64)
+
+    def block_count(self):
+        return self.num_blocks
+
+
+@section
+class RCANConfig(_Model):
+    """Arguments of the RCAN builder; its blocks, for a regularizer, are the residual groups.
+
+    Reference:
+        - [Zhang et al., RCAN, ECCV 2018](https://arxiv.org/abs/1807.02758)
+    """
+
+    tasks: ClassVar[tuple] = ("sr",)
+
+    name: Literal["rcan"]
+    num_groups: int = positive(10)
+    num_blocks: int = positive(20)
+    filters: int = positive(64)
+    reduction: int = positive(16)
+    res_scale: float = positive(1.0, noun="a number")
+
+    def block_count(self):
+        return self.num_groups
+
+    def relations(self):
+        if self.filters % self.reduction:
+            yield "reduction", f"a divisor of filters ({self.filters})", self.reduction
+
+
+@section
+class RRDBNetConfig(_Model):
+    """Arguments of the RRDBNet (ESRGAN generator) builder; x2 and x4 only.
+
+    Reference:
+        - [Wang et al., ESRGAN, ECCV Workshops 2018](https://arxiv.org/abs/1809.00219)
+    """
+
+    tasks: ClassVar[tuple] = ("sr",)
+    scales: ClassVar[tuple] = (2, 4)
+
+    name: Literal["rrdbnet"]
+    num_blocks: int = positive(23)
+    filters: int = positive(64)
+    growth: int = positive(32)
+
+    def block_count(self):
+        return self.num_blocks
+
+
+@section
+class VDSRConfig(_Model):
+    """Arguments of the VDSR builder; its blocks are the `depth - 2` middle layers.
+
+    Reference:
+        - [Kim et al., VDSR, CVPR 2016](https://arxiv.org/abs/1511.04587)
+    """
+
+    tasks: ClassVar[tuple] = ("sr",)
+    branches: ClassVar[bool] = False
+
+    name: Literal["vdsr"]
+    depth: int = spec("an integer >= 3", lambda value: value >= 3, 20)
+    filters: int = positive(64)
+
+    def block_count(self):
+        return self.depth - 2
+
+
+@section
+class FSRCNNConfig(_Model):
+    """Arguments of the FSRCNN builder; its blocks are the `m` mapping layers.
+
+    Reference:
+        - [Dong et al., FSRCNN, ECCV 2016](https://arxiv.org/abs/1608.00367)
+    """
+
+    tasks: ClassVar[tuple] = ("sr",)
+    branches: ClassVar[bool] = False
+
+    name: Literal["fsrcnn"]
+    d: int = positive(56)
+    s: int = positive(12)
+    m: int = positive(4)
+
+    def block_count(self):
+        return self.m
+
+
+@section
+class ESPCNConfig(_Model):
+    """Arguments of the ESPCN builder; its blocks are the two hidden layers.
+
+    Reference:
+        - [Shi et al., ESPCN, CVPR 2016](https://arxiv.org/abs/1609.05158)
+    """
+
+    tasks: ClassVar[tuple] = ("sr",)
+    branches: ClassVar[bool] = False
+
+    name: Literal["espcn"]
+    filters: int = spec("an integer >= 2", lambda value: value >= 2, 64)
+
+    def block_count(self):
+        return 2
+
+
+@section
 class DnCNNConfig(_Model):
     """Arguments of the DnCNN builder (task gives `channels`).
 
@@ -114,6 +238,7 @@ class DnCNNConfig(_Model):
     """
 
     tasks: ClassVar[tuple] = ("denoise",)
+    branches: ClassVar[bool] = False
 
     name: Literal["dncnn"]
     depth: int = spec("an integer >= 3", lambda value: value >= 3, 17)
@@ -312,7 +437,8 @@ class RunConfig:
 
     run: RunInfo
     task: TaskConfig
-    model: EDSRConfig | DnCNNConfig
+    model: (EDSRConfig | SRResNetConfig | RCANConfig | RRDBNetConfig | VDSRConfig | FSRCNNConfig
+            | ESPCNConfig | DnCNNConfig)
     regularizer: RegularizerConfig | None = None
     data: DataConfig
     training: TrainingConfig
@@ -337,6 +463,13 @@ class RunConfig:
         if self.task.type not in self.model.tasks:
             expected = f"a model for task {self.task.type!r}, not {self.model.name!r}"
             yield "model.name", expected, self.model.name
+        elif self.task.type == "sr" and self.task.scale not in self.model.scales:
+            expected = f"a scale {self.model.name} supports ({', '.join(map(str, self.model.scales))})"
+            yield "task.scale", expected, self.task.scale
+        placement = getattr(self.regularizer, "placement", None)
+        if placement == "branch" and not self.model.branches:
+            expected = f"a placement {self.model.name} has (it has no residual branches)"
+            yield "regularizer.placement", expected, placement
         blocks = self.regularizer.blocks if self.regularizer is not None else ()
         count = self.model.block_count()
         if any(index >= count for index in blocks):

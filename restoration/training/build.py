@@ -63,7 +63,7 @@ def regularizer_factory(config):
 def build_model(config):
     """The network of the run, with initial weights fixed by the run seed."""
     kwargs = dict(config.model.builder_kwargs())
-    if config.model.name == "edsr":
+    if config.task.type == "sr":
         kwargs["scale"] = config.task.scale
     return sr_models.build_model(
         config.model.name,

@@ -74,7 +74,10 @@ INVALID_CASES = {
     "unknown_regularizer": (
         "regularizer", {"name": "dropblok"}, "regularizer.name", "'dropout'"
     ),
-    "unknown_model": ("model", {"name": "srcnn"}, "model.name", "one of 'edsr', 'dncnn'"),
+    "unknown_model": ("model", {"name": "srcnn"}, "model.name", "one of 'edsr', 'srresnet', 'rcan'"),
+    "reduction_not_dividing": (
+        "model", {"name": "rcan", "reduction": 5}, "model.reduction", "a divisor of filters (64)"
+    ),
     "string_in_int_list": (
         "training.lr_schedule", {"name": "step", "milestones": [5, "x"]},
         "training.lr_schedule.milestones[1]", "received 'x'",
@@ -134,6 +137,26 @@ def test_invalid_value_names_file_key_expected_and_received(tmp_path, case):
     assert fragment in message
     assert raised.value.key == error_key
     assert isinstance(raised.value, ValueError)
+
+
+@pytest.mark.parametrize("changes, error_key, fragment", [
+    ({"task": {"type": "sr", "scale": 3}, "model": {"name": "rrdbnet"}}, "task.scale",
+     "a scale rrdbnet supports (2, 4), received 3"),
+    ({"model": {"name": "vdsr"}, "regularizer": {"name": "stochastic_depth", "rate": 0.1}},
+     "regularizer.placement", "a placement vdsr has (it has no residual branches), received 'branch'"),
+    ({"task": {"type": "denoise", "sigma": 25, "channels": 1}, "model": {"name": "dncnn"},
+      "regularizer": {"name": "dropout", "rate": 0.1, "placement": "branch"}},
+     "regularizer.placement", "a placement dncnn has"),
+])
+def test_a_model_refuses_scales_and_placements_it_lacks(tmp_path, changes, error_key, fragment):
+    """RRDBNet has no x3; networks without residual blocks have no branch site: named before any run."""
+    tree = copy.deepcopy(VALID_TREE)
+    tree.update(changes)
+    path = write_config(tmp_path, tree)
+    with pytest.raises(ConfigError) as raised:
+        load_config(path, check_data=False)
+    assert str(raised.value).startswith(f"{path}: {error_key}: expected "), str(raised.value)
+    assert fragment in str(raised.value)
 
 
 @pytest.mark.parametrize("dotted_key", ["training.steps", "task.type", "data.patch_size"])

@@ -1,0 +1,299 @@
+"""Layers and stages shared by the restoration networks: sub-pixel shuffles and upsamplers."""
+
+import keras
+import numpy as np
+from keras import ops
+
+from sr_models.placement import check_positive_integer
+
+
+@keras.saving.register_keras_serializable(package="sr_models")
+class PixelShuffle(keras.layers.Layer):
+    """Rearranges channels into space: (H, W, r*r*C) -> (r*H, r*W, C).
+
+    The sub-pixel convolution upsampler of ESPCN and EDSR. The channel order
+    is that of `tf.nn.depth_to_space`: output pixel (r*y + i, r*x + j),
+    channel c reads input channel (i*r + j)*C + c. Written with reshape and
+    transpose so that it runs under every Keras backend and accepts inputs
+    whose height and width are unknown until run time.
+
+    Args:
+        scale: Integer upscaling factor r, at least 2.
+        **kwargs: Base layer keyword arguments, such as `name`.
+
+    Reference:
+        - [Shi et al., Real-Time Single Image and Video Super-Resolution
+          Using an Efficient Sub-Pixel Convolutional Neural Network, CVPR 2016](
+            https://arxiv.org/abs/1609.05158)
+    """
+
+    def __init__(self, scale, **kwargs):
+        super().__init__(**kwargs)
+        check_positive_integer(scale, "scale", minimum=2)
+        self.scale = scale
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        if channels is None or channels % (self.scale**2):
+            raise ValueError(
+                "PixelShuffle needs a known channel count divisible by "
+                f"scale**2 = {self.scale**2}. Expected channels such as "
+                f"{self.scale**2 * 16}. Received: input_shape={input_shape}"
+            )
+
+    def call(self, inputs):
+        scale = self.scale
+        shape = ops.shape(inputs)
+        batch, height, width = shape[0], shape[1], shape[2]
+        channels = inputs.shape[-1] // (scale * scale)
+        outputs = ops.reshape(
+            inputs, (batch, height, width, scale, scale, channels)
+        )
+        outputs = ops.transpose(outputs, (0, 1, 3, 2, 4, 5))
+        return ops.reshape(
+            outputs, (batch, height * scale, width * scale, channels)
+        )
+
+    def compute_output_shape(self, input_shape):
+        batch, height, width, channels = input_shape
+
+        def upscale(size):
+            return None if size is None else size * self.scale
+
+        return (
+            batch, upscale(height), upscale(width), channels // self.scale**2
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"scale": self.scale})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="sr_models")
+class PixelUnshuffle(keras.layers.Layer):
+    """Rearranges space into channels: (H, W, C) -> (H/r, W/r, r*r*C), the inverse of `PixelShuffle`.
+
+    Output channel (i*r + j)*C + c of pixel (y, x) reads input pixel
+    (r*y + i, r*x + j), channel c (the order of `tf.nn.space_to_depth`).
+    Height and width must be multiples of r.
+
+    Args:
+        scale: Integer downscaling factor r, at least 2.
+        **kwargs: Base layer keyword arguments, such as `name`.
+    """
+
+    def __init__(self, scale, **kwargs):
+        super().__init__(**kwargs)
+        check_positive_integer(scale, "scale", minimum=2)
+        self.scale = scale
+
+    def call(self, inputs):
+        scale = self.scale
+        shape = ops.shape(inputs)
+        batch, height, width = shape[0], shape[1], shape[2]
+        channels = inputs.shape[-1]
+        outputs = ops.reshape(
+            inputs, (batch, height // scale, scale, width // scale, scale, channels)
+        )
+        outputs = ops.transpose(outputs, (0, 1, 3, 2, 4, 5))
+        return ops.reshape(
+            outputs, (batch, height // scale, width // scale, scale * scale * channels)
+        )
+
+    def compute_output_shape(self, input_shape):
+        batch, height, width, channels = input_shape
+
+        def downscale(size):
+            return None if size is None else size // self.scale
+
+        return (batch, downscale(height), downscale(width), channels * self.scale**2)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"scale": self.scale})
+        return config
+
+
+def upsampling_factors(scale):
+    """The sub-pixel stages of a scale: one x3 stage, or x2 stages (x4 is two)."""
+    return (3,) if scale == 3 else (2,) * (scale // 2)
+
+
+def subpixel_upsampler(inputs, assembler, scale, filters, activation=None):
+    """Sub-pixel upsampling: per stage a convolution to factor**2 * filters and a shuffle.
+
+    Args:
+        inputs: Symbolic feature tensor with `filters` channels.
+        assembler: The network's `NetworkAssembler` (seeded convolutions).
+        scale: 2, 3 or 4.
+        filters: Feature channels before and after each stage.
+        activation: Optional factory `activation(name) -> layer` applied after
+            each shuffle (SRResNet's leaky ReLU).
+
+    Returns:
+        The upsampled tensor, `scale` times larger, with `filters` channels.
+    """
+    outputs = inputs
+    for stage, factor in enumerate(upsampling_factors(scale)):
+        conv = assembler.conv(factor * factor * filters, f"upsample{stage}_conv")
+        outputs = conv(outputs)
+        outputs = PixelShuffle(factor, name=f"upsample{stage}_shuffle")(outputs)
+        if activation is not None:
+            outputs = activation(f"upsample{stage}_activation")(outputs)
+    return outputs
+
+
+@keras.saving.register_keras_serializable(package="sr_models")
+class PadToMultiple(keras.layers.Layer):
+    """Pads height and width at the bottom and right, by reflection, up to multiples of `multiple`.
+
+    For networks that need sizes divisible by a factor (a pixel unshuffle, a
+    U-Net's downsamplings); `CropToInput` removes the padding from the output.
+
+    Args:
+        multiple: Integer the padded height and width are divisible by, >= 2.
+        **kwargs: Base layer keyword arguments, such as `name`.
+    """
+
+    def __init__(self, multiple, **kwargs):
+        super().__init__(**kwargs)
+        check_positive_integer(multiple, "multiple", minimum=2)
+        self.multiple = multiple
+
+    def call(self, inputs):
+        shape = ops.shape(inputs)
+        height = (-shape[1]) % self.multiple
+        width = (-shape[2]) % self.multiple
+        return ops.pad(inputs, [[0, 0], [0, height], [0, width], [0, 0]], mode="symmetric")
+
+    def compute_output_shape(self, input_shape):
+        batch, height, width, channels = input_shape
+
+        def padded(size):
+            return None if size is None else -(-size // self.multiple) * self.multiple
+
+        return (batch, padded(height), padded(width), channels)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"multiple": self.multiple})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="sr_models")
+class CropToInput(keras.layers.Layer):
+    """Crops `outputs` to `scale` times the height and width of `reference`: `[outputs, reference]`.
+
+    Args:
+        scale: Integer ratio of the output size to the reference size.
+        **kwargs: Base layer keyword arguments, such as `name`.
+    """
+
+    def __init__(self, scale=1, **kwargs):
+        super().__init__(**kwargs)
+        check_positive_integer(scale, "scale")
+        self.scale = scale
+
+    def call(self, inputs):
+        outputs, reference = inputs
+        shape = ops.shape(reference)
+        return outputs[:, : shape[1] * self.scale, : shape[2] * self.scale, :]
+
+    def compute_output_shape(self, input_shape):
+        outputs, reference = input_shape
+
+        def scaled(size):
+            return None if size is None else size * self.scale
+
+        return (outputs[0], scaled(reference[1]), scaled(reference[2]), outputs[3])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"scale": self.scale})
+        return config
+
+
+def _cubic(distance):
+    """Keys' cubic convolution kernel with a = -0.5, MATLAB's bicubic."""
+    distance = np.abs(distance)
+    return np.where(
+        distance <= 1, 1.5 * distance**3 - 2.5 * distance**2 + 1,
+        np.where(distance < 2, -0.5 * distance**3 + 2.5 * distance**2 - 4 * distance + 2, 0.0),
+    )
+
+
+def _linear(distance):
+    return np.maximum(0.0, 1.0 - np.abs(distance))
+
+
+_KERNELS = {"bilinear": _linear, "bicubic": _cubic}
+
+
+@keras.saving.register_keras_serializable(package="sr_models")
+class Interpolate(keras.layers.Layer):
+    """Upscales height and width by an integer factor, bilinear or MATLAB-bicubic.
+
+    Output pixel `x` samples the input at `(x + 0.5) / scale - 0.5` (half-pixel
+    centres), with the borders mirrored as MATLAB's `imresize` does (for
+    bilinear this equals clamping, as PyTorch's `align_corners=False`). Since
+    the scale is an integer, every output phase is a fixed 5-tap filter: the
+    layer is two depthwise convolutions and two interleavings, so it runs
+    under XLA and on images whose size is known only at run time.
+
+    Args:
+        scale: Integer upscaling factor, at least 2.
+        interpolation: `"bilinear"` or `"bicubic"`.
+        **kwargs: Base layer keyword arguments, such as `name`.
+    """
+
+    def __init__(self, scale, interpolation="bilinear", **kwargs):
+        super().__init__(**kwargs)
+        check_positive_integer(scale, "scale", minimum=2)
+        if interpolation not in _KERNELS:
+            raise ValueError(
+                "Expected `interpolation` to be 'bilinear' or 'bicubic'. "
+                f"Received: interpolation={interpolation!r}"
+            )
+        self.scale, self.interpolation = scale, interpolation
+        offsets = (np.arange(scale) + 0.5) / scale - 0.5
+        # taps[phase, k]: weight of input sample (i + k - 2) for output (scale * i + phase).
+        self.taps = _KERNELS[interpolation](offsets[:, None] - np.arange(-2, 3)[None, :])
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        if channels is None:
+            raise ValueError(f"Interpolate needs a known channel count. Received: input_shape={input_shape}")
+        kernel = np.repeat(self.taps.T[:, None, :], channels, axis=1)  # (5, channels, scale)
+        self.kernels = (kernel[:, None], kernel[None, :])  # height, then width filter
+
+    def call(self, inputs):
+        outputs = inputs
+        for axis, kernel in ((1, self.kernels[0]), (2, self.kernels[1])):
+            padding = [[0, 0], [0, 0], [0, 0], [0, 0]]
+            padding[axis] = [2, 2]
+            outputs = ops.pad(outputs, padding, mode="symmetric")
+            outputs = ops.depthwise_conv(outputs, ops.cast(kernel, outputs.dtype), padding="valid")
+            shape = ops.shape(outputs)
+            channels = inputs.shape[-1]
+            outputs = ops.reshape(outputs, (shape[0], shape[1], shape[2], channels, self.scale))
+            if axis == 1:
+                outputs = ops.transpose(outputs, (0, 1, 4, 2, 3))
+                outputs = ops.reshape(outputs, (shape[0], shape[1] * self.scale, shape[2], channels))
+            else:
+                outputs = ops.transpose(outputs, (0, 1, 2, 4, 3))
+                outputs = ops.reshape(outputs, (shape[0], shape[1], shape[2] * self.scale, channels))
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        batch, height, width, channels = input_shape
+
+        def upscale(size):
+            return None if size is None else size * self.scale
+
+        return (batch, upscale(height), upscale(width), channels)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"scale": self.scale, "interpolation": self.interpolation})
+        return config

@@ -1,0 +1,85 @@
+"""VDSR: very deep super-resolution on the interpolated image."""
+
+import keras
+
+from sr_models.layers import Interpolate
+from sr_models.placement import NetworkAssembler
+from sr_models.placement import check_positive_integer
+from sr_models.placement import check_scale
+
+SCALES = (2, 3, 4)
+
+
+def build_vdsr(
+    scale,
+    depth=20,
+    filters=64,
+    channels=1,
+    regularizer=None,
+    seed=None,
+    name="vdsr",
+):
+    """Builds VDSR as a functional Keras model.
+
+    The low-resolution input is upscaled by bicubic interpolation inside the
+    model (so it takes the same inputs as the other super-resolution
+    networks); `depth` 3x3 convolutions with ReLU between them (the first to
+    `filters`, the last back to `channels`) predict the residual that is
+    added to the interpolated image. The paper's network is 20 layers x 64
+    on the Y channel (665,921 parameters with biases). Kernels are He-normal
+    (the paper's initialisation), biases zero.
+
+    Stages, for the regularizer: the `depth - 2` middle conv+ReLU layers are
+    the blocks (`"every_block"`/`"blocks"` after their ReLU), `"after_body"`
+    and `"before_last"` both after the last middle layer, `"input"` the
+    interpolated image (the skip still adds the unmodified one). VDSR has no
+    residual blocks, so `"branch"` is rejected.
+
+    Args:
+        scale: Upscaling factor, one of 2, 3, 4.
+        depth: Number of convolutions, at least 3.
+        filters: Channels of the feature maps.
+        channels: Image channels of input and output.
+        regularizer: A `sr_models.placement.Regularizer`, or None.
+        seed: Base seed of the weight initializers; None draws one.
+        name: Model name.
+
+    Returns:
+        A `keras.Model` mapping `(batch, H, W, channels)` in [0, 1] to
+        `(batch, scale*H, scale*W, channels)`, not clipped.
+
+    Reference:
+        - [Kim et al., Accurate Image Super-Resolution Using Very Deep
+          Convolutional Networks, CVPR 2016](https://arxiv.org/abs/1511.04587)
+    """
+    check_scale(scale, SCALES, "VDSR")
+    check_positive_integer(depth, "depth", minimum=3)
+    check_positive_integer(filters, "filters")
+    check_positive_integer(channels, "channels")
+    reject_branch(regularizer, "VDSR")
+    num_stages = depth - 2
+    assembler = NetworkAssembler(regularizer, seed, num_stages, "he_normal")
+    inputs = keras.Input(shape=(None, None, channels), name="low_resolution")
+    upscaled = Interpolate(scale, "bicubic", name="bicubic", dtype="float32")(inputs)
+    features = assembler.insert(upscaled, "input")
+    features = assembler.conv(filters, "first_conv", site="input")(features)
+    features = keras.layers.ReLU(name="first_relu")(features)
+    for stage in range(num_stages):
+        conv = assembler.conv(filters, f"stage{stage}_conv", site="block", block=stage,
+                              ends_body=stage == num_stages - 1)
+        features = keras.layers.ReLU(name=f"stage{stage}_relu")(conv(features))
+        features = assembler.insert(features, "block", stage)
+    features = assembler.insert(features, "after_body")
+    features = assembler.insert(features, "before_last")
+    residual = assembler.conv(channels, "last_conv", site="before_last", dtype="float32")(features)
+    outputs = keras.layers.Add(name="global_skip", dtype="float32")([upscaled, residual])
+    return keras.Model(inputs, outputs, name=name)
+
+
+def reject_branch(regularizer, model):
+    """Networks without residual blocks have no `"branch"` site."""
+    if regularizer is not None and regularizer.placement.where == "branch":
+        raise ValueError(
+            f"{model} has no residual blocks, so it has no 'branch' site. Expected a placement "
+            "among every_block, blocks, after_body, before_last, input. Received: where='branch'"
+        )

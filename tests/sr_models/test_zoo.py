@@ -1,0 +1,190 @@
+"""Tests for the super-resolution model zoo: published sizes, shapes, stages, round trips, precision."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras
+import numpy as np
+import pytest
+
+from sr_models import Placement
+from sr_models import Regularizer
+from sr_models import build_model
+
+# Parameter counts of the reference implementations (BasicSR's MSRResNet, RCAN and
+# RRDBNet; the papers' VDSR, FSRCNN and ESPCN with biases, FSRCNN with per-channel
+# PReLU), worked out from their layer shapes; and the rounded counts the papers quote.
+PUBLISHED = [
+    ("srresnet", {"scale": 4}, 1_517_571, 1.52e6),
+    ("srresnet", {"scale": 2}, 1_369_859, None),
+    ("srresnet", {"scale": 3}, 1_554_499, None),
+    ("rcan", {"scale": 2}, 15_444_643, 15.4e6),
+    ("rcan", {"scale": 3}, 15_629_283, None),
+    ("rcan", {"scale": 4}, 15_592_355, 15.6e6),
+    ("rrdbnet", {"scale": 4}, 16_697_987, 16.7e6),
+    ("rrdbnet", {"scale": 2}, 16_703_171, None),
+    ("vdsr", {"scale": 2}, 665_921, 0.67e6),
+    ("fsrcnn", {"scale": 3}, 12_809, 12.5e3),
+    ("espcn", {"scale": 3}, 22_729, None),
+    ("espcn", {"scale": 2}, 21_284, None),
+]
+
+
+@pytest.mark.parametrize("name, kwargs, exact, rounded", PUBLISHED,
+                         ids=[f"{name}_x{kwargs['scale']}" for name, kwargs, _, _ in PUBLISHED])
+def test_models_have_the_published_parameter_counts(name, kwargs, exact, rounded):
+    """Default arguments build the published network: its exact count, and the paper's within 3 %."""
+    count = build_model(name, seed=0, **kwargs).count_params()
+    assert count == exact
+    if rounded is not None:
+        assert abs(count - rounded) / rounded < 0.03
+
+
+# Small versions of each network: same structure, few blocks and channels.
+SMALL = {
+    "srresnet": {"num_blocks": 2, "filters": 8},
+    "rcan": {"num_groups": 2, "num_blocks": 2, "filters": 16, "reduction": 4},
+    "rrdbnet": {"num_blocks": 2, "filters": 8, "growth": 4},
+    "vdsr": {"depth": 5, "filters": 8},
+    "fsrcnn": {"d": 8, "s": 4, "m": 2},
+    "espcn": {"filters": 8},
+}
+BLOCKS = {"srresnet": 2, "rcan": 2, "rrdbnet": 2, "vdsr": 3, "fsrcnn": 2, "espcn": 2}
+SCALES = {"rrdbnet": (2, 4)}
+SCALED = [(name, scale) for name in SMALL for scale in SCALES.get(name, (2, 3, 4))]
+
+
+def small(name, scale=2, regularizer=None, seed=0, channels=3):
+    return build_model(name, scale=scale, channels=channels, regularizer=regularizer, seed=seed,
+                       **SMALL[name])
+
+
+def image(shape, seed=0):
+    return np.random.default_rng(seed).random(shape, dtype=np.float32)
+
+
+@pytest.mark.parametrize("name, scale", SCALED, ids=[f"{n}_x{s}" for n, s in SCALED])
+def test_every_model_upscales_odd_non_square_inputs_by_its_scale(name, scale):
+    """A 13x17 input becomes (13*scale)x(17*scale); a 9x6 one through the same model too."""
+    model = small(name, scale)
+    for height, width in ((13, 17), (9, 6)):
+        outputs = model.predict(image((2, height, width, 3)), verbose=0)
+        assert outputs.shape == (2, height * scale, width * scale, 3)
+        assert np.all(np.isfinite(outputs))
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_unsupported_scales_and_branchless_placements_are_refused(name):
+    """A scale the paper does not define, or a branch site in a network without blocks, names the value."""
+    if name == "rrdbnet":
+        with pytest.raises(ValueError, match="Received: scale=3"):
+            small(name, 3)
+    with pytest.raises(ValueError, match="Received: scale=5"):
+        small(name, 5)
+    if name in ("vdsr", "fsrcnn", "espcn"):
+        with pytest.raises(ValueError, match="Received: where='branch'"):
+            small(name, regularizer=Regularizer(layer=dropout, placement=Placement("branch")))
+
+
+def dropout(name):
+    return keras.layers.Dropout(0.5, name=name)
+
+
+PLACEMENT_COUNTS = [("every_block", None), ("blocks", 1), ("after_body", 1), ("before_last", 1),
+                    ("input", 1), ("branch", None)]
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+@pytest.mark.parametrize("where, count", PLACEMENT_COUNTS)
+def test_every_placement_inserts_its_layers_and_keeps_the_initial_weights(name, where, count):
+    """One layer per site (one per block for the block placements), no new weights, same outputs."""
+    if where == "branch" and name in ("vdsr", "fsrcnn", "espcn"):
+        pytest.skip("no residual blocks")
+    placement = Placement("blocks", (1,)) if where == "blocks" else Placement(where)
+    plain = small(name)
+    regularized = small(name, regularizer=Regularizer(layer=dropout, placement=placement))
+    inserted = [layer.name for layer in regularized.layers if layer.name.startswith("regularizer_")]
+    assert len(inserted) == (BLOCKS[name] if count is None else count)
+    assert len(plain.get_weights()) == len(regularized.get_weights())
+    for first, second in zip(plain.get_weights(), regularized.get_weights()):
+        np.testing.assert_array_equal(first, second)
+    inputs = image((1, 8, 10, 3))
+    np.testing.assert_array_equal(plain.predict(inputs, verbose=0),
+                                  regularized.predict(inputs, verbose=0))
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_keras_file_round_trip_gives_identical_outputs(name, tmp_path):
+    """A saved model reloads without custom_objects and predicts the same, odd sizes included."""
+    model = small(name, regularizer=Regularizer(layer=dropout, placement=Placement("before_last")))
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    reloaded = keras.saving.load_model(path)
+    inputs = image((1, 7, 9, 3))
+    np.testing.assert_array_equal(reloaded.predict(inputs, verbose=0), model.predict(inputs, verbose=0))
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_every_model_trains_in_bfloat16_under_xla(name):
+    """Mixed bfloat16 with jit_compile: a finite float32 image out and a loss that moves."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        model = small(name, regularizer=Regularizer(layer=dropout, placement=Placement("before_last")))
+    finally:
+        keras.config.set_dtype_policy(previous)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mae", jit_compile=True)
+    inputs = image((4, 12, 12, 3))
+    targets = image((4, 24, 24, 3), seed=1)
+    history = model.fit(inputs, targets, epochs=3, batch_size=4, verbose=0).history["loss"]
+    outputs = model.predict(inputs, verbose=0)
+    assert outputs.dtype == np.float32 and np.all(np.isfinite(outputs))
+    assert np.all(np.isfinite(history)) and history[-1] != history[0]
+
+
+@pytest.mark.backend_agnostic
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_bicubic_interpolation_is_matlab_imresize(scale):
+    """VDSR's input upscaling equals MATLAB's bicubic imresize, borders included."""
+    from data.imresize import imresize
+    from sr_models.layers import Interpolate
+
+    inputs = image((2, 7, 10, 3))
+    outputs = keras.ops.convert_to_numpy(Interpolate(scale, "bicubic")(inputs))
+    for index in range(2):
+        np.testing.assert_allclose(outputs[index], imresize(inputs[index].astype(np.float64), scale),
+                                   atol=1e-6)
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_bilinear_interpolation_is_half_pixel_bilinear(scale):
+    """SRResNet's skip equals half-pixel bilinear resizing with clamped borders."""
+    import tensorflow as tf
+
+    from sr_models.layers import Interpolate
+
+    inputs = image((1, 6, 9, 2))
+    expected = tf.image.resize(inputs, (6 * scale, 9 * scale), "bilinear").numpy()
+    np.testing.assert_allclose(Interpolate(scale, "bilinear")(inputs), expected, atol=1e-6)
+
+
+@pytest.mark.backend_agnostic
+def test_pixel_unshuffle_inverts_pixel_shuffle_and_padding_is_cropped_back():
+    """Unshuffle then shuffle is the identity; an odd size is padded by reflection and cropped."""
+    from sr_models.layers import CropToInput
+    from sr_models.layers import PadToMultiple
+    from sr_models.layers import PixelShuffle
+    from sr_models.layers import PixelUnshuffle
+
+    inputs = image((2, 6, 8, 3))
+    packed = PixelUnshuffle(2)(inputs)
+    assert tuple(packed.shape) == (2, 3, 4, 12)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(PixelShuffle(2)(packed)), inputs)
+    odd = image((1, 5, 7, 1))
+    padded = keras.ops.convert_to_numpy(PadToMultiple(2)(odd))
+    assert padded.shape == (1, 6, 8, 1)
+    np.testing.assert_array_equal(padded[:, 5, :7], odd[:, 4])
+    np.testing.assert_array_equal(padded[:, :5, 7], odd[:, :, 6])
+    cropped = CropToInput(2)([image((1, 12, 16, 1)), odd])
+    assert tuple(cropped.shape) == (1, 10, 14, 1)
