@@ -328,3 +328,25 @@ def test_grid_cells_are_scored_reported_and_drawn(tmp_path, capsys):
                          "--set", "evaluation.grid=[blur9]"])
     assert status == 2
     assert "evaluation.grid[0]: expected a sr grid cell" in capsys.readouterr().err
+
+
+ZOO = {
+    "srresnet": "{name: srresnet, num_blocks: 1, filters: 8}",
+    "rcan": "{name: rcan, num_groups: 1, num_blocks: 1, filters: 8, reduction: 4}",
+    "rrdbnet": "{name: rrdbnet, num_blocks: 1, filters: 8, growth: 4}",
+    "vdsr": "{name: vdsr, depth: 4, filters: 8}",
+    "fsrcnn": "{name: fsrcnn, d: 8, s: 4, m: 1}",
+    "espcn": "{name: espcn, filters: 8}",
+}
+
+
+@pytest.mark.parametrize("name", sorted(ZOO))
+def test_every_zoo_model_trains_validates_and_scores_from_a_config(name, tmp_path):
+    """A small version of each network goes through the whole run: training, validation, test scores."""
+    experiment = load_config(TINY, [f"output.root={tmp_path}", f"model={ZOO[name]}",
+                                    "training.steps=2", "training.mixed_precision=auto"])
+    results = train_run(experiment.arm("dropblock", 0), tmp_path / name, verbose=0)
+    assert results["validation"]["best_step"] == 2
+    assert np.isfinite(results["test"]["builtin"]["psnr"])
+    reloaded = runs.load_keras_model(tmp_path / name / runs.FINAL_MODEL)
+    assert reloaded.name == name
