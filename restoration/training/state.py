@@ -21,37 +21,53 @@ _RECORDS = 3
 
 
 class RunState:
-    """Validation so far (best and latest score, training crops' score, the curve) and the step time."""
+    """Validation so far (the best score and every validation, the curve) and the step time."""
 
-    def __init__(self, best_psnr=None, best_step=None, step_seconds=None, final_psnr=None,
-                 final_step=None, train_psnr=None, history=None):
+    def __init__(self, best_psnr=None, best_step=None, step_seconds=None, history=None):
         self.best_psnr = best_psnr
         self.best_step = best_step
         self.step_seconds = step_seconds
-        # The latest validation, and the PSNR on fixed training crops at that step.
-        self.final_psnr = final_psnr
-        self.final_step = final_step
-        self.train_psnr = train_psnr
         # Every validation so far: [step, validation PSNR, training crops' PSNR or None].
         self.history = [list(entry) for entry in history or []]
 
     def add_validation(self, step, psnr, train_psnr=None):
-        """Records one validation: the latest score, the training crops' score, the curve."""
-        self.final_psnr, self.final_step, self.train_psnr = psnr, step, train_psnr
+        """Records one validation (a repeated step replaces the earlier entry)."""
         self.history = [entry for entry in self.history if entry[0] != step]
         self.history.append([step, psnr, train_psnr])
+
+    @property
+    def final_step(self):
+        """Step of the latest validation, or None."""
+        return self.history[-1][0] if self.history else None
+
+    @property
+    def final_psnr(self):
+        """PSNR of the latest validation, or None."""
+        return self.history[-1][1] if self.history else None
+
+    @property
+    def train_psnr(self):
+        """PSNR of the fixed training crops at the latest validation, or None."""
+        return self.history[-1][2] if self.history else None
 
     def record(self):
         """The scores as a dict, the form `from_record` reads."""
         return {"best_psnr": self.best_psnr, "best_step": self.best_step,
-                "step_seconds": self.step_seconds, "final_psnr": self.final_psnr,
-                "final_step": self.final_step, "train_psnr": self.train_psnr,
+                "step_seconds": self.step_seconds,
                 "history": [list(entry) for entry in self.history]}
 
     @classmethod
     def from_record(cls, record):
-        """A state from `record()`'s dict; keys an older record lacks stay None."""
-        return cls(**{key: record.get(key) for key in cls().record()})
+        """A state from `record()`'s dict; keys an older record lacks stay None.
+
+        A record written before the curve was kept has only the latest
+        validation, which becomes a one-entry history.
+        """
+        history = record.get("history")
+        if history is None and record.get("final_step") is not None:
+            history = [[record["final_step"], record.get("final_psnr"), record.get("train_psnr")]]
+        return cls(record.get("best_psnr"), record.get("best_step"), record.get("step_seconds"),
+                   history)
 
 
 def seed_generators(model):

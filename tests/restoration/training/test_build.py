@@ -75,3 +75,21 @@ def test_a_state_file_without_generator_states_still_resumes(tmp_path, capsys):
     assert "resumes with new random streams" in capsys.readouterr().out
     with pytest.raises(runs.RunError, match="no record of step 6"):
         restore_state(tmp_path, model, 6)
+
+
+def test_run_state_keeps_the_curve_and_reads_records_without_one():
+    """The latest validation is the curve's last entry; a record from before the curve still loads."""
+    from restoration.training.state import RunState
+
+    state = RunState(best_psnr=30.0, best_step=2)
+    state.add_validation(2, 30.0, 31.0)
+    state.add_validation(4, 29.5, 32.0)
+    state.add_validation(4, 29.0, 33.0)  # the same step again replaces it
+    assert state.history == [[2, 30.0, 31.0], [4, 29.0, 33.0]]
+    assert (state.final_step, state.final_psnr, state.train_psnr) == (4, 29.0, 33.0)
+    copy = RunState.from_record(state.record())
+    assert copy.record() == state.record()
+    older = RunState.from_record({"best_psnr": 21.5, "best_step": 2, "step_seconds": 0.1,
+                                  "final_psnr": 21.0, "final_step": 4, "train_psnr": 22.0})
+    assert older.history == [[4, 21.0, 22.0]] and older.best_step == 2
+    assert RunState.from_record({}).final_psnr is None
