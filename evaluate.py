@@ -24,7 +24,6 @@ import argparse
 import sys
 
 from restoration import runs
-from restoration.config.schema import DEFAULT_TILE_OVERLAP
 from restoration.evaluation.sources import BASELINES
 from restoration.evaluation.sources import evaluate_paths
 
@@ -71,7 +70,8 @@ def parse_arguments(argv):
     )
     parser.add_argument("--tile", type=int, help="predict tiles of this many input pixels")
     parser.add_argument(
-        "--tile-overlap", type=int, help=f"tile context (default {DEFAULT_TILE_OVERLAP})"
+        "--tile-overlap", type=int,
+        help="tile context in input pixels (default: the network's receptive field, which is exact)",
     )
     parser.add_argument(
         "--ssim",

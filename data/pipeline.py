@@ -267,7 +267,8 @@ def make_blind_sr_dataset(images, scale, patch_size, batch_size, seed, chain, au
     return _finish(dataset.map(example, num_parallel_calls=tf.data.AUTOTUNE), batch_size, repeat)
 
 
-def make_denoise_dataset(images, sigma, patch_size, batch_size, seed, augment=True, repeat=True):
+def make_denoise_dataset(images, sigma, patch_size, batch_size, seed, augment=True, repeat=True,
+                         noise_level=False):
     """Training batches of (noisy, clean) patches with additive white Gaussian noise.
 
     Noise of standard deviation `sigma / 255` is drawn per patch from a
@@ -284,10 +285,14 @@ def make_denoise_dataset(images, sigma, patch_size, batch_size, seed, augment=Tr
         seed: integer that fixes image order, crops, flips/rotations and noise.
         augment: apply one of the 8 flips/rotations to the clean patch.
         repeat: endless stream of epochs; otherwise one epoch (one patch per image).
+        noise_level: also hand the network each patch's noise level, for
+            the denoisers that take a noise-level map (FFDNet, DRUNet).
 
     Returns:
         `tf.data.Dataset` of `(noisy, clean)` float32, both
         `(batch, patch_size, patch_size, channels)`; clean is in [0, 1].
+        With `noise_level` the inputs are `(noisy, level)`, the level
+        `(batch, 1)` on the [0, 1] scale (sigma / 255).
 
     Reference:
     - [Zhang et al., 2017](https://arxiv.org/abs/1608.03981)
@@ -318,6 +323,8 @@ def make_denoise_dataset(images, sigma, patch_size, batch_size, seed, augment=Tr
         if high > low:
             level = tf.random.stateless_uniform((), keys[4], minval=float(low), maxval=float(high))
         noise = tf.random.stateless_normal(shape, seed=keys[3]) * (level / 255.0)
+        if noise_level:
+            return (clean + noise, tf.fill([1], tf.cast(level, tf.float32) / 255.0)), clean
         return clean + noise, clean
 
     dataset = _example_stream(len(arrays), seed, repeat)

@@ -1,4 +1,5 @@
-"""Layers and stages shared by the restoration networks: sub-pixel shuffles and upsamplers."""
+"""Layers and stages shared by the restoration networks: sub-pixel shuffles, upsamplers,
+padding to a multiple, interpolation and the noise-level map."""
 
 import keras
 import numpy as np
@@ -146,10 +147,12 @@ def subpixel_upsampler(inputs, assembler, scale, filters, activation=None):
 
 @keras.saving.register_keras_serializable(package="sr_models")
 class PadToMultiple(keras.layers.Layer):
-    """Pads height and width at the bottom and right, by reflection, up to multiples of `multiple`.
+    """Pads height and width at the bottom and right, repeating the edge, up to multiples of `multiple`.
 
     For networks that need sizes divisible by a factor (a pixel unshuffle, a
     U-Net's downsamplings); `CropToInput` removes the padding from the output.
+    The last row and column are repeated, as the reference FFDNet and DRUNet
+    code pads (`ReplicationPad2d`).
 
     Args:
         multiple: Integer the padded height and width are divisible by, >= 2.
@@ -162,10 +165,13 @@ class PadToMultiple(keras.layers.Layer):
         self.multiple = multiple
 
     def call(self, inputs):
-        shape = ops.shape(inputs)
-        height = (-shape[1]) % self.multiple
-        width = (-shape[2]) % self.multiple
-        return ops.pad(inputs, [[0, 0], [0, height], [0, width], [0, 0]], mode="symmetric")
+        outputs = inputs
+        for axis in (1, 2):
+            size = ops.shape(outputs)[axis]
+            # Gathering clamped indices repeats the edge for any padding amount.
+            index = ops.minimum(ops.arange(size + (-size) % self.multiple), size - 1)
+            outputs = ops.take(outputs, index, axis=axis)
+        return outputs
 
     def compute_output_shape(self, input_shape):
         batch, height, width, channels = input_shape
@@ -297,3 +303,36 @@ class Interpolate(keras.layers.Layer):
         config = super().get_config()
         config.update({"scale": self.scale, "interpolation": self.interpolation})
         return config
+
+
+@keras.saving.register_keras_serializable(package="sr_models")
+class NoiseLevelMap(keras.layers.Layer):
+    """Spreads a per-image noise level over an image: `[image, level] -> (batch, H, W, 1)`.
+
+    The noise-level map of the non-blind denoisers (FFDNet, DRUNet): `level`
+    is `(batch, 1)`, the noise standard deviation on the [0, 1] scale
+    (sigma / 255), and the map has the height and width of `image`.
+    """
+
+    def call(self, inputs):
+        image, level = inputs
+        level = ops.cast(level, image.dtype)
+        return ops.ones_like(image[..., :1]) * level[:, None, None, :]
+
+    def compute_output_shape(self, input_shape):
+        image, _ = input_shape
+        return (*image[:3], 1)
+
+
+# Name of the second input of the networks that take a noise level.
+NOISE_LEVEL_INPUT = "noise_level"
+
+
+def noise_level_input():
+    """The `(batch, 1)` noise-level input (sigma / 255) of a non-blind denoiser."""
+    return keras.Input(shape=(1,), name=NOISE_LEVEL_INPUT)
+
+
+def takes_noise_level(model):
+    """Whether `model` has a noise-level input besides the image (FFDNet, DRUNet)."""
+    return any(tensor.name == NOISE_LEVEL_INPUT for tensor in model.inputs[1:])

@@ -16,7 +16,7 @@ ALLOWED = {
     "data": set(),
     "restoration.runs": {"dropblock", "sr_models"},
     "restoration.config": {"data", "restoration.runs"},
-    "restoration.evaluation": {"data", "restoration.runs", "restoration.config"},
+    "restoration.evaluation": {"sr_models", "data", "restoration.runs", "restoration.config"},
     "restoration.reporting": {"restoration.runs"},
     "restoration.training": {
         "dropblock", "sr_models", "data", "restoration.runs", "restoration.config",

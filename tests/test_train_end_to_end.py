@@ -350,3 +350,30 @@ def test_every_zoo_model_trains_validates_and_scores_from_a_config(name, tmp_pat
     assert np.isfinite(results["test"]["builtin"]["psnr"])
     reloaded = runs.load_keras_model(tmp_path / name / runs.FINAL_MODEL)
     assert reloaded.name == name
+
+
+DENOISERS = {
+    "ffdnet": "{name: ffdnet, depth: 4, filters: 8}",
+    "drunet": "{name: drunet, filters: [4, 8, 8, 8], num_blocks: 1}",
+}
+
+
+@pytest.mark.parametrize("name", sorted(DENOISERS))
+def test_denoisers_with_a_noise_level_input_train_validate_and_score_in_exact_tiles(name, tmp_path):
+    """The pipeline hands FFDNet and DRUNet the noise level; tiles with the computed overlap score
+    what whole images do."""
+    from restoration.evaluation.sources import evaluate_paths
+
+    experiment = load_config(TINY, [
+        f"output.root={tmp_path}", f"model={DENOISERS[name]}",
+        "task={type: denoise, sigma: 25, channels: 1}", "data.patch_size=16",
+        "training.steps=2", "evaluation.tile=24",
+    ])
+    run_dir = tmp_path / name
+    results = train_run(experiment.arm("dropblock", 0), run_dir, verbose=0)
+    assert results["validation"]["best_step"] == 2
+    tiled = results["test"]["builtin"]["psnr"]
+    assert np.isfinite(tiled)
+    # One tile larger than any image is whole-image inference.
+    whole = evaluate_paths([run_dir], ssim=False, tile=10**6)[str(run_dir)]["builtin"]["psnr"]
+    assert whole == pytest.approx(tiled, abs=1e-3)

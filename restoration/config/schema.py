@@ -34,9 +34,6 @@ from restoration.config.regularizers import RegularizerConfig
 
 BUILTIN_SET = "builtin"
 
-# Context pixels around each evaluation tile. It must cover the model's
-# receptive-field radius: 17 for DnCNN-17, about 36 for EDSR-baseline.
-DEFAULT_TILE_OVERLAP = 40
 
 
 def _is_image_set(name):
@@ -77,13 +74,17 @@ class _Model:
     scales: ClassVar[tuple] = (2, 3, 4)
     # Whether it has residual blocks, so a `branch` placement has somewhere to go.
     branches: ClassVar[bool] = True
+    # Whether the network takes the noise level as a second input (its noise-level map).
+    noise_level: ClassVar[bool] = False
+    # Whether an output pixel depends on the whole image, so no tile overlap is exact.
+    global_context: ClassVar[bool] = False
 
     def builder_kwargs(self):
         """Returns the builder's keyword arguments: every field but `name`."""
         return {key: value for key, value in to_plain(self).items() if key != "name"}
 
-    def block_count(self):
-        """How many blocks (or stages) a `blocks` placement may index."""
+    def block_count(self, channels):
+        """How many blocks (or stages) a `blocks` placement may index, for `channels` image channels."""
         raise NotImplementedError
 
 
@@ -103,7 +104,7 @@ class EDSRConfig(_Model):
     filters: int = positive(64)
     res_scale: float = positive(1.0, noun="a number")
 
-    def block_count(self):
+    def block_count(self, channels):
         return self.num_blocks
 
 
@@ -122,7 +123,7 @@ class SRResNetConfig(_Model):
     num_blocks: int = positive(16)
     filters: int = positive(64)
 
-    def block_count(self):
+    def block_count(self, channels):
         return self.num_blocks
 
 
@@ -135,6 +136,8 @@ class RCANConfig(_Model):
     """
 
     tasks: ClassVar[tuple] = ("sr",)
+    # The channel attention pools the whole feature map.
+    global_context: ClassVar[bool] = True
 
     name: Literal["rcan"]
     num_groups: int = positive(10)
@@ -143,7 +146,7 @@ class RCANConfig(_Model):
     reduction: int = positive(16)
     res_scale: float = positive(1.0, noun="a number")
 
-    def block_count(self):
+    def block_count(self, channels):
         return self.num_groups
 
     def relations(self):
@@ -167,7 +170,7 @@ class RRDBNetConfig(_Model):
     filters: int = positive(64)
     growth: int = positive(32)
 
-    def block_count(self):
+    def block_count(self, channels):
         return self.num_blocks
 
 
@@ -186,7 +189,7 @@ class VDSRConfig(_Model):
     depth: int = spec("an integer >= 3", lambda value: value >= 3, 20)
     filters: int = positive(64)
 
-    def block_count(self):
+    def block_count(self, channels):
         return self.depth - 2
 
 
@@ -206,7 +209,7 @@ class FSRCNNConfig(_Model):
     s: int = positive(12)
     m: int = positive(4)
 
-    def block_count(self):
+    def block_count(self, channels):
         return self.m
 
 
@@ -224,7 +227,7 @@ class ESPCNConfig(_Model):
     name: Literal["espcn"]
     filters: int = spec("an integer >= 2", lambda value: value >= 2, 64)
 
-    def block_count(self):
+    def block_count(self, channels):
         return 2
 
 
@@ -245,9 +248,60 @@ class DnCNNConfig(_Model):
     filters: int = positive(64)
     batch_norm: bool = True
 
-    def block_count(self):
+    def block_count(self, channels):
         # The first and last convolutions are not stages.
         return self.depth - 2
+
+
+@section
+class FFDNetConfig(_Model):
+    """Arguments of the FFDNet builder; its blocks are the `depth - 2` middle layers.
+
+    `depth` and `filters` left null take the paper's sizes for the task's
+    channels: 15 x 64 for gray, 12 x 96 for colour.
+
+    Reference:
+        - [Zhang et al., FFDNet, IEEE TIP 2018](https://arxiv.org/abs/1710.04026)
+    """
+
+    tasks: ClassVar[tuple] = ("denoise",)
+    branches: ClassVar[bool] = False
+    noise_level: ClassVar[bool] = True
+
+    name: Literal["ffdnet"]
+    depth: int | None = spec("an integer >= 3", lambda value: value >= 3, None)
+    filters: int | None = positive(None)
+
+    # The paper's depths by channels, those of `sr_models.ffdnet.DEFAULT_SIZES` (tested to agree),
+    # kept here so that loading a config does not import the networks.
+    paper_depths: ClassVar[dict] = {1: 15, 3: 12}
+
+    def block_count(self, channels):
+        return (self.depth if self.depth is not None else self.paper_depths[channels]) - 2
+
+
+@section
+class DRUNetConfig(_Model):
+    """Arguments of the DRUNet builder; its blocks are the seven stages (`sr_models.drunet.STAGES`).
+
+    Reference:
+        - [Zhang et al., Plug-and-Play Image Restoration with Deep Denoiser
+          Prior, IEEE TPAMI 2021](https://arxiv.org/abs/2008.13751)
+    """
+
+    tasks: ClassVar[tuple] = ("denoise",)
+    noise_level: ClassVar[bool] = True
+
+    name: Literal["drunet"]
+    filters: tuple[int, ...] = spec(
+        "a list of four integers > 0",
+        lambda value: len(value) == 4 and all(count >= 1 for count in value),
+        (64, 128, 256, 512),
+    )
+    num_blocks: int = positive(4)
+
+    def block_count(self, channels):
+        return 7
 
 
 @section
@@ -402,14 +456,17 @@ class EvaluationConfig:
     """How test images are fed to the network (whole or in tiles) and scored.
 
     `tile` is the side of the input tiles; each is predicted with
-    `tile_overlap` pixels of context on every side, which must cover the
-    network's receptive field for the result to equal whole-image inference.
+    `tile_overlap` pixels of context on every side. Null (the default) takes
+    the network's receptive field (`sr_models.receptive_field`), with which
+    tiled inference equals whole-image inference; tiles and overlap are
+    rounded up to the network's downsampling grid (2 for FFDNet, 8 for
+    DRUNet).
     `grid` names cells of the task's grid (`data.grid`): each test set is
     also scored under each, as `<set>/<cell>`.
     """
 
     tile: int | None = positive(None)
-    tile_overlap: int = non_negative(DEFAULT_TILE_OVERLAP)
+    tile_overlap: int | None = non_negative(None)
     ssim: bool = False
     # Cells of the task's generalisation grid (data/grid.py) every test set is also scored under.
     grid: tuple[str, ...] = spec("a list of unique grid cell names", unique, ())
@@ -438,7 +495,7 @@ class RunConfig:
     run: RunInfo
     task: TaskConfig
     model: (EDSRConfig | SRResNetConfig | RCANConfig | RRDBNetConfig | VDSRConfig | FSRCNNConfig
-            | ESPCNConfig | DnCNNConfig)
+            | ESPCNConfig | DnCNNConfig | FFDNetConfig | DRUNetConfig)
     regularizer: RegularizerConfig | None = None
     data: DataConfig
     training: TrainingConfig
@@ -466,12 +523,17 @@ class RunConfig:
         elif self.task.type == "sr" and self.task.scale not in self.model.scales:
             expected = f"a scale {self.model.name} supports ({', '.join(map(str, self.model.scales))})"
             yield "task.scale", expected, self.task.scale
+        evaluation = self.evaluation
+        if self.model.global_context and evaluation.tile is not None and evaluation.tile_overlap is None:
+            expected = (f"null for {self.model.name}, whose output depends on the whole image "
+                        "(or an explicit evaluation.tile_overlap, accepting an approximation)")
+            yield "evaluation.tile", expected, evaluation.tile
         placement = getattr(self.regularizer, "placement", None)
         if placement == "branch" and not self.model.branches:
             expected = f"a placement {self.model.name} has (it has no residual branches)"
             yield "regularizer.placement", expected, placement
         blocks = self.regularizer.blocks if self.regularizer is not None else ()
-        count = self.model.block_count()
+        count = self.model.block_count(self.task.channels)
         if any(index >= count for index in blocks):
             expected = f"block indices in [0, {count - 1}] ({self.model.name} has {count} blocks)"
             yield "regularizer.blocks", expected, list(blocks)

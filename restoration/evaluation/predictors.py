@@ -8,13 +8,13 @@ conventions; training calls it at the end of a run, `evaluate.py` through
 """
 
 import dataclasses
+import functools
 
 import numpy as np
 
 from data.builtin import load_builtin
 from data.testsets import load_set
 from restoration.config.schema import BUILTIN_SET
-from restoration.config.schema import DEFAULT_TILE_OVERLAP
 from restoration.evaluation.protocol import bicubic_predictor
 from restoration.evaluation.protocol import evaluate_denoise
 from restoration.evaluation.protocol import evaluate_sr
@@ -52,42 +52,97 @@ class Predictor:
     """A model or baseline ready for `restoration.evaluation.protocol`.
 
     Args:
-        predict_fn: function from a float32 batch `(1, h, w, c)` to float32 NumPy.
+        predict_fn: function from a float32 batch `(1, h, w, c)` to float32
+            NumPy; with `noise_level`, called as `predict_fn(batch, sigma)`.
         task: the `Task` it solves, with `channels` read from the model.
         model_file: the `.keras` file it was loaded from, `None` for a baseline.
+        field: the network's `sr_models.Field` (receptive field and grid),
+            which sets the tile overlap; `None` for a baseline.
+        noise_level: whether `predict_fn` takes the noise level (FFDNet, DRUNet).
     """
 
     predict_fn: object
     task: Task
     model_file: str | None = None
+    field: object = None
+    noise_level: bool = False
+
+    def tiling(self, tile, overlap=None):
+        """The `(tile, overlap)` of tiled inference, exact by default.
+
+        `overlap=None` takes the network's receptive field; tile and overlap
+        are rounded up to the network's downsampling grid, so every tile sees
+        the grid the whole image does.
+        """
+        if tile is None:
+            return None, 0
+        if self.field is None:
+            return tile, BASELINE_OVERLAP if overlap is None else overlap
+        return self.field.tile(tile), self.field.overlap(overlap)
+
+    def function_for(self, sigma):
+        """`predict_fn` as a function of the batch alone, the noise level fixed to `sigma`."""
+        if not self.noise_level:
+            return self.predict_fn
+        return functools.partial(self.predict_fn, sigma=sigma)
 
 
-def keras_predictor(model):
-    """Wraps a Keras model as a `predict_fn` for `restoration.evaluation.protocol`.
+# MATLAB's bicubic reads two low-resolution pixels on either side; the noisy input none.
+BASELINE_OVERLAP = 3
+
+
+def model_predictor(model, task, model_file=None):
+    """A Keras model as a `Predictor` of `task`, its channels, noise-level input and receptive field read from it.
 
     The call is traced once, for images of any height and width, so test
     sets of many image sizes do not retrace it. A mixed-precision model's
     float16 output is cast to float32.
 
     Args:
-        model: a Keras model mapping `(1, h, w, c)` images in [0, 1] to images.
+        model: a Keras model mapping `(1, h, w, c)` images in [0, 1] to
+            images, with the noise level (sigma / 255) as a second input when
+            `sr_models.takes_noise_level(model)`.
+        task: the `Task`; its `channels` are replaced by the model's.
+        model_file: the `.keras` file the model came from, if any.
 
     Returns:
-        Function from a float32 NumPy batch to a float32 NumPy batch.
+        A `Predictor`.
     """
     import keras
 
-    if keras.backend.backend() != "tensorflow":
-        # tf.function cannot trace other backends; an eager call gives the same values.
-        return lambda batch: keras.ops.convert_to_numpy(model(batch, training=False)).astype(
-            np.float32
-        )
-    import tensorflow as tf
+    import sr_models
 
     channels = model.inputs[0].shape[-1]
-    signature = [tf.TensorSpec((None, None, None, channels), tf.float32)]
-    call = tf.function(lambda batch: model(batch, training=False), input_signature=signature)
-    return lambda batch: call(tf.constant(batch, tf.float32)).numpy().astype(np.float32)
+    noise_level = sr_models.takes_noise_level(model)
+
+    def inputs(batch, sigma):
+        if not noise_level:
+            return batch
+        if sigma is None:
+            raise ValueError(f"{model.name} takes the noise level. Expected a sigma. Received: sigma=None")
+        return [batch, np.full((batch.shape[0], 1), sigma / 255.0, np.float32)]
+
+    if keras.backend.backend() != "tensorflow":
+        # tf.function cannot trace other backends; an eager call gives the same values.
+        def predict(batch, sigma=None):
+            outputs = model(inputs(np.asarray(batch, np.float32), sigma), training=False)
+            return keras.ops.convert_to_numpy(outputs).astype(np.float32)
+    else:
+        import tensorflow as tf
+
+        signature = [tf.TensorSpec((None, None, None, channels), tf.float32)]
+        if noise_level:
+            signature.append(tf.TensorSpec((None, 1), tf.float32))
+        call = tf.function(lambda *batch: model(list(batch) if noise_level else batch[0],
+                                                training=False), input_signature=signature)
+
+        def predict(batch, sigma=None):
+            feed = inputs(np.asarray(batch, np.float32), sigma)
+            feed = feed if noise_level else [feed]
+            return call(*(tf.constant(part, tf.float32) for part in feed)).numpy().astype(np.float32)
+
+    return Predictor(predict, dataclasses.replace(task, channels=channels), model_file,
+                     sr_models.receptive_field(model), noise_level)
 
 
 def baseline_predictor(task):
@@ -113,9 +168,8 @@ def load_test_images(set_name, data_root=None, channels=None):
     return load_set(set_name, data_root, channels=1 if channels == 1 else None)
 
 
-def evaluate_predictor(
-    predictor, set_name, data_root=None, tile=None, overlap=DEFAULT_TILE_OVERLAP, ssim=True, cell=None
-):
+def evaluate_predictor(predictor, set_name, data_root=None, tile=None, overlap=None, ssim=True,
+                       cell=None):
     """Scores one predictor on one test set under the published conventions.
 
     Args:
@@ -123,7 +177,9 @@ def evaluate_predictor(
         set_name: a registered set name or `"builtin"`.
         data_root: folder holding the sets; `None` searches the default roots.
         tile: tile side for `predict_tiled`; `None` is whole images.
-        overlap: context pixels around each tile.
+        overlap: context pixels around each tile; `None` takes the
+            network's receptive field, which makes tiles exact (see
+            `Predictor.tiling`).
         ssim: also compute SSIM.
         cell: a `data.grid.Cell` of the task's grid: the degraded input of a
             super-resolution cell, the noise level of a denoising cell;
@@ -134,8 +190,9 @@ def evaluate_predictor(
     """
     task = predictor.task
     images = load_test_images(set_name, data_root, task.channels)
+    tile, overlap = predictor.tiling(tile, overlap)
     common = dict(tile=tile, overlap=overlap, compute_ssim=ssim, input_channels=task.channels)
     if task.type == "sr":
         return evaluate_sr(predictor.predict_fn, images, task.scale, cell=cell, **common)
     sigma = task.sigma if cell is None else cell.noise
-    return evaluate_denoise(predictor.predict_fn, images, sigma, seed=NOISE_SEED, **common)
+    return evaluate_denoise(predictor.function_for(sigma), images, sigma, seed=NOISE_SEED, **common)

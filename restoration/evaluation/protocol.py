@@ -17,7 +17,6 @@ from data.degradations import bicubic_downscale
 from data.degradations import bicubic_upscale
 from data.degradations import modcrop
 from data.grid import degrade_sr
-from restoration.config.schema import DEFAULT_TILE_OVERLAP
 from restoration.evaluation.metrics import Conventions
 from restoration.evaluation.metrics import denoise_conventions
 from restoration.evaluation.metrics import psnr
@@ -73,7 +72,7 @@ def to_uint8(image):
     return np.floor(scaled + 0.5).astype(np.uint8)
 
 
-def predict_tiled(predict_fn, image, scale=1, tile=None, overlap=DEFAULT_TILE_OVERLAP):
+def predict_tiled(predict_fn, image, scale=1, tile=None, overlap=None):
     """Runs `predict_fn` on overlapping tiles and stitches the results.
 
     Each tile of `tile x tile` input pixels is predicted with `overlap`
@@ -88,8 +87,10 @@ def predict_tiled(predict_fn, image, scale=1, tile=None, overlap=DEFAULT_TILE_OV
         image: float32 array `(height, width, channels)`.
         scale: spatial factor between input and output.
         tile: tile side in input pixels; `None` predicts the whole image at once.
-        overlap: context pixels added on each side of a tile; at least the
-            model's receptive-field radius for an exact result.
+        overlap: context pixels added on each side of a tile, required with
+            `tile`; at least the model's receptive-field radius (and a
+            multiple of its downsampling grid, as `tile` is) for an exact
+            result: `sr_models.receptive_field(model).overlap()`.
 
     Returns:
         float32 array `(height * scale, width * scale, output_channels)`.
@@ -98,6 +99,11 @@ def predict_tiled(predict_fn, image, scale=1, tile=None, overlap=DEFAULT_TILE_OV
     height, width = image.shape[:2]
     if tile is None:
         return _predict(predict_fn, image, scale)
+    if overlap is None:
+        raise ValueError(
+            "Tiled prediction needs the context around each tile. Expected `overlap` >= 0, e.g. "
+            f"sr_models.receptive_field(model).overlap(). Received: tile={tile}, overlap=None"
+        )
     if tile < 1 or overlap < 0:
         raise ValueError(
             "Expected `tile` >= 1 and `overlap` >= 0. "
@@ -189,7 +195,7 @@ def score_images(entries, conventions, compute_ssim=True, predict_seconds=0.0):
 
 
 def evaluate_sr(
-    predict_fn, images, scale, tile=None, overlap=DEFAULT_TILE_OVERLAP, compute_ssim=True,
+    predict_fn, images, scale, tile=None, overlap=None, compute_ssim=True,
     input_channels=None, cell=None,
 ):
     """Evaluates super-resolution as the published tables do.
@@ -236,7 +242,7 @@ def evaluate_sr(
 
 
 def evaluate_denoise(
-    predict_fn, images, sigma, seed=0, tile=None, overlap=DEFAULT_TILE_OVERLAP, compute_ssim=True,
+    predict_fn, images, sigma, seed=0, tile=None, overlap=None, compute_ssim=True,
     input_channels=None,
 ):
     """Evaluates Gaussian denoising as the published tables do.

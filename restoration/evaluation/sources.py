@@ -22,11 +22,10 @@ from restoration import runs
 from restoration.config import RunConfig
 from restoration.config.schema import BUILTIN_SET
 from restoration.config.schema import EvaluationConfig
-from restoration.evaluation.predictors import Predictor
 from restoration.evaluation.predictors import Task
 from restoration.evaluation.predictors import baseline_predictor
 from restoration.evaluation.predictors import evaluate_predictor
-from restoration.evaluation.predictors import keras_predictor
+from restoration.evaluation.predictors import model_predictor
 
 BASELINES = ("bicubic", "noisy")
 
@@ -160,15 +159,13 @@ def load_predictor(source):
     if source.model_file is None:
         return baseline_predictor(task)
     model = runs.load_keras_model(source.model_file)
-    model_channels = model.input_shape[-1]
+    model_channels = model.inputs[0].shape[-1]
     if task.channels not in (None, model_channels):
         raise ValueError(
             f"Expected --channels to match the model input of {source.model_file}. "
             f"Received: channels={task.channels}, model channels={model_channels}"
         )
-    return Predictor(
-        keras_predictor(model), dataclasses.replace(task, channels=model_channels), source.model_file
-    )
+    return model_predictor(model, task, source.model_file)
 
 
 def plan_sets(source, sets=None, data_root=None):
@@ -233,7 +230,7 @@ def evaluate_paths(
         tile: tile side in input pixels; `None` takes a run's `evaluation.tile`,
             else predicts whole images.
         overlap: context around each tile; `None` takes the run's
-            `evaluation.tile_overlap`, else the schema's default.
+            `evaluation.tile_overlap`, else the network's receptive field.
         ssim: also compute SSIM.
         channels: model input channels, checked against the model; 1 makes a
             baseline score gray versions of the images.
@@ -298,8 +295,9 @@ def set_result(evaluation, predictor):
 def _tiling(config, tile, overlap):
     """The `(tile, overlap)` to use: given values, else the run's `evaluation` section.
 
-    Without a run the schema's defaults apply (whole images), so the command
-    line, a run and training share one rule and one default overlap.
+    Without a run the schema's defaults apply (whole images; an overlap of
+    None is the network's receptive field), so the command line, a run and
+    training share one rule.
     """
     evaluation = config.evaluation if config is not None else EvaluationConfig()
     return (evaluation.tile if tile is None else tile,

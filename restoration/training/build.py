@@ -138,8 +138,17 @@ def training_dataset(config, images, skip_steps=0):
         dataset = make_sr_dataset(images, task.scale, **common)
     else:
         sigma = config.data.noise_range or task.sigma
-        dataset = make_denoise_dataset(images, sigma, **common)
+        dataset = make_denoise_dataset(images, sigma, noise_level=config.model.noise_level, **common)
     return dataset.skip(skip_steps) if skip_steps else dataset
+
+
+def noise_level(config):
+    """The noise level (sigma / 255) handed to a network with a noise-level input, else None.
+
+    Validation and the training crops are made at `task.sigma`, so that is
+    the level the network is told.
+    """
+    return config.task.sigma / 255.0 if config.model.noise_level else None
 
 
 # Training images whose center crops measure the overfitting gap.

@@ -107,11 +107,13 @@ class Validator(keras.callbacks.Callback):
     """
 
     def __init__(self, run_dir, writer, inputs, targets, conventions, every, panels, state,
-                 train_crops=None):
+                 train_crops=None, noise_level=None):
         super().__init__()
         self.run_dir, self.writer = run_dir, writer
         self.inputs, self.targets = inputs, [to_uint8(t) for t in targets]
         self.conventions, self.every, self.panels, self.state = conventions, every, panels, state
+        # The second input of a network that takes the noise level (sigma / 255), else None.
+        self.noise_level = noise_level
         # Fixed crops of training images, degraded like the validation crops: their PSNR
         # minus the validation PSNR is the overfitting gap.
         self.train_crops = None
@@ -155,7 +157,10 @@ class Validator(keras.callbacks.Callback):
         return psnr
 
     def _score(self, inputs, targets, step):
-        outputs = self.model.predict(inputs, batch_size=4, verbose=0).astype("float32")
+        feed = inputs
+        if self.noise_level is not None:
+            feed = [inputs, np.full((len(inputs), 1), self.noise_level, np.float32)]
+        outputs = self.model.predict(feed, batch_size=4, verbose=0).astype("float32")
         if not np.all(np.isfinite(outputs)):
             raise Diverged(step, "validation output")
         outputs = [to_uint8(output) for output in outputs]

@@ -18,10 +18,9 @@ from restoration.config import RunConfig
 from restoration.config.conversion import to_plain
 from restoration.config.regularizers import DropBlockConfig
 from restoration.evaluation.metrics import conventions_for
-from restoration.evaluation.predictors import Predictor
 from restoration.evaluation.predictors import Task
 from restoration.evaluation.predictors import evaluate_predictor
-from restoration.evaluation.predictors import keras_predictor
+from restoration.evaluation.predictors import model_predictor
 from restoration.reporting.tensorboard import SummaryWriter
 from restoration.reporting.tensorboard import run_hparams
 from restoration.reporting.tensorboard import write_run_hparams
@@ -116,7 +115,7 @@ def train_remaining_steps(model, config, run_dir, state, verbose):
         steps.append(callbacks.Validator(
             run_dir, writer, inputs, targets, conventions_for(config.task),
             training.validate_every, training.image_panels, state,
-            train_crops=build.training_crops(config, images),
+            train_crops=build.training_crops(config, images), noise_level=build.noise_level(config),
         ))
     steps.append(callbacks.Checkpointer(run_dir, training.checkpoint_every, state))
     try:
@@ -139,9 +138,9 @@ def score_test_sets(model, config, run_dir):
     if best.exists():
         model = runs.load_keras_model(best)
     task = Task.from_config(config.task)
-    predictor = Predictor(keras_predictor(model), task)
+    predictor = model_predictor(model, task)
     # One call traces the function for every image size, so the timing below excludes it.
-    predictor.predict_fn(np.zeros((1, 8, 8, task.channels), np.float32))
+    predictor.function_for(task.sigma)(np.zeros((1, 8, 8, task.channels), np.float32))
     evaluation = config.evaluation
     test, seconds, images = {}, 0.0, 0
     cells = [None, *grid.cells(evaluation.grid, task.type)]

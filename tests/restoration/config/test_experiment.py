@@ -147,9 +147,21 @@ def test_invalid_value_names_file_key_expected_and_received(tmp_path, case):
     ({"task": {"type": "denoise", "sigma": 25, "channels": 1}, "model": {"name": "dncnn"},
       "regularizer": {"name": "dropout", "rate": 0.1, "placement": "branch"}},
      "regularizer.placement", "a placement dncnn has"),
+    ({"task": {"type": "denoise", "sigma": 25, "channels": 3}, "model": {"name": "ffdnet"},
+      "regularizer": {"name": "dropout", "rate": 0.1, "placement": "blocks", "blocks": [10]}},
+     "regularizer.blocks", "block indices in [0, 9] (ffdnet has 10 blocks)"),
+    ({"task": {"type": "denoise", "sigma": 25, "channels": 1}, "model": {"name": "drunet"},
+      "regularizer": {"name": "dropout", "rate": 0.1, "placement": "blocks", "blocks": [7]}},
+     "regularizer.blocks", "block indices in [0, 6] (drunet has 7 blocks)"),
+    ({"task": {"type": "denoise", "sigma": 25}, "model": {"name": "drunet", "filters": [8, 16]}},
+     "model.filters", "a list of four integers > 0"),
+    ({"model": {"name": "ffdnet"}}, "model.name", "a model for task 'sr', not 'ffdnet'"),
+    ({"model": {"name": "rcan"}, "evaluation": {"tile": 64}}, "evaluation.tile",
+     "null for rcan, whose output depends on the whole image"),
 ])
 def test_a_model_refuses_scales_and_placements_it_lacks(tmp_path, changes, error_key, fragment):
-    """RRDBNet has no x3; networks without residual blocks have no branch site: named before any run."""
+    """RRDBNet has no x3; networks without residual blocks have no branch site; FFDNet's colour
+    depth sets its block range; RCAN cannot be tiled exactly: named before any run."""
     tree = copy.deepcopy(VALID_TREE)
     tree.update(changes)
     path = write_config(tmp_path, tree)

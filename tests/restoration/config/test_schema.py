@@ -92,12 +92,15 @@ def test_what_the_layer_refuses_the_schema_refuses(name, values, key):
     assert raised.value.key == key
 
 
-def test_tile_overlap_default_is_the_evaluation_default():
-    """One default overlap: the schema's is the one evaluate.py and training use."""
+def test_tile_overlap_defaults_to_the_receptive_field_and_tiles_need_one():
+    """No fixed default overlap: null is the network's own, and a tiled call without one is refused."""
+    import numpy as np
+
     from restoration.evaluation import protocol
 
-    default = inspect.signature(protocol.predict_tiled).parameters["overlap"].default
-    assert EvaluationConfig().tile_overlap == default == 40
+    assert EvaluationConfig().tile_overlap is None
+    with pytest.raises(ValueError, match="Received: tile=4, overlap=None"):
+        protocol.predict_tiled(lambda batch: batch, np.zeros((8, 8, 1), np.float32), 1, tile=4)
 
 
 def test_every_run_section_has_a_docstring():
