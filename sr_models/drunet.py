@@ -2,7 +2,6 @@
 
 import keras
 
-from sr_models.ffdnet import SMALL_ORTHOGONAL
 from sr_models.layers import CropToInput
 from sr_models.layers import NoiseLevelMap
 from sr_models.layers import PadToMultiple
@@ -10,6 +9,9 @@ from sr_models.layers import noise_level_input
 from sr_models.placement import NetworkAssembler
 from sr_models.placement import check_positive_integer
 
+# The reference training code initialises every kernel orthogonally with gain 0.2, so the
+# residual blocks start near the identity.
+SMALL_ORTHOGONAL = {"class_name": "Orthogonal", "config": {"gain": 0.2}}
 # Encoder stages, bottleneck, decoder stages: the blocks a placement indexes.
 STAGES = ("down0", "down1", "down2", "body", "up2", "up1", "up0")
 
