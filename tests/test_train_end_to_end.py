@@ -352,9 +352,10 @@ def test_every_zoo_model_trains_validates_and_scores_from_a_config(name, tmp_pat
     assert reloaded.name == name
 
 
+# model, tile: DRUNet's receptive field (a radius of about 200 pixels) asks for larger tiles.
 DENOISERS = {
-    "ffdnet": "{name: ffdnet, depth: 4, filters: 8}",
-    "drunet": "{name: drunet, filters: [4, 8, 8, 8], num_blocks: 1}",
+    "ffdnet": ("{name: ffdnet, depth: 4, filters: 8}", 24),
+    "drunet": ("{name: drunet, filters: [4, 8, 8, 8], num_blocks: 1}", 256),
 }
 
 
@@ -364,10 +365,11 @@ def test_denoisers_with_a_noise_level_input_train_validate_and_score_in_exact_ti
     what whole images do."""
     from restoration.evaluation.sources import evaluate_paths
 
+    model, tile = DENOISERS[name]
     experiment = load_config(TINY, [
-        f"output.root={tmp_path}", f"model={DENOISERS[name]}",
+        f"output.root={tmp_path}", f"model={model}",
         "task={type: denoise, sigma: 25, channels: 1}", "data.patch_size=16",
-        "training.steps=2", "evaluation.tile=24",
+        "training.steps=2", f"evaluation.tile={tile}",
     ])
     run_dir = tmp_path / name
     results = train_run(experiment.arm("dropblock", 0), run_dir, verbose=0)
