@@ -22,13 +22,13 @@ from sr_models.ffdnet import build_ffdnet
 from sr_models.fsrcnn import build_fsrcnn
 from sr_models.layers import PixelShuffle
 from sr_models.layers import PixelUnshuffle
-from sr_models.layers import takes_noise_level
+from sr_models.layers import takes_noise_level as takes_noise_level
 from sr_models.placement import PLACEMENTS
 from sr_models.placement import Placement
 from sr_models.placement import Regularizer
 from sr_models.rcan import build_rcan
-from sr_models.receptive_field import Field
-from sr_models.receptive_field import receptive_field
+from sr_models.receptive_field import Field as Field
+from sr_models.receptive_field import receptive_field as receptive_field
 from sr_models.rrdbnet import build_rrdbnet
 from sr_models.srresnet import build_srresnet
 from sr_models.vdsr import build_vdsr

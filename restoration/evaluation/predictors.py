@@ -92,7 +92,7 @@ BASELINE_OVERLAP = 3
 
 
 def model_predictor(model, task, model_file=None):
-    """A Keras model as a `Predictor` of `task`, its channels, noise-level input and receptive field read from it.
+    """A Keras model as a `Predictor` of `task`; channels, noise input and receptive field read off it.
 
     The call is traced once, for images of any height and width, so test
     sets of many image sizes do not retrace it. A mixed-precision model's

@@ -279,7 +279,7 @@ def plot_gains(report):
     axes.set_title(
         f"{report['experiment']}: {level} t interval over seeds (x: one seed)", fontsize=9
     )
-    if arms:
+    if axes.get_legend_handles_labels()[0]:
         axes.legend(fontsize=8)
     figure.tight_layout()
     buffer = io.BytesIO()
