@@ -32,6 +32,7 @@ bench: install
 	$(BIN)/python -m benchmarks.bicubic_baseline --ssim
 	$(BIN)/python -m benchmarks.training_loop
 	$(BIN)/python -m benchmarks.step_speed
+	$(BIN)/python -m benchmarks.distribution_speed
 
 lint: install
 	$(BIN)/ruff check .

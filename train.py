@@ -3,6 +3,7 @@
     python train.py --config configs/default.yaml
     python train.py --config configs/default.yaml --set training.steps=300
     python train.py --config configs/default.yaml --arm dropblock --seed 1   # one run
+    python train.py --config configs/default.yaml --list-runs   # one `--arm A --seed S` per line
 
 Runs land in `<output.root>/<experiment>/<arm>/seed<N>/`. An interrupted run
 resumes from its latest checkpoint when the same command is run again; a
@@ -38,6 +39,8 @@ def parse_arguments(argv):
     parser.add_argument("--seed", type=int, help="train only this seed")
     parser.add_argument("--no-report", action="store_true", help="skip the experiment report")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--list-runs", action="store_true",
+                        help="print one '--arm A --seed S' line per run and exit (for job arrays)")
     return parser.parse_args(argv)
 
 
@@ -61,6 +64,10 @@ def main(argv=None):
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if args.list_runs:
+        for arm, seed in plan:
+            print(f"--arm {arm} --seed {seed}")
+        return 0
     # Quiets TensorFlow's C++ start-up logs; set before the imports below load it.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from data.images import ImageError
@@ -88,12 +95,29 @@ def run_experiment(experiment, plan, output_root, args):
     from restoration.reporting.formatting import format_gain_table
     from restoration.reporting.report import write_report
     from restoration.reporting.tensorboard import write_experiment_summary
+    from restoration.training import distribution
     from restoration.training import train_run
     from restoration.training.callbacks import Diverged
 
+    configs = [experiment.arm(arm, seed) for arm, seed in plan]
+    modes = {config.training.distribution for config in configs}
+    try:
+        for mode in sorted(modes):
+            distribution.check_backend(mode)
+        if "data_parallel" in modes:
+            # Before JAX touches a device: joins the other processes the environment names.
+            distribution.initialize_processes()
+        for config in configs:
+            distribution.check_batch(config.data.batch_size, config.training.distribution)
+    except ValueError as error:
+        print(f"error: {experiment.source}: {error}", file=sys.stderr)
+        return 2
+    # With several processes, process 0 writes the experiment files and the report.
+    primary = distribution.is_primary()
     directory = runs.experiment_directory(output_root, experiment.name)
-    runs.write_experiment_file(directory, experiment.name, experiment.arm_names,
-                               experiment.seeds, experiment.source)
+    if primary:
+        runs.write_experiment_file(directory, experiment.name, experiment.arm_names,
+                                   experiment.seeds, experiment.source)
     diverged, locked = [], []
     for index, (arm, seed) in enumerate(plan, start=1):
         config = experiment.arm(arm, seed)
@@ -114,9 +138,9 @@ def run_experiment(experiment, plan, output_root, args):
                   f"training.optimizer.learning_rate than {rate:g}, then delete {run_dir} to "
                   "train it again", file=sys.stderr, flush=True)
             continue
-        for name, scores in results["test"].items():
+        for name, scores in (results or {}).get("test", {}).items():
             print(f"    {name}: PSNR {scores['psnr']:.3f} dB", flush=True)
-    if not args.no_report:
+    if not args.no_report and primary:
         report = write_report(directory)
         write_experiment_summary(directory, report)
         print(format_gain_table(report))

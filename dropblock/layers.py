@@ -84,6 +84,8 @@ class DropBlock2D(keras.layers.Layer):
             dtype="float32",
             trainable=False,
             autocast=False,
+            # Each replica of a mirrored model measures its share; the mean is the batch's fraction.
+            aggregation="mean",
             name="realised_rate",
         )
         self.built = True

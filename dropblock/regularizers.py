@@ -10,6 +10,7 @@ import keras
 from keras import ops
 
 from dropblock.drop_block import validate_rate
+from dropblock.replicas import draw_rows
 
 
 @keras.saving.register_keras_serializable(package="dropblock")
@@ -41,7 +42,7 @@ class StochasticDepth(keras.layers.Layer):
             return inputs
         keep_probability = 1.0 - self.rate
         shape = (ops.shape(inputs)[0],) + (1,) * (len(inputs.shape) - 1)
-        noise = keras.random.uniform(shape, seed=self.seed_generator)
+        noise = draw_rows(keras.random.uniform, shape, seed=self.seed_generator)
         keep = ops.cast(noise < keep_probability, inputs.dtype)
         return inputs * keep / ops.cast(keep_probability, inputs.dtype)
 
@@ -91,7 +92,7 @@ class Cutout(keras.layers.Layer):
 
     def _axis_mask(self, batch, length, extent):
         """`(batch, length)` mask, 1 inside a random interval of `extent`."""
-        centre = keras.random.uniform((batch, 1), 0.0, 1.0, seed=self.seed_generator)
+        centre = draw_rows(keras.random.uniform, (batch, 1), 0.0, 1.0, seed=self.seed_generator)
         centre = ops.floor(centre * ops.cast(length, "float32"))
         positions = ops.cast(ops.arange(0, length), "float32")[None, :]
         start = centre - float(extent // 2)
@@ -107,7 +108,7 @@ class Cutout(keras.layers.Layer):
             batch, height, width = shape[0], shape[2], shape[3]
         rows = self._axis_mask(batch, height, self.size[0])
         cols = self._axis_mask(batch, width, self.size[1])
-        applied = keras.random.uniform((batch, 1, 1), seed=self.seed_generator) < self.rate
+        applied = draw_rows(keras.random.uniform, (batch, 1, 1), seed=self.seed_generator) < self.rate
         cut = ops.logical_and(
             ops.logical_and(rows[:, :, None], cols[:, None, :]), applied
         )

@@ -25,6 +25,8 @@ import numpy as np
 from keras import ops
 from keras import random
 
+from dropblock.replicas import draw_rows
+
 # Probability that a sample holds more points than its capacity; those
 # beyond it would be lost.
 TAIL = 2.0**-50
@@ -64,7 +66,7 @@ def sparse_capacity(max_gamma, valid_h, valid_w, seed_channels):
 
 def dense_seeds(shape, gamma, dtype, seed):
     """Bernoulli(gamma) seeds of `shape` `(B, Hv, Wv, C)`, 0s and 1s of `dtype`."""
-    return ops.cast(ops.less(random.uniform(shape, seed=seed), gamma), dtype)
+    return ops.cast(ops.less(draw_rows(random.uniform, shape, seed=seed), gamma), dtype)
 
 
 def sparse_padded_seeds(batch, valid_shape, block_size, seed_channels, gamma, capacity, dtype, seed):
@@ -90,9 +92,9 @@ def sparse_padded_seeds(batch, valid_shape, block_size, seed_channels, gamma, ca
     padded_h, padded_w = valid_h + 2 * (block_h - 1), valid_w + 2 * (block_w - 1)
     positions = valid_h * valid_w * seed_channels
     mean = -ops.log1p(-ops.cast(gamma, "float32")) * positions
-    gaps = -ops.log1p(-random.uniform((batch, capacity), seed=seed))
+    gaps = -ops.log1p(-draw_rows(random.uniform, (batch, capacity), seed=seed))
     present = ops.cumsum(gaps, axis=1) < mean
-    places = random.randint((batch, capacity), 0, positions, seed=seed)
+    places = draw_rows(random.randint, (batch, capacity), 0, positions, seed=seed)
     channel = places % seed_channels
     cell = places // seed_channels
     row = cell // valid_w + (block_h - 1)

@@ -52,3 +52,15 @@ def test_step_speed_reports_every_goal_and_says_when_torch_is_missing(capsys, tm
                          r"(met|not met) \|", out), variant
     assert re.search(r"\| EDSR 4x32, 24x24 \| bfloat16 \| \d+ \| \d+ \| [\d.]+ \| - \|", out)
     assert f"PyTorch not measured: torch is not importable by `{no_torch}`" in out
+
+
+def test_distribution_speed_reports_each_variant_against_one_device(capsys):
+    """One row per variant, with its rate and its ratio to one device of the same backend."""
+    from benchmarks import distribution_speed
+
+    arguments = ["--variants", "jax", "jax-2-devices", "--steps", "1", "--rounds", "1",
+                 "--blocks", "1", "--filters", "4", "--no-write"]
+    assert distribution_speed.main(arguments) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| jax")]
+    assert re.fullmatch(r"\| jax \| none \| 1 \| [\d.]+ \| 1\.00x \|", rows[0]), rows
+    assert re.fullmatch(r"\| jax-2-devices \| data_parallel \| 2 \| [\d.]+ \| [\d.]+x \|", rows[1]), rows

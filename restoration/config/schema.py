@@ -448,7 +448,11 @@ class TrainingConfig:
     log_every: int = positive(100)
     image_panels: int = non_negative(4)
     mixed_precision: Literal[False, "float16", "bfloat16", "auto"] = False
-    jit_compile: bool = False
+    # XLA for the training step; "auto": on JAX (whose uncompiled step runs op by op), not on
+    # TensorFlow (whose graph mode is faster than XLA on a CPU).
+    jit_compile: Literal["auto", True, False] = "auto"
+    # Devices and processes (restoration/training/distribution.py); data.batch_size stays the global batch.
+    distribution: Literal["none", "mirrored", "data_parallel"] = "none"
 
 
 @section

@@ -89,6 +89,13 @@ def learning_rate(config):
     )
 
 
+def jit_compile(setting):
+    """Whether to compile the training step with XLA: `training.jit_compile`, with "auto" resolved."""
+    if setting == "auto":
+        return keras.backend.backend() == "jax"
+    return setting
+
+
 def compile_model(model, config):
     """Adam, the L1 or L2 loss, XLA and steps per execution from the config."""
     optimizer = config.training.optimizer
@@ -100,7 +107,7 @@ def compile_model(model, config):
             epsilon=optimizer.epsilon,
         ),
         loss="mean_absolute_error" if config.training.loss == "l1" else "mean_squared_error",
-        jit_compile=config.training.jit_compile,
+        jit_compile=jit_compile(config.training.jit_compile),
         steps_per_execution=config.training.steps_per_execution,
     )
     return model

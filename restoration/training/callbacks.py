@@ -17,6 +17,7 @@ from dropblock.schedule import optimizer_step
 from restoration import runs
 from restoration.evaluation.protocol import score_images
 from restoration.evaluation.protocol import to_uint8
+from restoration.training import distribution
 from restoration.training.state import save_state
 
 
@@ -137,12 +138,14 @@ class Validator(keras.callbacks.Callback):
             self.validate(step)
 
     def validate(self, step):
-        outputs, scores = self._score(self.inputs, self.targets, step)
+        # With several processes, a copy of the weights on this one (the model itself otherwise).
+        model = distribution.local_model(self.model)
+        outputs, scores = self._score(model, self.inputs, self.targets, step)
         psnr = scores.psnr
         self.writer.scalars(step, {"validation/psnr": psnr, "validation/ssim": scores.ssim})
         train_psnr = None
         if self.train_crops is not None:
-            _, train_scores = self._score(*self.train_crops, step)
+            _, train_scores = self._score(model, *self.train_crops, step)
             train_psnr = train_scores.psnr
             self.writer.scalars(step, {"overfitting/train_crops_psnr": train_psnr,
                                        "overfitting/gap": train_psnr - psnr})
@@ -153,14 +156,17 @@ class Validator(keras.callbacks.Callback):
         if self.state.best_psnr is None or psnr > self.state.best_psnr:
             check_finite_weights(self.model, step)
             self.state.best_psnr, self.state.best_step = psnr, step
-            runs.save_model_atomically(self.model, self.run_dir / runs.BEST_CHECKPOINT)
+            # Saving creates variables; under a distribution that would wait for the other processes.
+            with distribution.local():
+                runs.save_model_atomically(self.model, self.run_dir / runs.BEST_CHECKPOINT)
         return psnr
 
-    def _score(self, inputs, targets, step):
+    def _score(self, model, inputs, targets, step):
         feed = inputs
         if self.noise_level is not None:
             feed = [inputs, np.full((len(inputs), 1), self.noise_level, np.float32)]
-        outputs = self.model.predict(feed, batch_size=4, verbose=0).astype("float32")
+        with distribution.local():
+            outputs = model.predict(feed, batch_size=4, verbose=0).astype("float32")
         if not np.all(np.isfinite(outputs)):
             raise Diverged(step, "validation output")
         outputs = [to_uint8(output) for output in outputs]
@@ -205,4 +211,5 @@ class Checkpointer(keras.callbacks.Callback):
     def save(self, step):
         check_finite_weights(self.model, step)
         save_state(self.run_dir, self.model, self.state, step)
-        runs.save_checkpoint(self.model, self.run_dir)
+        with distribution.local():
+            runs.save_checkpoint(self.model, self.run_dir)

@@ -26,6 +26,7 @@ from restoration.reporting.tensorboard import run_hparams
 from restoration.reporting.tensorboard import write_run_hparams
 from restoration.training import build
 from restoration.training import callbacks
+from restoration.training import distribution
 from restoration.training.precision import resolve_policy
 from restoration.training.state import RunState
 from restoration.training.state import restore_state
@@ -95,8 +96,12 @@ def validation_summary(state):
             "train_crops_psnr": state.train_psnr, "gap": gap, "history": history}
 
 
-def train_remaining_steps(model, config, run_dir, state, verbose):
-    """Trains until `training.steps`, continuing from the model's step."""
+def train_remaining_steps(model, config, run_dir, state, verbose, primary=True):
+    """Trains until `training.steps`, continuing from the model's step.
+
+    Only the primary process (`distribution.is_primary`) logs, validates and
+    checkpoints; the others train alongside it.
+    """
     training = config.training
     done = optimizer_step(model)
     remaining = training.steps - done
@@ -104,11 +109,16 @@ def train_remaining_steps(model, config, run_dir, state, verbose):
         return
     images = build.load_images(config.data.train, config)
     dataset = build.training_dataset(config, images, skip_steps=done)
-    writer = SummaryWriter(run_dir / runs.LOGS, start_step=done)
-    steps = [callbacks.DivergenceGuard(), callbacks.TrainingLogger(writer, training.log_every, state)]
+    steps = [callbacks.DivergenceGuard()]
     regularizer = config.regularizer
     if isinstance(regularizer, DropBlockConfig) and regularizer.schedule_steps > 0:
         steps.append(dropblock.DropBlockSchedule(regularizer.schedule_steps))
+    if not primary:
+        model.fit(dataset, epochs=1, steps_per_epoch=remaining, callbacks=steps, verbose=0,
+                  shuffle=False)
+        return
+    writer = SummaryWriter(run_dir / runs.LOGS, start_step=done)
+    steps.append(callbacks.TrainingLogger(writer, training.log_every, state))
     if config.data.validation is not None and training.validate_every > 0:
         validation = build.load_images(config.data.validation, config)
         inputs, targets = build.validation_data(config, validation)
@@ -137,6 +147,7 @@ def score_test_sets(model, config, run_dir):
     checkpoint = "best" if best.exists() else "final"
     if best.exists():
         model = runs.load_keras_model(best)
+    model = distribution.local_model(model)
     task = Task.from_config(config.task)
     predictor = model_predictor(model, task)
     # One call traces the function for every image size, so the timing below excludes it.
@@ -180,35 +191,53 @@ def train_run(config, run_dir, verbose="auto"):
             output was not finite; `diverged.json` records where, no results
             are written and no checkpoint holds the non-finite weights.
         restoration.runs.RunLocked: another process is training this run.
+        ValueError: `training.distribution` does not fit the backend or the
+            batch does not split over the devices (before any training).
+
+    With several processes (`training.distribution: data_parallel` on
+    several hosts) every process calls this; process 0 holds the lock and
+    writes, and the others return None.
     """
     run_dir = Path(run_dir)
+    training = config.training
+    distribution.check_backend(training.distribution)
+    if training.distribution == "data_parallel":
+        distribution.initialize_processes()
+    if not distribution.is_primary():
+        return _train_locked(config, run_dir, verbose, primary=False)
     with runs.lock_run_directory(run_dir):
         return _train_locked(config, run_dir, verbose)
 
 
-def _train_locked(config, run_dir, verbose):
-    """`train_run` once the run directory is locked."""
+def _train_locked(config, run_dir, verbose, primary=True):
+    """`train_run` once the run directory is locked (or, off process 0, without writing)."""
     finished = runs.read_json(run_dir / runs.RESULTS_FILE)
     if finished is not None:
-        return finished
+        return finished if primary else None
     diverged = runs.read_json(run_dir / runs.DIVERGED_FILE)
     if diverged is not None:
         raise callbacks.Diverged(diverged["step"], diverged["what"])
     check_resumable(config, run_dir)
-    config.save_resolved(run_dir)
+    if primary:
+        config.save_resolved(run_dir)
     keras.utils.set_random_seed(config.run.seed)
     policy = resolve_policy(config.training.mixed_precision)
-    with dtype_policy(policy):
+    with dtype_policy(policy), distribution.scope(config.training.distribution,
+                                                  config.data.batch_size):
         model, state = restore_or_build(config, run_dir)
         try:
-            train_remaining_steps(model, config, run_dir, state, verbose)
+            train_remaining_steps(model, config, run_dir, state, verbose, primary)
         except callbacks.Diverged as error:
             # Recorded, so the report lists the run as diverged and a rerun does not retry it.
-            runs.write_json_atomically(run_dir / runs.DIVERGED_FILE,
-                                       {"step": error.step, "what": error.what})
+            if primary:
+                runs.write_json_atomically(run_dir / runs.DIVERGED_FILE,
+                                           {"step": error.step, "what": error.what})
             raise
-        runs.save_model_atomically(model, run_dir / runs.FINAL_MODEL)
-        checkpoint, test, seconds_per_image = score_test_sets(model, config, run_dir)
+        if not primary:
+            return None
+        with distribution.local():
+            runs.save_model_atomically(model, run_dir / runs.FINAL_MODEL)
+            checkpoint, test, seconds_per_image = score_test_sets(model, config, run_dir)
     results = {
         "experiment": config.run.experiment, "arm": config.run.arm, "seed": config.run.seed,
         "regularizer": regularizer_summary(config),
