@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 CONFIG ?= configs/default.yaml
 RUNS ?= runs
+HOST ?= 127.0.0.1
+PORT ?= 6006
 SETS ?= Set5 Set14 BSD100 Urban100 Set12 BSD68 CBSD68 Kodak24 McMaster T91 Train400
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
@@ -47,7 +49,7 @@ report: install
 	$(BIN)/python report.py $(RUN)
 
 tensorboard: install
-	$(BIN)/tensorboard --logdir $(RUNS) --bind_all
+	$(BIN)/tensorboard --logdir $(RUNS) --host $(HOST) --port $(PORT)
 
 data: install
 	$(BIN)/python -m data.download --sets $(SETS)
