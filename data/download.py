@@ -260,16 +260,28 @@ def _present(folder, source, log):
     return True
 
 
-def describe_sources(root, sources=SOURCES, aliases=None):
-    """Returns a printable table of the known sets and whether each is present."""
+def describe_sources(root, sources=SOURCES, aliases=None, elsewhere=()):
+    """Returns a printable table of the known sets and where each is.
+
+    Args:
+        root: the folder downloads go to; a set there is "present".
+        elsewhere: other data roots the evaluation reads (the shared folder
+            beside the repository, say); a set only there is "found".
+    """
     aliases = ALIASES if aliases is None else aliases
-    lines = [f"{'set':<15} {'images':>6}  {'status':<8} {'sha256':<8} url"]
+    lines = [f"{'set':<15} {'images':>6}  {'status':<8} {'sha256':<8} {'url':<60} folder"]
     for source in sources:
-        status = "present" if (Path(root) / source.name).is_dir() else "missing"
+        folder = Path(root) / source.name
+        status = "present" if folder.is_dir() else "missing"
+        if status == "missing":
+            for other in elsewhere:
+                if (Path(other) / source.name).is_dir():
+                    status, folder = "found", Path(other) / source.name
+                    break
         checksum = "pinned" if source.sha256 else "printed"
-        lines.append(
-            f"{source.name:<15} {source.image_count:>6}  {status:<8} {checksum:<8} {source.url}"
-        )
+        where = str(folder) if status != "missing" else "-"
+        lines.append(f"{source.name:<15} {source.image_count:>6}  {status:<8} {checksum:<8} "
+                     f"{source.url:<60} {where}")
     for alias, members in aliases.items():
         lines.append(f"alias {alias} = {' '.join(members)}")
     return "\n".join(lines)
@@ -288,9 +300,9 @@ def main(argv=None):
     arguments = parser.parse_args(argv)
     # The first candidate, not the first existing one: downloads must never
     # land in a read-only shared folder that happens to exist.
-    root = candidate_roots(arguments.root)[0]
+    root, *elsewhere = candidate_roots(arguments.root)
     if arguments.list:
-        print(describe_sources(root))
+        print(describe_sources(root, elsewhere=elsewhere))
         return 0
     if not arguments.sets:
         parser.error("give --sets NAME [NAME ...] or --list")

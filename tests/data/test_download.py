@@ -328,6 +328,18 @@ def test_list_flag_prints_every_set_with_its_status(tmp_path, capsys):
     assert re.search(r"^Set14\s+14\s+missing", output, re.MULTILINE)
 
 
+def test_list_says_where_a_set_outside_the_download_folder_was_found(tmp_path):
+    """A set only in another data root (the shared folder) is "found", with its folder."""
+    root, shared = tmp_path / "datasets", tmp_path / "shared"
+    (root / "Set5").mkdir(parents=True)
+    (shared / "Set14").mkdir(parents=True)
+    rows = {line.split()[0]: line.split() for line in
+            download.describe_sources(root, elsewhere=[shared]).splitlines()}
+    assert rows["Set5"][2] == "present" and rows["Set5"][-1] == str(root / "Set5")
+    assert rows["Set14"][2] == "found" and rows["Set14"][-1] == str(shared / "Set14")
+    assert rows["BSD100"][2] == "missing" and rows["BSD100"][-1] == "-"
+
+
 def test_partial_file_the_server_cannot_continue_is_restarted(server, tmp_path):
     """A .part as long as the archive gets HTTP 416; the download restarts from byte 0."""
     sources = _sources(server)
