@@ -90,6 +90,16 @@ def main(argv=None):
         return 1
 
 
+def short_ramp(config):
+    """A sentence when the regularizer's rate ramp outlasts training (so it never reaches its rate)."""
+    regularizer = config.regularizer
+    ramp, steps = getattr(regularizer, "schedule_steps", 0), config.training.steps
+    if ramp <= steps:
+        return None
+    return (f"regularizer.schedule_steps ({ramp}) is longer than training.steps ({steps}): the "
+            f"rate ends at {steps / ramp:.3g} of its target {regularizer.rate:g}")
+
+
 def run_experiment(experiment, plan, output_root, args):
     """Trains the planned runs, then writes the report; returns the exit status."""
     from restoration.reporting.formatting import format_gain_table
@@ -112,6 +122,10 @@ def run_experiment(experiment, plan, output_root, args):
     except ValueError as error:
         print(f"error: {experiment.source}: {error}", file=sys.stderr)
         return 2
+    for arm in sorted({arm for arm, _ in plan}):
+        warning = short_ramp(experiment.arm(arm, plan[0][1]))
+        if warning:
+            print(f"warning: {experiment.source}: arm {arm}: {warning}", file=sys.stderr, flush=True)
     # With several processes, process 0 writes the experiment files and the report.
     primary = distribution.is_primary()
     directory = runs.experiment_directory(output_root, experiment.name)

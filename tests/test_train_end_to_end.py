@@ -379,3 +379,15 @@ def test_denoisers_with_a_noise_level_input_train_validate_and_score_in_exact_ti
     # One tile larger than any image is whole-image inference.
     whole = evaluate_paths([run_dir], ssim=False, tile=10**6)[str(run_dir)]["builtin"]["psnr"]
     assert whole == pytest.approx(tiled, abs=1e-3)
+
+
+def test_a_dropblock_ramp_longer_than_training_is_warned_about(tmp_path, capsys):
+    """tiny_test ramps over 2 steps: trained for 1, the DropBlock arm ends at half its rate, and
+    train.py says so (the baseline arm has no ramp, nothing is said about it)."""
+    status = train.main(["--config", TINY, "--seed", "0", "--quiet", "--no-report",
+                         "--set", f"output.root={tmp_path}", "--set", "training.steps=1"])
+    assert status == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning")]
+    assert len(warnings) == 1 and warnings[0].startswith(f"warning: {TINY}")
+    assert warnings[0].endswith(": arm dropblock: regularizer.schedule_steps (2) is longer than "
+                                "training.steps (1): the rate ends at 0.5 of its target 0.1")
