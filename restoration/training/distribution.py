@@ -41,10 +41,10 @@ def check_backend(mode):
     backend = keras.backend.backend()
     if needed is not None and backend != needed:
         hint = "KERAS_BACKEND=jax" if needed == "jax" else "the default TensorFlow backend"
+        own = [name for name in MODES if _BACKENDS.get(name, backend) == backend]
         raise ValueError(
-            f"training.distribution: expected a mode of the {backend} backend ('none'"
-            f"{', mirrored' if backend == 'tensorflow' else ', data_parallel'}), received "
-            f"{mode!r}, which runs on {needed} (use {hint})"
+            f"training.distribution: expected one of {', '.join(map(repr, own))} on the {backend} "
+            f"backend, received {mode!r}, which runs on {needed} (use {hint})"
         )
 
 
