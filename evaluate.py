@@ -23,6 +23,7 @@ sigma50, sigma60 and sigma75. Without names it takes the task's whole grid.
 import argparse
 import sys
 
+from restoration import console
 from restoration import runs
 from restoration.evaluation.sources import BASELINES
 from restoration.evaluation.sources import evaluate_paths
@@ -85,6 +86,8 @@ def parse_arguments(argv):
     )
     parser.add_argument("--output", help="write all scores to this JSON file")
     parser.add_argument("--per-image-csv", metavar="DIR", help="folder for <Set>.csv files")
+    parser.add_argument("--verbose", action="store_true",
+        help="also print TensorFlow's native log lines (oneDNN, XLA, CPU notices)")
     arguments = parser.parse_args(argv)
     if not arguments.paths and arguments.model is None:
         parser.error("expected a run directory, a .keras file or --model bicubic|noisy")
@@ -146,4 +149,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console.run_main(main, "evaluate.py"))

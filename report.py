@@ -13,6 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from restoration import console
 from restoration import runs
 from restoration.reporting.formatting import format_gain_table
 from restoration.reporting.report import write_report
@@ -25,6 +26,8 @@ def parse_arguments(argv):
     parser.add_argument("--resamples", type=int, default=10000, help="bootstrap resamples")
     parser.add_argument("--no-tensorboard", action="store_true",
                         help="skip the TensorBoard summary in <experiment_dir>/summary")
+    parser.add_argument("--verbose", action="store_true",
+                        help="also print TensorFlow's native log lines (oneDNN, XLA, CPU notices)")
     arguments = parser.parse_args(argv)
     if not 0 < arguments.level < 1:
         parser.error(f"--level: expected a number in (0, 1), received {arguments.level}")
@@ -51,4 +54,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console.run_main(main, "report.py"))

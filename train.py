@@ -21,9 +21,9 @@ after Ctrl-C (the run resumes from its latest checkpoint).
 """
 
 import argparse
-import os
 import sys
 
+from restoration import console
 from restoration import runs
 from restoration.config import ConfigError
 from restoration.config import load_config
@@ -41,6 +41,8 @@ def parse_arguments(argv):
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--list-runs", action="store_true",
                         help="print one '--arm A --seed S' line per run and exit (for job arrays)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="also print TensorFlow's native log lines (oneDNN, XLA, CPU notices)")
     return parser.parse_args(argv)
 
 
@@ -68,8 +70,6 @@ def main(argv=None):
         for arm, seed in plan:
             print(f"--arm {arm} --seed {seed}")
         return 0
-    # Quiets TensorFlow's C++ start-up logs; set before the imports below load it.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from data.images import ImageError
 
     # `output` is experiment-wide (arms may not change it), so any arm gives the root.
@@ -163,4 +163,4 @@ def run_experiment(experiment, plan, output_root, args):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console.run_main(main, "train.py"))
