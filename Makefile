@@ -1,42 +1,62 @@
-# Every target runs inside .venv, which `install` creates (idempotently) on first use.
+# Every target runs inside .venv, which `install` creates (idempotently) on first use. `install` puts
+# in what the application runs (TensorFlow's CPU build, or with GPU=1 its CUDA build instead, never
+# both); `install-test` adds the test tools (pytest, JAX, ruff) for `test`, `lint` and `bench`.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
+# The TensorFlow build chosen last stays chosen: GPU=1 switches to CUDA, GPU=0 back to the CPU build.
+GPU ?= $(if $(wildcard $(VENV)/.installed-gpu),1,0)
+BUILD := $(if $(filter 1,$(GPU)),gpu,cpu)
+OTHER_BUILD := $(if $(filter 1,$(GPU)),cpu,gpu)
+STAMP := $(VENV)/.installed-$(BUILD)
+TEST_STAMP := $(VENV)/.installed-test
 CONFIG ?= configs/default.yaml
 RUNS ?= runs
 HOST ?= 127.0.0.1
 PORT ?= 6006
 SETS ?= Set5 Set14 BSD100 Urban100 Set12 BSD68 CBSD68 Kodak24 McMaster T91 Train400
 export TF_CPP_MIN_LOG_LEVEL ?= 2
+# setuptools warns on every editable install that local folders shadow the package: here they are it.
+PIP := PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet
 
-.PHONY: install test test-tensorflow test-jax bench lint train evaluate report tensorboard data clean
+.PHONY: install install-test test test-tensorflow test-jax bench lint train evaluate restore report \
+	tensorboard data clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(PIP) --upgrade pip
+	@# The two builds both own the `tensorflow` package: the other one leaves before this one comes.
+	@if [ -e $(VENV)/.installed-$(OTHER_BUILD) ]; then \
+		$(BIN)/python -m pip uninstall --quiet --yes tensorflow tensorflow-cpu; \
+		rm -f $(VENV)/.installed-$(OTHER_BUILD) $(TEST_STAMP); fi
+	$(PIP) -e '.[$(BUILD)]'
 	touch $(STAMP)
+
+install-test: $(TEST_STAMP)
+
+$(TEST_STAMP): $(STAMP)
+	$(PIP) -e '.[$(BUILD),test]'
+	touch $(TEST_STAMP)
 
 # The whole suite on TensorFlow, then the backend-agnostic tests (dropblock, training) on JAX.
 test: test-tensorflow test-jax
 
-test-tensorflow: install
+test-tensorflow: install-test
 	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest tests -q -p no:cacheprovider
 
-test-jax: install
+test-jax: install-test
 	KERAS_BACKEND=jax $(BIN)/python -m pytest tests -m backend_agnostic -q -p no:cacheprovider
 
-bench: install
+bench: install-test
 	$(BIN)/python -m benchmarks.dropblock_speed
 	$(BIN)/python -m benchmarks.bicubic_baseline --ssim
 	$(BIN)/python -m benchmarks.training_loop
 	$(BIN)/python -m benchmarks.step_speed
 	$(BIN)/python -m benchmarks.distribution_speed
 
-lint: install
+lint: install-test
 	$(BIN)/ruff check .
 
 train: install

@@ -25,6 +25,7 @@ LATEST_CHECKPOINT = "checkpoints/latest.keras"
 PREVIOUS_CHECKPOINT = "checkpoints/previous.keras"
 BEST_CHECKPOINT = "checkpoints/best.keras"
 LOGS = "logs"
+TRAIN_LOG = "train.log"
 EVALUATION = "evaluation"
 LOCK_FILE = ".lock"
 # Every temporary file is named `.<name>.<random>.tmp` (or `.tmp.keras`) beside its target.

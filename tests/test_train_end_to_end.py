@@ -122,6 +122,40 @@ def test_overfitting_gap_is_logged_recorded_and_reported(experiment):
     assert row in text
 
 
+def text_log_fields(run_dir):
+    """`{step: {name: value}}` of the `step ...` lines of a run's train.log, and its `#` lines."""
+    steps, sections = {}, []
+    for line in (run_dir / runs.TRAIN_LOG).read_text().splitlines():
+        if line.startswith("# "):
+            sections.append(line)
+            continue
+        words = line.split()
+        assert words[0] == "step" and words[-1] == "s", line
+        fields = dict(zip(words[2:-1:2], words[3:-1:2]))
+        steps.setdefault(int(words[1]), {}).update(fields)
+    return steps, sections
+
+
+def test_text_log_holds_what_tensorboard_and_results_hold(experiment):
+    """train.log: loss and learning rate per log step, validation PSNR, rate, test scores, elapsed time."""
+    run_dir = experiment / "dropblock" / "seed0"
+    steps, sections = text_log_fields(run_dir)
+    assert sorted(steps) == [1, 2, 3, 4]
+    for step, loss in scalar_values(run_dir / "logs", "train/loss"):
+        assert float(steps[step]["loss"]) == pytest.approx(loss, rel=1e-5)
+    for step, rate in scalar_values(run_dir / "logs", "train/learning_rate"):
+        assert float(steps[step]["lr"]) == pytest.approx(rate, rel=1e-3)
+    for step, psnr in scalar_values(run_dir / "logs", "validation/psnr"):
+        assert float(steps[step]["validation_psnr"]) == pytest.approx(psnr, abs=5e-4)
+    assert "dropblock_rate" in steps[4]
+    assert "dropblock_rate" not in text_log_fields(experiment / "baseline" / "seed0")[0][4]
+    assert float(steps[4]["elapsed"]) >= float(steps[1]["elapsed"]) >= 0
+    results = json.loads((run_dir / runs.RESULTS_FILE).read_text())
+    assert "training tiny_test, arm dropblock, seed 0 from step 0 to 4" in sections[0]
+    assert sections[-1].endswith(f"builtin: PSNR {results['test']['builtin']['psnr']:.3f} dB, "
+                                 f"SSIM {results['test']['builtin']['ssim']:.4f} (2 images)")
+
+
 def test_report_gain_equals_the_paired_difference_of_results(experiment):
     """The reported gain is the mean over seeds of arm minus baseline PSNR."""
     psnr = {
@@ -304,6 +338,10 @@ def test_resumed_curves_do_not_overlap_in_tensorboard(tmp_path, monkeypatch):
     accumulator.Reload()
     steps = [event.step for event in accumulator.Tensors("train/loss")]
     assert steps == [1, 2, 3, 4, 5, 6]
+    # The text log keeps both processes' lines, the resumed one under its own heading.
+    log = (tmp_path / "run" / runs.TRAIN_LOG).read_text()
+    assert [line.split()[1] for line in log.splitlines() if "loss" in line] == list("1233456")
+    assert "resuming tiny_test, arm dropblock, seed 0 from step 2 to 6" in log
 
 
 def test_grid_cells_are_scored_reported_and_drawn(tmp_path, capsys):

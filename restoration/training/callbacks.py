@@ -61,12 +61,12 @@ class TrainingLogger(keras.callbacks.Callback):
     The loss is the mean over the steps since the previous log, recovered
     from Keras' running mean, so each point is a window, not a cumulative
     average. It also times the training steps (after the first execution,
-    which includes tracing).
+    which includes tracing). The same values go to the run's text log.
     """
 
-    def __init__(self, writer, every, state):
+    def __init__(self, writer, every, state, text_log):
         super().__init__()
-        self.writer, self.every, self.state = writer, every, state
+        self.writer, self.every, self.state, self.text_log = writer, every, state, text_log
 
     def on_train_begin(self, logs=None):
         self.start_step = self.last_step = optimizer_step(self.model)
@@ -97,6 +97,10 @@ class TrainingLogger(keras.callbacks.Callback):
                 values = [keras.ops.convert_to_numpy(getattr(layer, name)) for layer in self.layers]
                 scalars[f"dropblock/{name}"] = float(np.mean(values))
         self.writer.scalars(step, scalars)
+        fields = {"loss": f"{window:.6f}", "lr": f"{scalars['train/learning_rate']:.3e}"}
+        if self.layers:
+            fields["dropblock_rate"] = f"{scalars['dropblock/current_rate']:.4f}"
+        self.text_log.line(step, fields)
 
 
 class Validator(keras.callbacks.Callback):
@@ -104,13 +108,14 @@ class Validator(keras.callbacks.Callback):
 
     Scored exactly as the test sets are (uint8 rounding, Y channel and border
     for super-resolution), but on a validation split: the checkpoint chosen
-    here never saw the reported test sets.
+    here never saw the reported test sets. Each validation is also a line of
+    the run's text log.
     """
 
-    def __init__(self, run_dir, writer, inputs, targets, conventions, every, panels, state,
+    def __init__(self, run_dir, writer, text_log, inputs, targets, conventions, every, panels, state,
                  train_crops=None, noise_level=None):
         super().__init__()
-        self.run_dir, self.writer = run_dir, writer
+        self.run_dir, self.writer, self.text_log = run_dir, writer, text_log
         self.inputs, self.targets = inputs, [to_uint8(t) for t in targets]
         self.conventions, self.every, self.panels, self.state = conventions, every, panels, state
         # The second input of a network that takes the noise level (sigma / 255), else None.
@@ -150,6 +155,12 @@ class Validator(keras.callbacks.Callback):
             self.writer.scalars(step, {"overfitting/train_crops_psnr": train_psnr,
                                        "overfitting/gap": train_psnr - psnr})
         self.state.add_validation(step, psnr, train_psnr)
+        fields = {"validation_psnr": f"{psnr:.3f}"}
+        if scores.ssim is not None:
+            fields["validation_ssim"] = f"{scores.ssim:.4f}"
+        if train_psnr is not None:
+            fields["train_crops_gap"] = f"{train_psnr - psnr:+.3f}"
+        self.text_log.line(step, fields)
         if self.panels:
             self.writer.images(step, "validation/input_output_target", self._panels(outputs),
                                self.panels)

@@ -30,6 +30,7 @@ from restoration.training import distribution
 from restoration.training.precision import resolve_policy
 from restoration.training.state import RunState
 from restoration.training.state import restore_state
+from restoration.training.textlog import TextLog
 
 
 @contextlib.contextmanager
@@ -118,12 +119,15 @@ def train_remaining_steps(model, config, run_dir, state, verbose, primary=True):
                   shuffle=False)
         return
     writer = SummaryWriter(run_dir / runs.LOGS, start_step=done)
-    steps.append(callbacks.TrainingLogger(writer, training.log_every, state))
+    text_log = TextLog(run_dir / runs.TRAIN_LOG)
+    text_log.section(("resuming" if done else "training") + f" {config.run.experiment}, arm "
+                     f"{config.run.arm}, seed {config.run.seed} from step {done} to {training.steps}")
+    steps.append(callbacks.TrainingLogger(writer, training.log_every, state, text_log))
     if config.data.validation is not None and training.validate_every > 0:
         validation = build.load_images(config.data.validation, config)
         inputs, targets = build.validation_data(config, validation)
         steps.append(callbacks.Validator(
-            run_dir, writer, inputs, targets, conventions_for(config.task),
+            run_dir, writer, text_log, inputs, targets, conventions_for(config.task),
             training.validate_every, training.image_panels, state,
             train_crops=build.training_crops(config, images), noise_level=build.noise_level(config),
         ))
@@ -133,6 +137,7 @@ def train_remaining_steps(model, config, run_dir, state, verbose, primary=True):
                   shuffle=False)
     finally:
         writer.close()
+        text_log.close()
 
 
 def score_test_sets(model, config, run_dir):
@@ -162,6 +167,16 @@ def score_test_sets(model, config, run_dir):
             test[name if cell is None else f"{name}/{cell.name}"] = result.to_json()
             seconds, images = seconds + result.predict_seconds, images + result.images
     return checkpoint, test, seconds / images if images else None
+
+
+def log_test_scores(run_dir, checkpoint, test):
+    """The test scores as the last lines of the run's text log."""
+    text_log = TextLog(run_dir / runs.TRAIN_LOG)
+    text_log.section(f"test scores of the {checkpoint} weights")
+    for name, scores in test.items():
+        ssim = "" if scores.get("ssim") is None else f", SSIM {scores['ssim']:.4f}"
+        text_log.section(f"{name}: PSNR {scores['psnr']:.3f} dB{ssim} ({scores['images']} images)")
+    text_log.close()
 
 
 def trainable_parameters(model):
@@ -250,5 +265,6 @@ def _train_locked(config, run_dir, verbose, primary=True):
                  "inference_seconds_per_image": seconds_per_image},
     }
     write_run_hparams(run_dir, run_hparams(results), test, step=config.training.steps)
+    log_test_scores(run_dir, checkpoint, test)
     runs.write_json_atomically(run_dir / runs.RESULTS_FILE, results)
     return results
