@@ -65,6 +65,9 @@ train: install
 evaluate: install
 	$(BIN)/python evaluate.py $(ARGS)
 
+restore: install
+	$(BIN)/python restore.py $(ARGS)
+
 report: install
 	$(BIN)/python report.py $(RUN)
 

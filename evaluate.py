@@ -5,6 +5,8 @@
     python evaluate.py --model bicubic --scale 2 --sets Set5 BSD100  # interpolation baseline
     python evaluate.py --model noisy --sigma 25 --sets Set12         # noisy-input baseline
     python evaluate.py runs/tiny_sr/baseline/seed0 --grid            # every cell of the task's grid
+    python evaluate.py --model bicubic runs/tiny_sr/*/seed0 --sets Set5  # one table, a column each
+    python evaluate.py runs/tiny_sr/baseline/seed0 --save-images     # PNGs in <run>/evaluation/images
     python evaluate.py --model bicubic --scale 4 --sets Set5 --grid bicubic blur2.0 noise15
 
 A run directory brings its task, test sets, data root and tiling from its
@@ -12,7 +14,10 @@ config.yaml and is scored with checkpoints/best.keras if present, else
 model.keras, else checkpoints/latest.keras (`--checkpoint` chooses). A bare
 .keras file and a baseline need `--scale` or `--sigma` and `--sets`. Each set
 prints a table with the conventions used; per-image scores go to
-<run_dir>/evaluation/<Set>.csv, or to `--per-image-csv DIR`.
+<run_dir>/evaluation/<Set>.csv, or to `--per-image-csv DIR`. With several
+sources, each set also gets one table with a column per source and each
+column's difference to the first (the baseline when `--model` is given).
+`--save-images [DIR]` writes every restored test image as a PNG.
 
 `--grid` scores every set under fixed degradations (data/grid.py): for
 super-resolution bicubic, blur1.0, blur2.0, noise5, noise15, jpeg50, jpeg90,
@@ -48,6 +53,38 @@ def format_table(set_name, evaluation):
             f"Conventions: {evaluation['conventions']['description']}",
         ]
     )
+
+
+def format_comparison(set_name, results):
+    """One set's scores side by side: a column per source, each with its difference to the first.
+
+    Args:
+        set_name: the set (or `"<set>/<cell>"`) key.
+        results: `{label: {set key: scores}}` of `evaluate_paths`, in column order.
+
+    Returns:
+        Multi-line markdown string, or None when fewer than two sources scored the set.
+    """
+    columns = [(label, scores[set_name]) for label, scores in results.items() if set_name in scores]
+    if len(columns) < 2:
+        return None
+    first = columns[0][1]
+
+    def cell(scores, metric, digits):
+        value = scores[metric]
+        if value is None:
+            return "-"
+        if scores is first or first[metric] is None:
+            return f"{value:.{digits}f}"
+        return f"{value:.{digits}f} ({value - first[metric]:+.{digits}f})"
+
+    lines = [f"{set_name}: side by side (in brackets: the difference to {columns[0][0]})",
+             "| | " + " | ".join(label for label, _ in columns) + " |",
+             "|---|" + "---:|" * len(columns),
+             "| PSNR (dB) | " + " | ".join(cell(scores, "psnr", 3) for _, scores in columns) + " |",
+             "| SSIM | " + " | ".join(cell(scores, "ssim", 4) for _, scores in columns) + " |",
+             "| images | " + " | ".join(str(scores["images"]) for _, scores in columns) + " |"]
+    return "\n".join(lines)
 
 
 def parse_arguments(argv):
@@ -86,6 +123,10 @@ def parse_arguments(argv):
     )
     parser.add_argument("--output", help="write all scores to this JSON file")
     parser.add_argument("--per-image-csv", metavar="DIR", help="folder for <Set>.csv files")
+    parser.add_argument(
+        "--save-images", nargs="?", const="", metavar="DIR",
+        help="save the restored images as <DIR>/<Set>/<image>.png (no DIR: <run_dir>/evaluation/images)",
+    )
     parser.add_argument("--verbose", action="store_true",
         help="also print TensorFlow's native log lines (oneDNN, XLA, CPU notices)")
     arguments = parser.parse_args(argv)
@@ -104,7 +145,8 @@ def print_header(label, result):
 
 def main(argv=None):
     arguments = parse_arguments(argv)
-    paths = arguments.paths + ([arguments.model] if arguments.model else [])
+    # A baseline comes first: the side-by-side tables give every run's difference to it.
+    paths = ([arguments.model] if arguments.model else []) + arguments.paths
     printed = set()
 
     def print_set(label, set_name, result):
@@ -128,6 +170,7 @@ def main(argv=None):
             per_image_dir=arguments.per_image_csv,
             progress=print_set,
             grid=arguments.grid,
+            images_dir=arguments.save_images,
         )
     except OSError as error:
         # Missing data and paths, unreadable files: the user's to fix, a message, not a traceback.
@@ -141,6 +184,11 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("evaluate.py: interrupted", file=sys.stderr)
         return 130
+    if len(results) > 1:
+        keys = dict.fromkeys(key for scores in results.values() for key in scores)
+        tables = [table for key in keys if (table := format_comparison(key, results))]
+        if tables:
+            print("\n" + "\n\n".join(tables))
     if arguments.output:
         scores = results[paths[0]] if len(paths) == 1 else results
         runs.write_json_atomically(arguments.output, scores)

@@ -170,3 +170,22 @@ def list_images(folder):
     if broken:
         raise ImageError(f"Broken symbolic links in {folder}: {', '.join(broken)}")
     return sorted(entry for entry in images if entry.is_file())
+
+
+def encode_png(image):
+    """Encodes a uint8 image as PNG bytes (8 bits per sample, gray or RGB).
+
+    Args:
+        image: uint8 array `(height, width)` or `(height, width, 1 or 3)`.
+
+    Returns:
+        The bytes of a PNG file; `read_image` gives the same array back.
+    """
+    image = np.asarray(image)
+    if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1]
+                                                                not in (1, 3)):
+        raise ValueError("Expected a uint8 image of shape (height, width[, 1 or 3]). "
+                         f"Received: dtype={image.dtype}, shape={image.shape}")
+    if image.ndim == 3 and image.shape[-1] == 1:
+        image = image[..., 0]
+    return iio.imwrite("<bytes>", image, extension=".png")

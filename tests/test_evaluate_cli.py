@@ -284,3 +284,47 @@ def test_grid_scores_every_cell_and_refuses_an_unknown_one(data_root, tmp_path, 
     assert evaluate.main(["--model", "bicubic", "--scale", "2", "--sets", "Set5", "--data-root",
                           str(data_root), "--grid", "blur9"]) == 2
     assert "Unknown grid cell 'blur9'" in capsys.readouterr().err
+
+
+def test_several_sources_get_one_side_by_side_table_per_set(run_dir, data_root, tmp_path, capsys):
+    """The baseline comes first; each other column carries its difference to it."""
+    output = tmp_path / "scores.json"
+    command = ["--model", "bicubic", str(run_dir), "--scale", "2", "--sets", "Set5", "--data-root",
+               str(data_root), "--output", str(output)]
+    assert evaluate.main(command) == 0
+    printed = capsys.readouterr().out
+    scores = json.loads(output.read_text())
+    bicubic, model = scores["bicubic"]["Set5"], scores[str(run_dir)]["Set5"]
+    table = printed[printed.index("Set5: side by side"):].splitlines()
+    assert table[0] == "Set5: side by side (in brackets: the difference to bicubic)"
+    assert table[1] == f"| | bicubic | {run_dir} |"
+    assert table[3] == (f"| PSNR (dB) | {bicubic['psnr']:.3f} | {model['psnr']:.3f} "
+                        f"({model['psnr'] - bicubic['psnr']:+.3f}) |")
+    assert table[4].startswith(f"| SSIM | {bicubic['ssim']:.4f} | {model['ssim']:.4f} (")
+    assert table[5] == "| images | 5 | 5 |"
+    assert evaluate.main([str(run_dir)]) == 0
+    assert "side by side" not in capsys.readouterr().out
+
+
+def test_saved_images_are_the_scored_outputs(run_dir, model_file, data_root, tmp_path, capsys):
+    """--save-images writes each restored image; scoring the file again gives its per-image PSNR."""
+    from data.degradations import modcrop
+    from data.images import read_image
+    from restoration.evaluation.metrics import psnr
+
+    assert evaluate.main([str(run_dir), "--save-images", "--no-ssim"]) == 0
+    folder = run_dir / "evaluation" / "images" / "Set5"
+    rows = read_csv(run_dir / "evaluation" / "Set5.csv")
+    assert sorted(path.name for path in folder.iterdir()) == [f"image{i}.png" for i in range(5)]
+    for row in rows:
+        reference = modcrop(read_image(data_root / "Set5" / f"{row['name']}.png"), 2)
+        saved = read_image(folder / f"{row['name']}.png")
+        assert saved.shape == reference.shape
+        assert psnr(reference, saved, border=2, y_channel=True) == pytest.approx(float(row["psnr"]),
+                                                                                  abs=1e-6)
+    # A bare model file needs a folder; with one, its images land there.
+    command = [str(model_file), "--scale", "2", "--sets", "Set5", "--data-root", str(data_root)]
+    assert evaluate.main(command + ["--save-images"]) == 2
+    assert "Expected a folder after --save-images" in capsys.readouterr().err
+    assert evaluate.main(command + ["--save-images", str(tmp_path / "out"), "--no-ssim"]) == 0
+    assert len(list((tmp_path / "out" / "Set5").glob("*.png"))) == 5

@@ -7,13 +7,14 @@ import pytest
 from tests.helpers import REPO_ROOT
 
 LIBRARIES = ("dropblock", "sr_models", "data")
-CLIS = ("train", "evaluate", "report")
+CLIS = ("train", "evaluate", "report", "restore")
 
 # Which project packages each package may import, besides itself and the standard libraries.
 ALLOWED = {
     "dropblock": set(),
     "sr_models": set(),
     "data": set(),
+    "restoration.console": set(),
     "restoration.runs": {"dropblock", "sr_models"},
     "restoration.config": {"data", "restoration.runs"},
     "restoration.evaluation": {"sr_models", "data", "restoration.runs", "restoration.config"},
@@ -109,6 +110,6 @@ def test_each_layer_imports_only_the_layers_below_it(layer):
 
 
 def test_no_library_module_imports_a_command_line_entry_point():
-    """train.py, evaluate.py and report.py are imported by nobody but the tests."""
+    """train.py, evaluate.py, report.py and restore.py are imported by nobody but the tests."""
     for name, targets in GRAPH.items():
         assert not set(CLIS) & targets, name

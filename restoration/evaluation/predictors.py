@@ -169,7 +169,7 @@ def load_test_images(set_name, data_root=None, channels=None):
 
 
 def evaluate_predictor(predictor, set_name, data_root=None, tile=None, overlap=None, ssim=True,
-                       cell=None):
+                       cell=None, keep=None):
     """Scores one predictor on one test set under the published conventions.
 
     Args:
@@ -184,6 +184,8 @@ def evaluate_predictor(predictor, set_name, data_root=None, tile=None, overlap=N
         cell: a `data.grid.Cell` of the task's grid: the degraded input of a
             super-resolution cell, the noise level of a denoising cell;
             `None` is the benchmark's input.
+        keep: called as `keep(name, output)` with each scored uint8 output
+            (to save the restored images).
 
     Returns:
         A `SetEvaluation`.
@@ -191,7 +193,8 @@ def evaluate_predictor(predictor, set_name, data_root=None, tile=None, overlap=N
     task = predictor.task
     images = load_test_images(set_name, data_root, task.channels)
     tile, overlap = predictor.tiling(tile, overlap)
-    common = dict(tile=tile, overlap=overlap, compute_ssim=ssim, input_channels=task.channels)
+    common = dict(tile=tile, overlap=overlap, compute_ssim=ssim, input_channels=task.channels,
+                  keep=keep)
     if task.type == "sr":
         return evaluate_sr(predictor.predict_fn, images, task.scale, cell=cell, **common)
     sigma = task.sigma if cell is None else cell.noise

@@ -142,7 +142,7 @@ def _predict(predict_fn, image, scale):
     return prediction[0]
 
 
-def _match_input_channels(image, input_channels):
+def match_input_channels(image, input_channels):
     """Replicates a gray image for an RGB model (Set14's `bridge` is gray)."""
     if input_channels is None or image.shape[-1] == input_channels:
         return image
@@ -154,7 +154,7 @@ def _match_input_channels(image, input_channels):
     )
 
 
-def _match_reference_channels(output, reference):
+def match_reference_channels(output, reference):
     # A gray reference is scored against the channel mean of an RGB output,
     # which for a replicated gray input is the model's gray estimate.
     if reference.shape[-1] == 1 and output.shape[-1] == 3:
@@ -196,7 +196,7 @@ def score_images(entries, conventions, compute_ssim=True, predict_seconds=0.0):
 
 def evaluate_sr(
     predict_fn, images, scale, tile=None, overlap=None, compute_ssim=True,
-    input_channels=None, cell=None,
+    input_channels=None, cell=None, keep=None,
 ):
     """Evaluates super-resolution as the published tables do.
 
@@ -216,6 +216,7 @@ def evaluate_sr(
             replicated when it is 3.
         cell: a `data.grid.Cell` that makes the input instead (blur, bicubic,
             noise, JPEG); `None` is the benchmark's bicubic input.
+        keep: called as `keep(name, output)` with each scored uint8 output.
 
     Returns:
         A `SetEvaluation`.
@@ -230,20 +231,22 @@ def evaluate_sr(
             low_resolution = bicubic_downscale(reference, scale)
         else:
             low_resolution = degrade_sr(reference, scale, cell)
-        model_input = _match_input_channels(low_resolution, input_channels)
+        model_input = match_input_channels(low_resolution, input_channels)
         start = time.perf_counter()
         output = predict_tiled(
             predict_fn, model_input.astype(np.float32) / 255.0, scale, tile, overlap
         )
         seconds += time.perf_counter() - start
-        output = to_uint8(_match_reference_channels(output, reference))
+        output = to_uint8(match_reference_channels(output, reference))
+        if keep is not None:
+            keep(name, output)
         entries.append((name, reference, output))
     return score_images(entries, sr_conventions(scale), compute_ssim, seconds)
 
 
 def evaluate_denoise(
     predict_fn, images, sigma, seed=0, tile=None, overlap=None, compute_ssim=True,
-    input_channels=None,
+    input_channels=None, keep=None,
 ):
     """Evaluates Gaussian denoising as the published tables do.
 
@@ -262,6 +265,7 @@ def evaluate_denoise(
         compute_ssim: also compute SSIM (slower).
         input_channels: channels the model expects; gray images are
             replicated when it is 3.
+        keep: called as `keep(name, output)` with each scored uint8 output.
 
     Returns:
         A `SetEvaluation`.
@@ -276,11 +280,14 @@ def evaluate_denoise(
                 f"Expected uint8 clean images. Received: dtype={clean.dtype} for image {name}"
             )
         noisy = add_gaussian_noise(clean.astype(np.float64) / 255.0, sigma, seed)
-        model_input = _match_input_channels(noisy, input_channels)
+        model_input = match_input_channels(noisy, input_channels)
         start = time.perf_counter()
         output = predict_tiled(predict_fn, model_input, 1, tile, overlap)
         seconds += time.perf_counter() - start
-        entries.append((name, clean, to_uint8(_match_reference_channels(output, clean))))
+        output = to_uint8(match_reference_channels(output, clean))
+        if keep is not None:
+            keep(name, output)
+        entries.append((name, clean, output))
     return score_images(entries, denoise_conventions(), compute_ssim, seconds)
 
 

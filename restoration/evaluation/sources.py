@@ -16,6 +16,7 @@ import pathlib
 import re
 
 from data import grid
+from data.images import encode_png
 from data.testsets import find_set
 from data.testsets import get_image_set
 from restoration import runs
@@ -216,6 +217,7 @@ def evaluate_paths(
     per_image_dir=None,
     progress=None,
     grid=None,
+    images_dir=None,
 ):
     """Scores run directories, `.keras` files and baselines on test sets.
 
@@ -254,18 +256,20 @@ def evaluate_paths(
     sources = [resolve_source(label, checkpoint, scale, sigma, channels) for label in labels]
     plans = [(source, *plan_sets(source, sets, data_root), _grid_cells(source, grid))
              for source in sources]
+    several = len(labels) > 1
+    image_folders = [_images_folder(source, images_dir, several) for source in sources]
     results = {}
-    for source, set_names, root, cells in plans:
+    for (source, set_names, root, cells), images_folder in zip(plans, image_folders):
         predictor = load_predictor(source)
-        folder = _per_image_folder(source, per_image_dir, several=len(labels) > 1)
+        folder = _per_image_folder(source, per_image_dir, several)
         results[source.label] = {}
         for set_name in set_names:
             for cell in cells:
+                key = set_name if cell is None else f"{set_name}/{cell.name}"
                 evaluation = evaluate_predictor(
                     predictor, set_name, root, *_tiling(source.config, tile, overlap), ssim=ssim,
-                    cell=cell,
+                    cell=cell, keep=_image_saver(images_folder, key),
                 )
-                key = set_name if cell is None else f"{set_name}/{cell.name}"
                 result = results[source.label][key] = set_result(evaluation, predictor)
                 if cell is not None:
                     result["cell"] = dataclasses.asdict(cell)
@@ -304,13 +308,45 @@ def _tiling(config, tile, overlap):
             evaluation.tile_overlap if overlap is None else overlap)
 
 
+def _images_folder(source, images_dir, several):
+    """Where a source's restored images go (`evaluate_paths`' `images_dir`), or None."""
+    if images_dir is None:
+        return None
+    if images_dir == "":
+        if source.config is None:
+            raise ValueError(f"Expected a folder after --save-images for {source.label}, which is "
+                             "not a run directory. Received: --save-images without a folder")
+        return pathlib.Path(source.label) / runs.EVALUATION / "images"
+    if not several:
+        return pathlib.Path(images_dir)
+    return pathlib.Path(images_dir) / _folder_name(source.label)
+
+
+def _image_saver(folder, key):
+    """`keep(name, output)` writing `<folder>/<key>/<name>.png` atomically, or None."""
+    if folder is None:
+        return None
+    target = folder / key.replace("/", "_")
+
+    def keep(name, output):
+        target.mkdir(parents=True, exist_ok=True)
+        runs.write_bytes_atomically(target / f"{pathlib.Path(name).stem}.png", encode_png(output))
+
+    return keep
+
+
+def _folder_name(label):
+    """A file-system-safe folder name for a source's path."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("_.")
+
+
 def _per_image_folder(source, per_image_dir, several):
     if per_image_dir is None:
         return None if source.config is None else pathlib.Path(source.label) / runs.EVALUATION
     if not several:
         return pathlib.Path(per_image_dir)
     # One subfolder per source, named after its path, so that equal set names never collide.
-    return pathlib.Path(per_image_dir) / re.sub(r"[^A-Za-z0-9._-]+", "_", source.label).strip("_.")
+    return pathlib.Path(per_image_dir) / _folder_name(source.label)
 
 
 def write_per_image_csv(path, result):
