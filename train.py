@@ -27,6 +27,7 @@ from restoration import console
 from restoration import runs
 from restoration.config import ConfigError
 from restoration.config import load_config
+from restoration.config.regularizers import short_ramp
 
 
 def parse_arguments(argv):
@@ -90,14 +91,11 @@ def main(argv=None):
         return 1
 
 
-def short_ramp(config):
-    """A sentence when the regularizer's rate ramp outlasts training (so it never reaches its rate)."""
+def ramp_warning(config):
+    """`short_ramp` of a run's regularizer, if it has a rate ramp."""
     regularizer = config.regularizer
-    ramp, steps = getattr(regularizer, "schedule_steps", 0), config.training.steps
-    if ramp <= steps:
-        return None
-    return (f"regularizer.schedule_steps ({ramp}) is longer than training.steps ({steps}): the "
-            f"rate ends at {steps / ramp:.3g} of its target {regularizer.rate:g}")
+    return short_ramp(getattr(regularizer, "schedule_steps", 0), config.training.steps,
+                      getattr(regularizer, "rate", 0.0))
 
 
 def run_experiment(experiment, plan, output_root, args):
@@ -123,7 +121,7 @@ def run_experiment(experiment, plan, output_root, args):
         print(f"error: {experiment.source}: {error}", file=sys.stderr)
         return 2
     for arm in sorted({arm for arm, _ in plan}):
-        warning = short_ramp(experiment.arm(arm, plan[0][1]))
+        warning = ramp_warning(experiment.arm(arm, plan[0][1]))
         if warning:
             print(f"warning: {experiment.source}: arm {arm}: {warning}", file=sys.stderr, flush=True)
     # With several processes, process 0 writes the experiment files and the report.

@@ -25,6 +25,8 @@ LATEST_CHECKPOINT = "checkpoints/latest.keras"
 PREVIOUS_CHECKPOINT = "checkpoints/previous.keras"
 BEST_CHECKPOINT = "checkpoints/best.keras"
 LOGS = "logs"
+# The HParams session and the final test scores: a run of its own, so they are its only metrics.
+TEST_LOGS = "logs/test"
 TRAIN_LOG = "train.log"
 EVALUATION = "evaluation"
 LOCK_FILE = ".lock"

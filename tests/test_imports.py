@@ -18,7 +18,7 @@ ALLOWED = {
     "restoration.runs": {"dropblock", "sr_models"},
     "restoration.config": {"data", "restoration.runs"},
     "restoration.evaluation": {"sr_models", "data", "restoration.runs", "restoration.config"},
-    "restoration.reporting": {"restoration.runs"},
+    "restoration.reporting": {"restoration.runs", "restoration.config"},
     "restoration.training": {
         "dropblock", "sr_models", "data", "restoration.runs", "restoration.config",
         "restoration.evaluation", "restoration.reporting",

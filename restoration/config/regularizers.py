@@ -22,6 +22,23 @@ from restoration.config.conversion import unique
 PLACEMENTS = ("every_block", "blocks", "branch", "after_body", "before_last", "input")
 
 
+def short_ramp(schedule_steps, steps, rate):
+    """A sentence when a rate ramp outlasts training, so the rate never reaches its target.
+
+    Args:
+        schedule_steps: the ramp length (`regularizer.schedule_steps`), 0 or None for none.
+        steps: `training.steps`.
+        rate: the target rate.
+
+    Returns:
+        The warning, or None when the ramp fits.
+    """
+    if not schedule_steps or schedule_steps <= steps:
+        return None
+    return (f"regularizer.schedule_steps ({schedule_steps}) is longer than training.steps ({steps}): "
+            f"the rate ends at {steps / schedule_steps:.3g} of its target {rate:g}")
+
+
 def _block_size(default):
     return spec(
         "a positive integer or a list of two (height, width)",

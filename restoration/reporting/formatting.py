@@ -79,15 +79,19 @@ def describe_gain(arm, baseline, test_set, gain, level=0.95):
 
 
 def _image_level_text(gain):
-    bootstrap = gain["bootstrap"]
-    if bootstrap is None:
+    """The per-image tests, said with what they can and cannot tell."""
+    pairs = gain.get("image_pairs") or (gain["bootstrap"] or {}).get("pairs", 0)
+    if not pairs:
         return ""
-    bootstrap_p = _bootstrap_p(bootstrap)
-    relation = "" if bootstrap_p.startswith("<=") else "= "
-    return (
-        f"; per image, paired bootstrap p {relation}{bootstrap_p} and Wilcoxon "
-        f"p = {_p(gain['wilcoxon_p'])} over {bootstrap['pairs']} image pairs"
-    )
+    tests = f"Wilcoxon p = {_p(gain['wilcoxon_p'])}"
+    if gain["bootstrap"] is None:
+        tests += ", too few pairs for the bootstrap"
+    else:
+        bootstrap_p = _bootstrap_p(gain["bootstrap"])
+        relation = "" if bootstrap_p.startswith("<=") else "= "
+        tests = f"paired bootstrap p {relation}{bootstrap_p}, " + tests
+    return (f"; per image ({pairs} image pairs of these trained models, pooled over seeds: whether "
+            f"the difference is consistent across images, not whether it survives retraining), {tests}")
 
 
 def _cost_text(cost):
@@ -144,8 +148,24 @@ def _validation_arm_lines(report):
     return lines
 
 
+def verdict_lines(report):
+    """The verdict, first in every report: one line per gain, then warnings and missing runs."""
+    lines = [f"- {gain['conclusion']}" for entry in report["sets"].values()
+             for gain in entry["gains"].values()]
+    if not lines:
+        lines = ["- No gain yet: no test set has finished runs of the baseline and another arm."]
+    for arm, summary in report["arms"].items():
+        lines += [f"- Warning, `{arm}`: {warning}." for warning in summary.get("warnings", [])]
+    if report["missing_runs"]:
+        lines.append(f"- {len(report['missing_runs'])} run(s) missing (listed at the end): the "
+                     "verdict covers the finished seeds only.")
+    if report.get("diverged_runs"):
+        lines.append(f"- {len(report['diverged_runs'])} run(s) diverged and are not scored.")
+    return lines
+
+
 def format_markdown(report):
-    """Formats a report dict as markdown: one table and one sentence per gain for each set.
+    """Formats a report dict as markdown: the verdict, then one table and one sentence per gain a set.
 
     Args:
         report: the dict of `build_report`.
@@ -156,7 +176,9 @@ def format_markdown(report):
     level = f"{report['level'] * 100:g} %"
     header = ["arm", "seeds", f"PSNR (dB) [{level} CI]", "SSIM", f"gain (dB) [{level} CI]"]
     header += ["bootstrap p", "Wilcoxon p", "params", "step time (s)", "inference (s/image)"]
-    lines = [f"# {report['experiment']}: with/without report", ""]
+    lines = [f"# {report['experiment']}: with/without report", "", "## Verdict", ""]
+    lines += verdict_lines(report)
+    lines += ["", "## Arms", ""]
     lines += [
         f"- `{arm}`: {_regularizer_text(summary['regularizer'])}"
         + (f"; {', '.join(summary['precision'])}" if summary.get("precision") else "")
@@ -168,7 +190,8 @@ def format_markdown(report):
         f"{level} Student's t interval over seeds and is what a conclusion should rest on. The "
         "bootstrap and Wilcoxon p-values test per-image differences pooled over seeds (same "
         "image, same seed): they tell whether a difference is consistent across images for "
-        "these trained models, not whether it survives retraining. Costs are means over seeds.",
+        "these trained models, not whether it survives retraining; the bootstrap needs at least "
+        "10 image pairs. Costs are means over seeds.",
     ]
     for test_set, entry in report["sets"].items():
         lines += ["", f"## {test_set}", ""]
@@ -227,6 +250,12 @@ def format_gain_table(report):
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
         for row in rows
     ]
+    lines.append(f"gain: arm minus {report['baseline']}, paired by seed, with its {level} t interval "
+                 "over seeds: what a conclusion rests on.")
+    lines.append("p: per-image tests over (image, seed) pairs of these trained models, not evidence "
+                 "that a gain survives retraining.")
+    for arm, summary in report["arms"].items():
+        lines += [f"warning: {arm}: {warning}" for warning in summary.get("warnings", [])]
     if report["missing_runs"]:
         lines.append(f"{len(report['missing_runs'])} run(s) missing; see report.md.")
     if report.get("diverged_runs"):
@@ -234,9 +263,15 @@ def format_gain_table(report):
     return "\n".join(line.rstrip() for line in lines)
 
 
+def _gain_seeds(report, arm):
+    """The most seeds any test set pairs for `arm` (the label of its markers)."""
+    return max((len(entry["gains"][arm]["seeds"]) for entry in report["sets"].values()), default=0)
+
+
 def _plot_arm(axes, report, arm, index, offset):
-    """Draws one arm's gains: a dot with error bars, or a cross where one seed gives no interval."""
-    label = arm
+    """Draws one arm's gains: a dot with its interval and value, or a cross where one seed gives none."""
+    seeds = _gain_seeds(report, arm)
+    label = f"{arm} ({seeds} seed{'s' if seeds != 1 else ''})"
     for position, test_set in enumerate(report["sets"]):
         psnr = report["sets"][test_set]["gains"][arm]["psnr"]
         if psnr is None:
@@ -247,11 +282,17 @@ def _plot_arm(axes, report, arm, index, offset):
         marker = "x" if error is None else "o"
         axes.errorbar(position + offset, psnr["mean"], yerr=error, fmt=marker, capsize=4,
                       color=f"C{index}", label=label)
+        axes.annotate(f"{psnr['mean']:+.3f}", (position + offset, psnr["mean"]), xytext=(5, 0),
+                      textcoords="offset points", fontsize=7, va="center", color=f"C{index}")
         label = None
 
 
 def plot_gains(report):
     """Draws the PSNR gain of each arm per test set with its interval over seeds.
+
+    Every test set and arm, the interval over seeds as error bars (a cross
+    where one seed gives none), each mean written beside its marker, the
+    zero line, and the seeds per arm in the legend.
 
     Args:
         report: the dict of `build_report`.
@@ -265,22 +306,22 @@ def plot_gains(report):
 
     test_sets = list(report["sets"])
     arms = [arm for arm in report["arms"] if arm != report["baseline"]]
-    figure = Figure(figsize=(max(4.0, 1.4 * len(test_sets) + 2.0), 3.6), dpi=120)
+    figure = Figure(figsize=(max(5.5, 1.3 * len(test_sets) + 2.5), 4.0), dpi=120)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     axes.axhline(0.0, color="black", linewidth=0.8)
+    axes.grid(axis="y", alpha=0.3)
     for index, arm in enumerate(arms):
         _plot_arm(axes, report, arm, index, offset=(index - (len(arms) - 1) / 2) * 0.8 / len(arms))
-    axes.set_xticks(range(len(test_sets)), test_sets)
+    axes.set_xticks(range(len(test_sets)), test_sets, rotation=30 if len(test_sets) > 6 else 0,
+                    ha="right" if len(test_sets) > 6 else "center", fontsize=8)
     axes.set_xlim(-0.6, len(test_sets) - 0.4)
-    axes.set_xlabel("test set")
     axes.set_ylabel(f"PSNR gain over {report['baseline']} (dB)")
     level = f"{report['level'] * 100:g} %"
-    axes.set_title(
-        f"{report['experiment']}: {level} t interval over seeds (x: one seed)", fontsize=9
-    )
+    axes.set_title(f"{report['experiment']}\nmean gain per test set, {level} t interval over seeds "
+                   "(x: one seed, no interval)", fontsize=9)
     if axes.get_legend_handles_labels()[0]:
-        axes.legend(fontsize=8)
+        axes.legend(fontsize=8, loc="best")
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
@@ -342,12 +383,8 @@ def plot_grid(report):
     return buffer.getvalue()
 
 
-def validation_curves(report):
-    """`{arm: [(steps, validation PSNR, gap), ...]}`, one entry per run with at least two validations.
-
-    The gap is the training crops' PSNR minus the validation PSNR (NaN where no
-    training crops were scored).
-    """
+def _seed_curves(report):
+    """`{arm: [(steps, validation PSNR, gap), ...]}`: the runs with at least two validations."""
     curves = {}
     for run in report.get("validation", []):
         history = run.get("history") or []
@@ -360,21 +397,23 @@ def validation_curves(report):
     return curves
 
 
-def _mean_curve(curves, series):
-    """The steps every run validated at, and the mean over runs of `series` (1 or 2) there."""
-    steps = sorted(set.intersection(*(set(curve[0]) for curve in curves)))
-    values = [[dict(zip(curve[0], curve[series]))[step] for step in steps] for curve in curves]
-    return steps, np.mean(values, axis=0)
+def _band_line(axes, steps, band, colour, label):
+    """A mean curve with its interval as a shaded band (no band where an interval is undefined)."""
+    axes.plot(steps, band["mean"], color=colour, linewidth=1.8, label=label)
+    if None not in band["low"]:
+        axes.fill_between(steps, band["low"], band["high"], color=colour, alpha=0.15, linewidth=0)
 
 
 def plot_validation(report):
-    """Validation PSNR and the overfitting gap against the step, each arm's mean over seeds.
+    """Learning curves: validation PSNR, its gain over the baseline, the overfitting gap.
 
-    Thin lines are single seeds. A validation PSNR that peaks and falls while
-    the gap (training crops' PSNR minus validation PSNR) grows is overfitting.
+    Each arm's mean over seeds at the steps all its seeds validated at, with
+    its t interval over seeds as a band (the gain paired by seed); thin lines
+    are single seeds. A validation PSNR that peaks and falls while the gap
+    (training crops' PSNR minus validation PSNR) grows is overfitting.
 
     Args:
-        report: the dict of `build_report`, with `validation` histories.
+        report: the dict of `build_report`, with `validation_curves`.
 
     Returns:
         The PNG image, as bytes.
@@ -382,28 +421,39 @@ def plot_validation(report):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    curves = validation_curves(report)
-    figure = Figure(figsize=(10.0, 3.8), dpi=120)
+    curves, seed_curves = report["validation_curves"], _seed_curves(report)
+    figure = Figure(figsize=(14.0, 3.9), dpi=110)
     FigureCanvasAgg(figure)
-    panels = {1: figure.add_subplot(1, 2, 1), 2: figure.add_subplot(1, 2, 2)}
+    psnr_axes, gain_axes, gap_axes = (figure.add_subplot(1, 3, index) for index in (1, 2, 3))
+    gain_axes.axhline(0.0, color="black", linewidth=0.8)
     for index, arm in enumerate(report["arms"]):
-        for series, axes in panels.items():
-            for curve in curves.get(arm, []):
-                axes.plot(curve[0], curve[series], color=f"C{index}", linewidth=0.6, alpha=0.35)
-            if arm in curves:
-                steps, mean = _mean_curve(curves[arm], series)
-                axes.plot(steps, mean, color=f"C{index}", linewidth=1.8,
-                          label=f"{arm} ({len(curves[arm])} seeds)")
-    labels = {1: "validation PSNR (dB)", 2: "training crops minus validation (dB)"}
-    for series, axes in panels.items():
+        colour, entry = f"C{index}", curves.get(arm)
+        for steps, psnr, gap in seed_curves.get(arm, []):
+            psnr_axes.plot(steps, psnr, color=colour, linewidth=0.6, alpha=0.35)
+            gap_axes.plot(steps, gap, color=colour, linewidth=0.6, alpha=0.35)
+        if entry is None:
+            continue
+        label = f"{arm} ({len(entry['seeds'])} seed{'s' if len(entry['seeds']) != 1 else ''})"
+        _band_line(psnr_axes, entry["steps"], entry["psnr"], colour, label)
+        if entry["gap"] is not None:
+            _band_line(gap_axes, entry["steps"], entry["gap"], colour, label)
+        if entry["gain"] is not None:
+            _band_line(gain_axes, entry["gain"]["steps"], entry["gain"], colour,
+                       f"{arm} ({len(entry['gain']['seeds'])} paired seeds)")
+    level = f"{report['level'] * 100:g} %"
+    titles = ((psnr_axes, "validation PSNR (dB)", f"{report['experiment']}: validation PSNR"),
+              (gain_axes, f"minus {report['baseline']} (dB)", "validation gain, paired by seed"),
+              (gap_axes, "training crops minus validation (dB)", "overfitting gap"))
+    for axes, ylabel, title in titles:
         axes.set_xlabel("step")
-        axes.set_ylabel(labels[series])
+        axes.set_ylabel(ylabel)
+        axes.set_title(title, fontsize=9)
         axes.grid(alpha=0.3)
-    panels[1].set_title(f"{report['experiment']}: validation, mean over seeds (thin: one seed)", fontsize=9)
-    panels[2].set_title("overfitting gap", fontsize=9)
-    if curves:
-        panels[1].legend(fontsize=7)
-    figure.tight_layout()
+        if axes.get_legend_handles_labels()[0]:
+            axes.legend(fontsize=7)
+    figure.suptitle(f"mean over seeds, band: {level} t interval over seeds, thin lines: one seed",
+                    fontsize=8, y=0.02, va="bottom")
+    figure.tight_layout(rect=(0, 0.05, 1, 1))
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()

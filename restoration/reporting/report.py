@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 
 from restoration import runs
+from restoration.config.regularizers import short_ramp
 from restoration.reporting import statistics
 from restoration.reporting.formatting import COST_KEYS
 from restoration.reporting.formatting import describe_gain
@@ -21,7 +22,6 @@ from restoration.reporting.formatting import grid_cells
 from restoration.reporting.formatting import plot_gains
 from restoration.reporting.formatting import plot_grid
 from restoration.reporting.formatting import plot_validation
-from restoration.reporting.formatting import validation_curves
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,15 +142,23 @@ def _image_differences(baseline, arm, seeds):
     return differences
 
 
+# Fewer image pairs than this make a bootstrap distribution of a handful of values: not shown.
+MIN_BOOTSTRAP_PAIRS = 10
+
+
 def _gain(baseline, arm, level, resamples):
     seeds = sorted(set(baseline) & set(arm))
-    entry = {"seeds": seeds, "psnr": None, "ssim": None, "bootstrap": None, "wilcoxon_p": None}
+    entry = {"seeds": seeds, "psnr": None, "ssim": None, "bootstrap": None, "wilcoxon_p": None,
+             "image_pairs": 0}
     if not seeds:
         return entry
     entry["psnr"] = _paired(baseline, arm, "psnr", seeds, level)
     entry["ssim"] = _paired(baseline, arm, "ssim", seeds, level)
     differences = _image_differences(baseline, arm, seeds)
+    entry["image_pairs"] = len(differences)
     if differences:
+        entry["wilcoxon_p"] = statistics.wilcoxon_signed_rank(differences)
+    if len(differences) >= MIN_BOOTSTRAP_PAIRS:
         mean, low, high, p_value = statistics.paired_bootstrap(
             differences, resamples=resamples, level=level
         )
@@ -162,7 +170,6 @@ def _gain(baseline, arm, level, resamples):
             "pairs": len(differences),
             "resamples": resamples,
         }
-        entry["wilcoxon_p"] = statistics.wilcoxon_signed_rank(differences)
     return entry
 
 
@@ -209,6 +216,44 @@ def _validation_summary(results, level):
     return summary
 
 
+def _band(rows, level):
+    """`{"mean", "low", "high"}` lists: per row of values over seeds, the mean and its t interval."""
+    bands = [_interval(list(values), level) for values in rows]
+    return {key: [band[key] for band in bands] for key in ("mean", "low", "high")}
+
+
+def _validation_curves(results, level):
+    """Per arm, over the steps every one of its seeds validated at: the validation PSNR, the
+    overfitting gap and (other arms) the PSNR gain over the baseline paired by seed, each as a
+    mean over seeds with its interval per step."""
+    histories = {}
+    for (arm, seed), run in sorted(results.runs.items()):
+        history = (run.get("validation") or {}).get("history") or []
+        if len(history) >= 2:
+            histories.setdefault(arm, {})[seed] = {entry["step"]: entry for entry in history}
+    baseline = histories.get(results.baseline, {})
+    curves = {}
+    for arm, by_seed in histories.items():
+        steps = sorted(set.intersection(*(set(history) for history in by_seed.values())))
+        entry = {"seeds": sorted(by_seed), "steps": steps,
+                 "psnr": _band([[by_seed[seed][step]["psnr"] for seed in by_seed] for step in steps],
+                               level),
+                 "gap": None, "gain": None}
+        points = [[by_seed[seed][step] for seed in by_seed] for step in steps]
+        if all(point["train_crops_psnr"] is not None for row in points for point in row):
+            entry["gap"] = _band([[point["train_crops_psnr"] - point["psnr"] for point in row]
+                                  for row in points], level)
+        seeds = sorted(set(baseline) & set(by_seed))
+        if arm != results.baseline and seeds:
+            shared = sorted(set.intersection(*(set(by_seed[seed]) & set(baseline[seed])
+                                               for seed in seeds)))
+            differences = [[by_seed[seed][step]["psnr"] - baseline[seed][step]["psnr"]
+                            for seed in seeds] for step in shared]
+            entry["gain"] = {"seeds": seeds, "steps": shared, **_band(differences, level)}
+        curves[arm] = entry
+    return curves
+
+
 def _arm_summary(results, arm):
     runs = [run for (run_arm, _), run in results.runs.items() if run_arm == arm]
     cost = {}
@@ -216,10 +261,15 @@ def _arm_summary(results, arm):
         values = [run.get("cost", {}).get(key) for run in runs]
         values = [value for value in values if value is not None]
         cost[key] = sum(values) / len(values) if values else None
+    regularizer = runs[0].get("regularizer") if runs else None
+    ramps = {short_ramp((regularizer or {}).get("schedule_steps"), run.get("steps"),
+                        (regularizer or {}).get("rate", 0.0)) for run in runs} - {None}
     return {
-        "regularizer": runs[0].get("regularizer") if runs else None,
+        "regularizer": regularizer,
+        "warnings": sorted(ramps),
         "precision": sorted({run.get("precision", "float32") for run in runs}),
         "finished_seeds": [seed for (run_arm, seed) in results.runs if run_arm == arm],
+        "steps": max((run.get("steps") or 0 for run in runs), default=None),
         "cost": cost,
     }
 
@@ -243,7 +293,10 @@ def build_report(experiment_dir, level=0.95, resamples=10000):
         training crops' PSNR and the validation PSNR there), `validation_arms`
         (per arm: the means over seeds of the peak, the last validation and
         the gap, and their differences from the baseline paired by seed with
-        intervals, as `<key>_gain`), `missing_runs` and
+        intervals, as `<key>_gain`), `validation_curves` (per arm with at
+        least two validations per run: at the steps all its seeds validated at,
+        the mean validation PSNR, overfitting gap and paired gain over the
+        baseline, each with its interval per step), `missing_runs` and
         `diverged_runs` (stopped by a non-finite loss or weight). Undefined
         numbers (an interval from one seed) are `None`.
     """
@@ -264,6 +317,7 @@ def build_report(experiment_dir, level=0.95, resamples=10000):
             if (run.get("validation") or {}).get("best_step") is not None
         ],
         "validation_arms": _validation_summary(results, level),
+        "validation_curves": _validation_curves(results, level),
         "missing_runs": [
             {"arm": arm, "seed": seed, "path": str(results.directory / arm / f"seed{seed}")}
             for arm, seed in results.missing
@@ -297,7 +351,7 @@ def write_report(experiment_dir, level=0.95, resamples=10000):
     runs.write_bytes_atomically(directory / runs.GAIN_PLOT, plot_gains(report))
     if grid_cells(report) and len(report["arms"]) > 1:
         runs.write_bytes_atomically(directory / runs.GRID_PLOT, plot_grid(report))
-    if validation_curves(report):
+    if report["validation_curves"]:
         runs.write_bytes_atomically(directory / runs.VALIDATION_PLOT, plot_validation(report))
     return report
 

@@ -1,11 +1,14 @@
 """Every TensorBoard summary the project writes, and nothing else.
 
 `SummaryWriter` is what the training callbacks log through (scalars and
-image panels of one run). `write_run_hparams` makes every run a session of the HParams dashboard, with
-its regularizer settings as hyperparameters and its final test PSNR and SSIM
-as metrics (`test/psnr/<set>`, `test/ssim/<set>`), all in `<run_dir>/logs/`.
-`write_experiment_summary` puts the gains of the report in the Scalars and
-Text dashboards, in `<experiment_dir>/summary/`.
+image panels of one run, in `<run_dir>/logs/`). `write_run_hparams` makes
+every run a session of the HParams dashboard, with its regularizer settings
+as hyperparameters and its final test PSNR and SSIM as metrics
+(`test/psnr/<set>`, `test/ssim/<set>`), in `<run_dir>/logs/test/`: a run of
+its own, so the dashboard's metric columns are the test scores alone, not
+every training curve. `write_experiment_summary` puts the report in the
+Custom Scalars, Scalars, Images and Text dashboards, in
+`<experiment_dir>/summary/`.
 
 No `hp.hparams_config` is written. TensorBoard's HParams plugin takes the
 first such experiment summary it finds anywhere under the logdir, arbitrarily,
@@ -31,9 +34,9 @@ from tensorboard.summary.writer.record_writer import RecordWriter
 from restoration import runs
 from restoration.reporting.formatting import format_markdown
 from restoration.reporting.formatting import grid_cells
+from restoration.reporting.formatting import plot_gains
 from restoration.reporting.formatting import plot_grid
 from restoration.reporting.formatting import plot_validation
-from restoration.reporting.formatting import validation_curves
 
 
 class SummaryWriter:
@@ -145,8 +148,9 @@ def run_hparams(results):
 def write_run_hparams(run_dir, hparams, metrics, step=0):
     """Writes the HParams session and final test scores of one run.
 
-    Both go to `<run_dir>/logs/`, the session's own run in TensorBoard, so
-    that the HParams plugin pairs the scores with the hyperparameters.
+    Both go to `<run_dir>/logs/test/`, the session's own run in TensorBoard,
+    so that the HParams plugin pairs the scores with the hyperparameters and
+    lists no other metric.
 
     Args:
         run_dir: the run directory, `runs/<experiment>/<arm>/seed<N>`.
@@ -158,7 +162,7 @@ def write_run_hparams(run_dir, hparams, metrics, step=0):
     Returns:
         The path of the log directory.
     """
-    log_dir = Path(run_dir) / runs.LOGS
+    log_dir = Path(run_dir) / runs.TEST_LOGS
     log_dir.mkdir(parents=True, exist_ok=True)
     writer = tf.summary.create_file_writer(str(log_dir))
     with writer.as_default():
@@ -171,29 +175,117 @@ def write_run_hparams(run_dir, hparams, metrics, step=0):
     return log_dir
 
 
-def _write_gain_scalars(report):
+def summary_tags(experiment):
+    """The scalar tags of an experiment's summary, each with its `/low` and `/high` band tags.
+
+    `<experiment>/test_gain/<set>` and `<experiment>/test_psnr/<set>` are
+    written at the last training step, the others at every validation step.
+    """
+    return {"test_gain": f"{experiment}/test_gain", "test_psnr": f"{experiment}/test_psnr",
+            "validation_psnr": f"{experiment}/validation_psnr",
+            "validation_gain": f"{experiment}/validation_gain",
+            "overfitting_gap": f"{experiment}/overfitting_gap"}
+
+
+def _band_scalars(tag, band, step):
+    """The mean at `tag` and its interval at `tag/low`, `tag/high` (the mean itself without one)."""
+    tf.summary.scalar(tag, band["mean"], step=step)
+    for bound in ("low", "high"):
+        value = band["mean"] if band[bound] is None else band[bound]
+        tf.summary.scalar(f"{tag}/{bound}", value, step=step)
+
+
+def _write_arm_scalars(report, arm, tags):
+    """One arm's run of the summary: its test scores and gains, its validation curves."""
+    step = report["arms"][arm].get("steps") or 0
+    zero = {"mean": 0.0, "low": 0.0, "high": 0.0}
     for test_set, entry in report["sets"].items():
-        for arm, gain in entry["gains"].items():
-            psnr = gain["psnr"]
-            if psnr is None:
-                continue
-            tf.summary.scalar(f"gain/{arm}/{test_set}", psnr["mean"], step=0)
-            for bound in ("low", "high"):
-                if psnr[bound] is not None:
-                    tf.summary.scalar(f"gain_{bound}/{arm}/{test_set}", psnr[bound], step=0)
+        scores = entry["arms"][arm]["psnr"]
+        if scores is not None:
+            _band_scalars(f"{tags['test_psnr']}/{test_set}", scores, step)
+        gain = zero if arm == report["baseline"] else (entry["gains"][arm]["psnr"])
+        if gain is not None and scores is not None:
+            _band_scalars(f"{tags['test_gain']}/{test_set}", gain, step)
+    curves = report["validation_curves"].get(arm)
+    if curves is None:
+        return
+    series = [("validation_psnr", curves["steps"], curves["psnr"]),
+              ("overfitting_gap", curves["steps"], curves["gap"])]
+    if arm == report["baseline"]:
+        # The baseline's zero line, for the gain chart to be read against.
+        zeros = {key: [0.0] * len(curves["steps"]) for key in ("mean", "low", "high")}
+        series.append(("validation_gain", curves["steps"], zeros))
+    elif curves["gain"] is not None:
+        series.append(("validation_gain", curves["gain"]["steps"], curves["gain"]))
+    for name, steps, band in series:
+        if band is None:
+            continue
+        for index, at in enumerate(steps):
+            _band_scalars(tags[name], {key: band[key][index] for key in ("mean", "low", "high")}, at)
+
+
+def experiment_layout(report):
+    """The custom-scalars layout of an experiment: margin charts of its verdict and curves.
+
+    Each margin chart draws one line per run that holds its tags; the
+    summary writes one run per arm, so every line is an arm (mean over
+    seeds) with its interval as the margin. Categories: the test gains (the
+    verdict), validation over training, the test PSNR per arm, and every
+    seed's own curves.
+    """
+    from tensorboard.plugins.custom_scalar import layout_pb2
+
+    experiment, baseline = report["experiment"], report["baseline"]
+    tags = summary_tags(experiment)
+    level = f"{report['level'] * 100:g} %"
+
+    def margin(title, tag):
+        series = layout_pb2.MarginChartContent.Series(value=tag, lower=f"{tag}/low", upper=f"{tag}/high")
+        return layout_pb2.Chart(title=title, margin=layout_pb2.MarginChartContent(series=[series]))
+
+    def multiline(title, pattern):
+        return layout_pb2.Chart(title=title, multiline=layout_pb2.MultilineChartContent(tag=[pattern]))
+
+    sets = list(report["sets"])
+    categories = [
+        (f"{experiment}: the verdict, PSNR gain over {baseline} (dB): mean over seeds with its {level} "
+         "t interval (hover a test point for its bounds)",
+         [margin("gain on validation, paired by seed, over training", tags["validation_gain"])]
+         + [margin(f"gain on {test_set} (test, at the last step)", f"{tags['test_gain']}/{test_set}")
+            for test_set in sets], False),
+        (f"{experiment}: validation over training, mean over seeds with its {level} t interval",
+         [margin("validation PSNR (dB)", tags["validation_psnr"]),
+          margin("overfitting gap: training crops minus validation (dB)", tags["overfitting_gap"])],
+         False),
+        (f"{experiment}: test PSNR per arm (dB), mean over seeds with its {level} t interval",
+         [margin(test_set, f"{tags['test_psnr']}/{test_set}") for test_set in sets], True),
+        (f"{experiment}: every run (one line per arm and seed)",
+         [multiline("validation PSNR (dB)", r"^validation/psnr$"),
+          multiline("training loss", r"^train/loss$"),
+          multiline("overfitting gap (dB)", r"^overfitting/gap$"),
+          multiline("DropBlock rate", r"^dropblock/(current|realised)_rate$")], True),
+    ]
+    # TensorBoard's Custom Scalars dashboard lays a category's charts out last first.
+    categories = [layout_pb2.Category(title=title, chart=list(reversed(charts)), closed=closed)
+                  for title, charts, closed in categories]
+    return layout_pb2.Layout(category=categories)
 
 
 def write_experiment_summary(experiment_dir, report):
-    """Writes the gains of a report as TensorBoard scalars and a markdown text.
+    """Writes the report to TensorBoard: the verdict at a glance, then the details.
 
-    Scalars `gain/<arm>/<set>`, `gain_low/<arm>/<set>` and `gain_high/<arm>/<set>`
-    (PSNR gain over the baseline and its interval over seeds, in dB; bounds
-    are left out with a single seed), the text `report` (the markdown
-    report), with grid cells the image `grid_gain` (the heatmap of
-    `grid.png`) and with validation curves the image `validation_curves`
-    (`validation.png`) go to `<experiment_dir>/summary/`. The summary is a snapshot of
-    the latest report: older event files there are removed once the new one
-    is complete.
+    `<experiment_dir>/summary/` holds the custom-scalars layout
+    (`experiment_layout`), the markdown report as the text `report` (its
+    verdict first), and the images `gain` (`gain.png`), `validation_curves`
+    (`validation.png`, with validation curves) and `grid_gain` (`grid.png`,
+    with grid cells). `<experiment_dir>/summary/<arm>/`, one run per arm so
+    that the colours of the charts follow arms, holds the arm's means over
+    seeds with their intervals (`summary_tags`): test PSNR and its gain over
+    the baseline at the last training step (the baseline's gain is 0, the
+    line the others are read against), validation PSNR, its paired gain and
+    the overfitting gap at every validation step. The summary is a snapshot
+    of the latest report: older event files there are removed once the new
+    ones are complete.
 
     Args:
         experiment_dir: path of `runs/<experiment>`.
@@ -202,20 +294,31 @@ def write_experiment_summary(experiment_dir, report):
     Returns:
         The path of the summary directory.
     """
+    from tensorboard.summary import v1 as summary_v1
+
     summary_dir = Path(experiment_dir) / runs.SUMMARY
     summary_dir.mkdir(parents=True, exist_ok=True)
-    previous = set(summary_dir.glob("events.out.tfevents.*"))
+    previous = set(summary_dir.glob("**/events.out.tfevents.*"))
     writer = tf.summary.create_file_writer(str(summary_dir))
     with writer.as_default():
-        _write_gain_scalars(report)
+        layout = summary_v1.custom_scalar_pb(experiment_layout(report))
+        tf.summary.experimental.write_raw_pb(layout.SerializeToString(), step=0)
         tf.summary.text("report", format_markdown(report), step=0)
+        if len(report["arms"]) > 1 and report["sets"]:
+            tf.summary.image("gain", tf.io.decode_png(plot_gains(report), channels=3)[None], step=0)
         if grid_cells(report) and len(report["arms"]) > 1:
             heatmap = tf.io.decode_png(plot_grid(report), channels=3)
             tf.summary.image("grid_gain", heatmap[None], step=0)
-        if validation_curves(report):
+        if report["validation_curves"]:
             curves = tf.io.decode_png(plot_validation(report), channels=3)
             tf.summary.image("validation_curves", curves[None], step=0)
     writer.close()
+    tags = summary_tags(report["experiment"])
+    for arm in report["arms"]:
+        writer = tf.summary.create_file_writer(str(summary_dir / arm))
+        with writer.as_default():
+            _write_arm_scalars(report, arm, tags)
+        writer.close()
     for path in previous:
         path.unlink(missing_ok=True)
     return summary_dir

@@ -180,7 +180,10 @@ def test_gain_table_lists_every_set_and_arm(experiment):
     report = build_report(experiment, resamples=200)
     lines = format_gain_table(report).splitlines()
     assert lines[0].split()[:3] == ["set", "arm", "seeds"]
-    assert len(lines) == 1 + len(SETS) * 2
+    assert len(lines) == 1 + len(SETS) * 2 + 2
+    # What the columns can tell is said under them.
+    assert lines[-2].startswith("gain: arm minus baseline, paired by seed, with its 95 % t interval")
+    assert lines[-1].startswith("p: per-image tests over (image, seed) pairs")
     dropblock = [line for line in lines if line.startswith("Set5") and "dropblock" in line][0]
     gain = report["sets"]["Set5"]["gains"]["dropblock"]["psnr"]
     assert f"{gain['mean']:+.3f} [{gain['low']:+.3f}, {gain['high']:+.3f}]" in dropblock
@@ -221,24 +224,106 @@ def read_events(directory):
     return accumulator
 
 
-def test_experiment_summary_has_gain_scalars_and_report_text(experiment):
-    """The summary event file holds gain, gain_low and gain_high per arm and set, and the text."""
-    import tensorflow as tf
+def add_validation_histories(experiment):
+    """Validation every 5 steps for every run; dropblock gains 0.1 dB per 5 steps over its seed."""
+    for arm in ("baseline", "dropblock"):
+        for seed in SEEDS:
+            path = experiment / arm / f"seed{seed}" / "results.json"
+            results = json.loads(path.read_text())
+            # Seed 2 also validated at step 15, which the others did not reach.
+            steps = [5, 10, 15] if seed == 2 else [5, 10]
+            lift = 0.0 if arm == "baseline" else 0.02 * seed
+            results["validation"] = {"best_psnr": 30.0, "best_step": 5, "history": [
+                {"step": step, "psnr": 30.0 + seed - step / 10 + lift * step,
+                 "train_crops_psnr": 31.0 + step / 10} for step in steps
+            ]}
+            path.write_text(json.dumps(results))
+
+
+def load_logdir(logdir):
+    """TensorBoard's own reader over a log directory: its data provider and a request context."""
+    from tensorboard import context
+    from tensorboard.backend.event_processing import data_provider
+    from tensorboard.backend.event_processing import plugin_event_multiplexer
+
+    multiplexer = plugin_event_multiplexer.EventMultiplexer()
+    multiplexer.AddRunsFromDirectory(str(logdir))
+    multiplexer.Reload()
+    return data_provider.MultiplexerDataProvider(multiplexer, str(logdir)), context.RequestContext()
+
+
+def test_experiment_view_lays_out_the_verdict_with_its_intervals(experiment):
+    """Custom Scalars, read by TensorBoard's plugin: the verdict first, one run per arm, every
+    margin chart's value and bounds at the steps and values of the report."""
+    from tensorboard.plugins import base_plugin
+    from tensorboard.plugins.custom_scalar import custom_scalars_plugin
+    from tensorboard.plugins.scalar import scalars_plugin
 
     from restoration.reporting.tensorboard import write_experiment_summary
 
+    add_validation_histories(experiment)
     report = build_report(experiment, resamples=200)
     write_experiment_summary(experiment, report)
     write_experiment_summary(experiment, report)
-    assert len(list((experiment / "summary").glob("events.out.tfevents.*"))) == 1
-    events = read_events(experiment / "summary")
+    provider, ctx = load_logdir(experiment.parent)
+    tb_context = base_plugin.TBContext(data_provider=provider, multiplexer=None,
+                                       logdir=str(experiment.parent))
+    scalars = scalars_plugin.ScalarsPlugin(tb_context)
+    plugin = custom_scalars_plugin.CustomScalarsPlugin(tb_context)
+    plugin._scalars_plugin_instance = scalars
+    layout = json.loads(plugin.layout_impl(ctx, ""))
+    titles = [category["title"] for category in layout["category"]]
+    assert titles[0].startswith("fake: the verdict, PSNR gain over baseline (dB)")
+    assert titles[1].startswith("fake: validation over training")
+    verdict = [chart["title"] for chart in layout["category"][0]["chart"]]
+    # Laid out last first: the validation gain over training comes first on screen.
+    assert verdict[-1] == "gain on validation, paired by seed, over training"
+    assert sorted(verdict[:-1]) == ["gain on Set14 (test, at the last step)",
+                                    "gain on Set5 (test, at the last step)"]
+    runs = sorted(provider.list_runs(ctx, experiment_id=""), key=lambda run: run.run_name)
+    assert [run.run_name for run in runs] == ["fake/summary", "fake/summary/baseline",
+                                              "fake/summary/dropblock"]
+
+    def series(run, tag):
+        points = provider.read_scalars(ctx, experiment_id="", plugin_name="scalars",
+                                       downsample=100, run_tag_filter=_filter(run, tag))
+        return [(point.step, point.value) for point in points[run][tag]]
+
+    charts = [chart["margin"]["series"][0] for category in layout["category"][:3]
+              for chart in category["chart"]]
+    for chart in charts:
+        for run in ("fake/summary/baseline", "fake/summary/dropblock"):
+            lengths = {len(series(run, chart[key])) for key in ("value", "lower", "upper")}
+            assert len(lengths) == 1 and lengths != {0}, (run, chart)
     for test_set in SETS:
         gain = report["sets"][test_set]["gains"]["dropblock"]["psnr"]
-        for prefix, key in (("gain", "mean"), ("gain_low", "low"), ("gain_high", "high")):
-            tensor = events.Tensors(f"{prefix}/dropblock/{test_set}")[0].tensor_proto
-            assert float(tf.make_ndarray(tensor)) == pytest.approx(gain[key], abs=1e-6)
-    text = tf.make_ndarray(events.Tensors("report")[0].tensor_proto).item().decode()
-    assert "| arm | seeds |" in text
+        tag = f"fake/test_gain/{test_set}"
+        for suffix, key in (("", "mean"), ("/low", "low"), ("/high", "high")):
+            assert series("fake/summary/dropblock", tag + suffix) == [
+                (10, pytest.approx(gain[key], abs=1e-5))]
+            assert series("fake/summary/baseline", tag + suffix) == [(10, 0.0)]
+    # Paired validation gain per step: seed s gains 0.02 * s * step.
+    gain = series("fake/summary/dropblock", "fake/validation_gain")
+    assert gain == [(5, pytest.approx(0.1, abs=1e-6)), (10, pytest.approx(0.2, abs=1e-6))]
+    low = series("fake/summary/dropblock", "fake/validation_gain/low")
+    differences = [0.02 * seed * 10 for seed in SEEDS]
+    expected = stats.t.interval(0.95, 2, loc=np.mean(differences), scale=stats.sem(differences))[0]
+    assert low[1] == (10, pytest.approx(expected, abs=1e-5))
+    assert [value for _, value in series("fake/summary/baseline", "fake/validation_gain")] == [0, 0]
+    summary = read_events(experiment / "summary")
+    assert {"gain", "validation_curves", "report"} <= set(summary.Tags()["tensors"])
+    import tensorflow as tf
+
+    text = tf.make_ndarray(summary.Tensors("report")[0].tensor_proto).item().decode()
+    assert text.index("## Verdict") < text.index("## Arms") < text.index("| arm | seeds |")
+    # A rewrite replaces the previous snapshot rather than adding to it.
+    assert len(list((experiment / "summary").rglob("events.out.tfevents.*"))) == 3
+
+
+def _filter(run, tag):
+    from tensorboard.data import provider as data_provider
+
+    return data_provider.RunTagFilter(runs=[run], tags=[tag])
 
 
 def test_run_hparams_session_pairs_settings_with_test_scores(experiment):
@@ -252,7 +337,7 @@ def test_run_hparams_session_pairs_settings_with_test_scores(experiment):
     run_dir = experiment / "baseline" / "seed1"
     results = json.loads((run_dir / "results.json").read_text())
     write_run_hparams(run_dir, run_hparams(results), results["test"], step=10)
-    events = read_events(run_dir / "logs")
+    events = read_events(run_dir / "logs" / "test")
     content = events.SummaryMetadata(metadata.SESSION_START_INFO_TAG).plugin_data.content
     hparams = metadata.parse_session_start_info_plugin_data(content).hparams
     assert hparams["arm"].string_value == "baseline"
@@ -304,39 +389,48 @@ def test_hparams_dashboard_lists_every_run_of_every_experiment_with_its_psnr(tmp
         for group in groups.session_groups
         for session in group.sessions
     }
-    assert sorted(listed) == ["denoise/dropblock/seed0/logs", "sr/dropblock/seed0/logs"]
+    assert sorted(listed) == ["denoise/dropblock/seed0/logs/test", "sr/dropblock/seed0/logs/test"]
     psnr = make_results("dropblock", 0)["test"]["Set5"]["psnr"]
-    assert listed["sr/dropblock/seed0/logs"]["test/psnr/Set5"] == pytest.approx(psnr, abs=1e-4)
-    assert listed["denoise/dropblock/seed0/logs"]["test/psnr/BSD68"] == pytest.approx(
+    assert listed["sr/dropblock/seed0/logs/test"]["test/psnr/Set5"] == pytest.approx(psnr, abs=1e-4)
+    assert listed["denoise/dropblock/seed0/logs/test"]["test/psnr/BSD68"] == pytest.approx(
         psnr, abs=1e-4
     )
+    # The metric columns are the test scores alone, not a run's training curves beside them.
+    from restoration.reporting.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(tmp_path / "sr" / "dropblock" / "seed0" / "logs")
+    writer.scalars(1, {"train/loss": 0.5, "validation/psnr": 30.0})
+    writer.close()
+    multiplexer.Reload()
+    columns = backend.experiment_from_metadata(
+        context.RequestContext(), "",
+        include_metrics=True,
+        hparams_run_to_tag_to_content=backend.hparams_metadata(context.RequestContext(), ""),
+        data_provider_hparams=backend.hparams_from_data_provider(context.RequestContext(), "", 10),
+    ).metric_infos
+    assert sorted(info.name.tag for info in columns) == [
+        "test/psnr/BSD68", "test/psnr/Set5", "test/ssim/BSD68", "test/ssim/Set5"]
 
 
 def test_validation_curves_average_seeds_at_common_steps_and_are_drawn(experiment):
-    """validation.png: each arm's mean curve over the steps all its seeds validated at."""
+    """Each arm's mean curve and band over the steps all its seeds validated at; the gain paired."""
     from restoration import runs
-    from restoration.reporting.formatting import _mean_curve
-    from restoration.reporting.formatting import validation_curves
 
-    for arm in ("baseline", "dropblock"):
-        for seed in SEEDS:
-            path = experiment / arm / f"seed{seed}" / "results.json"
-            results = json.loads(path.read_text())
-            # Seed 2 also validated at step 15, which the others did not reach.
-            steps = [5, 10, 15] if seed == 2 else [5, 10]
-            results["validation"] = {"best_psnr": 30.0, "best_step": 5, "history": [
-                {"step": step, "psnr": 30.0 + seed - step / 10, "train_crops_psnr": 31.0 + step / 10}
-                for step in steps
-            ]}
-            path.write_text(json.dumps(results))
+    add_validation_histories(experiment)
     report = write_report(experiment, resamples=200)
-    curves = validation_curves(report)
-    assert sorted(curves) == ["baseline", "dropblock"] and len(curves["baseline"]) == 3
-    steps, mean = _mean_curve(curves["baseline"], 1)
-    assert steps == [5, 10]
-    np.testing.assert_allclose(mean, [30.0 + 1.0 - 0.5, 30.0 + 1.0 - 1.0])
-    _, gap = _mean_curve(curves["baseline"], 2)
-    np.testing.assert_allclose(gap, [1.0 - 1.0 + 1.0, 1.0 - 1.0 + 2.0])
+    curves = report["validation_curves"]
+    assert sorted(curves) == ["baseline", "dropblock"]
+    baseline = curves["baseline"]
+    assert baseline["steps"] == [5, 10] and baseline["seeds"] == list(SEEDS)
+    np.testing.assert_allclose(baseline["psnr"]["mean"], [30.0 + 1.0 - 0.5, 30.0 + 1.0 - 1.0])
+    values = [30.0 + seed - 0.5 for seed in SEEDS]
+    low, high = stats.t.interval(0.95, 2, loc=np.mean(values), scale=stats.sem(values))
+    assert (baseline["psnr"]["low"][0], baseline["psnr"]["high"][0]) == pytest.approx((low, high))
+    np.testing.assert_allclose(baseline["gap"]["mean"], [1.0 - 1.0 + 1.0, 1.0 - 1.0 + 2.0])
+    assert baseline["gain"] is None
+    gain = curves["dropblock"]["gain"]
+    assert gain["steps"] == [5, 10] and gain["seeds"] == list(SEEDS)
+    np.testing.assert_allclose(gain["mean"], [0.1, 0.2], atol=1e-9)
     assert (experiment / runs.VALIDATION_PLOT).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -346,3 +440,40 @@ def test_no_validation_plot_without_curves(experiment):
 
     write_report(experiment, resamples=200)
     assert not (experiment / runs.VALIDATION_PLOT).exists()
+
+
+def test_verdict_comes_first_and_says_what_the_per_image_tests_mean(experiment):
+    """report.md opens with one verdict line per gain; few image pairs get no bootstrap."""
+    report = write_report(experiment, resamples=200)
+    markdown = (experiment / "report.md").read_text()
+    verdict = markdown[markdown.index("## Verdict"):markdown.index("## Arms")]
+    for test_set in SETS:
+        assert f"- {report['sets'][test_set]['gains']['dropblock']['conclusion']}" in verdict
+    assert markdown.index("## Verdict") < markdown.index("## Set5")
+    conclusion = report["sets"]["Set5"]["gains"]["dropblock"]["conclusion"]
+    assert "not whether it survives retraining" in conclusion
+    # Set5 has 5 images x 3 seeds = 15 pairs: bootstrap shown; with one seed, 5 pairs: not.
+    assert report["sets"]["Set5"]["gains"]["dropblock"]["bootstrap"]["pairs"] == 15
+    for seed in (1, 2):
+        (experiment / "dropblock" / f"seed{seed}" / "results.json").unlink()
+    gain = build_report(experiment, resamples=200)["sets"]["Set5"]["gains"]["dropblock"]
+    assert gain["bootstrap"] is None and gain["image_pairs"] == 5
+    assert gain["wilcoxon_p"] is not None
+    assert "too few pairs for the bootstrap" in gain["conclusion"]
+
+
+def test_a_ramp_longer_than_training_is_a_warning_in_the_report(experiment):
+    """results.json's regularizer and steps: a DropBlock ramp past the end is said in the verdict."""
+    for seed in SEEDS:
+        path = experiment / "dropblock" / f"seed{seed}" / "results.json"
+        results = json.loads(path.read_text())
+        results["regularizer"]["schedule_steps"] = 40
+        path.write_text(json.dumps(results))
+    report = write_report(experiment, resamples=200)
+    warning = ("regularizer.schedule_steps (40) is longer than training.steps (10): the rate ends "
+               "at 0.25 of its target 0.1")
+    assert report["arms"]["dropblock"]["warnings"] == [warning]
+    assert report["arms"]["baseline"]["warnings"] == []
+    verdict = (experiment / "report.md").read_text().split("## Arms")[0]
+    assert f"- Warning, `dropblock`: {warning}." in verdict
+    assert f"warning: dropblock: {warning}" in format_gain_table(report)
