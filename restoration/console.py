@@ -6,11 +6,14 @@ TensorFlow 2.19 and later print some of them whatever `TF_CPP_MIN_LOG_LEVEL`
 says. `quiet_native_logs` points descriptor 2 at a pipe whose reader drops
 those lines and forwards everything else; Python's own `sys.stderr` (errors,
 warnings, tracebacks) is moved to a copy of the original descriptor, so it
-reaches the terminal unfiltered and in order. Entry points call it before
-TensorFlow is imported, unless `--verbose` asks for every line.
+reaches the terminal unfiltered and in order. TensorFlow's Python logger is
+set to errors only (its warnings are retracing notices and deprecations).
+Entry points call it before TensorFlow is imported, unless `--verbose` asks
+for every line.
 """
 
 import atexit
+import logging
 import os
 import re
 import sys
@@ -68,6 +71,7 @@ def quiet_native_logs(argv=None):
         return
     _installed = True
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
     sys.stderr.flush()
     terminal = os.dup(2)
     # Python's stderr keeps writing to the terminal; only native writes to fd 2 pass the filter.

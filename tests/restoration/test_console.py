@@ -40,6 +40,9 @@ SCRIPT = textwrap.dedent("""
     console.quiet_native_logs(sys.argv)
     os.write(2, b"I0000 00:00:1.5    7 port.cc:153] oneDNN custom operations are on.\\n")
     os.write(2, b"native kept line\\n")
+    import logging
+    logging.getLogger("tensorflow").warning("retracing notice")
+    logging.getLogger("tensorflow").error("python error kept")
     print("python message", file=sys.stderr)
     raise SystemExit("last words")
 """)
@@ -53,16 +56,16 @@ def run_script(*arguments):
 def test_filter_drops_native_notices_and_forwards_the_rest():
     result = run_script()
     assert result.returncode == 1
-    assert "oneDNN" not in result.stderr
+    assert "oneDNN" not in result.stderr and "retracing notice" not in result.stderr
     # Forwarded native lines and Python's own output (to the very end) all reach stderr.
-    for text in ("native kept line", "python message", "last words"):
+    for text in ("native kept line", "python error kept", "python message", "last words"):
         assert text in result.stderr
 
 
 def test_verbose_keeps_every_line():
     result = run_script("--verbose")
     assert "oneDNN custom operations are on" in result.stderr
-    assert "python message" in result.stderr
+    assert "retracing notice" in result.stderr and "python message" in result.stderr
 
 
 def test_ctrl_c_outside_main_handlers_is_one_line():
