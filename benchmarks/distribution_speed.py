@@ -40,6 +40,7 @@ VARIANTS = {
     "jax-2-devices": ("jax", "data_parallel", 2, 1),
     "jax-2-processes": ("jax", "data_parallel", 1, 2),
 }
+# TensorFlow splits the one CPU into two logical devices before it starts (also used by the tests).
 TWO_TF_CPUS = (
     "import tensorflow as tf; cpu = tf.config.list_physical_devices('CPU')[0]; "
     "tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)"
@@ -78,6 +79,7 @@ def worker(arguments):
 
 
 def free_port():
+    """A TCP port free on 127.0.0.1 now, for a coordinator."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]

@@ -2,7 +2,6 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -12,6 +11,8 @@ import pytest
 
 import report
 import train
+from benchmarks.distribution_speed import TWO_TF_CPUS as TWO_LOGICAL_CPUS
+from benchmarks.distribution_speed import free_port
 from restoration import runs
 from tests.helpers import CONFIGS
 from tests.helpers import REPO_ROOT
@@ -21,11 +22,8 @@ TINY = str(CONFIGS / "tiny_test.yaml")
 # validation and test images go through as well.
 RUN = ["--config", TINY, "--arm", "dropblock", "--seed", "0", "--quiet", "--no-report",
        "--set", "training.steps=6", "--set", "data.batch_size=4"]
-# TensorFlow splits the one CPU into two logical devices before it starts.
-TWO_TF_CPUS = (
-    "import tensorflow as tf; cpu = tf.config.list_physical_devices('CPU')[0]; "
-    "tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2); "
-)
+# TensorFlow splits the one CPU into two logical devices before it starts (the benchmark's prelude).
+TWO_TF_CPUS = TWO_LOGICAL_CPUS + "; "
 JAX = {"KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
 
 
@@ -86,12 +84,6 @@ def test_data_parallel_over_two_jax_devices_trains_as_one_device(tmp_path, one_j
     environment = {**JAX, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
     train_in_subprocess(tmp_path, ["--set", "training.distribution=data_parallel"], environment)
     assert_same_training(tmp_path, one_jax_device)
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_two_jax_processes_train_as_one_and_only_process_zero_writes(tmp_path, one_jax_device):
