@@ -203,7 +203,7 @@ def _write_arm_scalars(report, arm, tags):
         scores = entry["arms"][arm]["psnr"]
         if scores is not None:
             _band_scalars(f"{tags['test_psnr']}/{test_set}", scores, step)
-        gain = zero if arm == report["baseline"] else (entry["gains"][arm]["psnr"])
+        gain = zero if arm == report["baseline"] else entry["gains"][arm]["psnr"]
         if gain is not None and scores is not None:
             _band_scalars(f"{tags['test_gain']}/{test_set}", gain, step)
     curves = report["validation_curves"].get(arm)
