@@ -44,7 +44,7 @@ $(TEST_STAMP): $(STAMP)
 test: test-tensorflow test-jax
 
 test-tensorflow: install-test
-	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest tests -q -p no:cacheprovider
+	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest tests -q -p no:cacheprovider --durations=25
 
 test-jax: install-test
 	KERAS_BACKEND=jax $(BIN)/python -m pytest tests -m backend_agnostic -q -p no:cacheprovider
