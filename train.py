@@ -21,6 +21,7 @@ after Ctrl-C (the run resumes from its latest checkpoint).
 """
 
 import argparse
+import os
 import sys
 
 from restoration import console
@@ -28,6 +29,11 @@ from restoration import runs
 from restoration.config import ConfigError
 from restoration.config import load_config
 from restoration.config.regularizers import short_ramp
+
+# TensorFlow 2.21's oneDNN graph rewrites feed the second replica of a MirroredStrategy over CPU
+# devices a wrong tensor ("input depth must be evenly divisible by filter depth: 3 vs 8", seen on
+# an AVX-512 CPU); without them the replicas train as one device. Set before TensorFlow loads.
+MIRRORED_ONEDNN = ("TF_ENABLE_ONEDNN_OPTS", "0")
 
 
 def parse_arguments(argv):
@@ -71,6 +77,8 @@ def main(argv=None):
         for arm, seed in plan:
             print(f"--arm {arm} --seed {seed}")
         return 0
+    if any(experiment.arm(arm, seed).training.distribution == "mirrored" for arm, seed in plan):
+        os.environ.setdefault(*MIRRORED_ONEDNN)
     from data.images import ImageError
 
     # `output` is experiment-wide (arms may not change it), so any arm gives the root.

@@ -95,6 +95,9 @@ def run_variant(name, arguments):
         environment["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
     elif devices > 1:
         prelude = TWO_TF_CPUS + "; "
+    if mode == "mirrored":
+        # As train.py runs it (train.MIRRORED_ONEDNN).
+        environment["TF_ENABLE_ONEDNN_OPTS"] = "0"
     code = prelude + "import sys; from benchmarks import distribution_speed as b; sys.exit(b.main())"
     command = [sys.executable, "-c", code, "--worker", mode, "--steps", str(arguments.steps),
                "--blocks", str(arguments.blocks), "--filters", str(arguments.filters)]

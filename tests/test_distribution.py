@@ -22,8 +22,11 @@ TINY = str(CONFIGS / "tiny_test.yaml")
 # validation and test images go through as well.
 RUN = ["--config", TINY, "--arm", "dropblock", "--seed", "0", "--quiet", "--no-report",
        "--set", "training.steps=6", "--set", "data.batch_size=4"]
-# TensorFlow splits the one CPU into two logical devices before it starts (the benchmark's prelude).
-TWO_TF_CPUS = TWO_LOGICAL_CPUS + "; "
+# TensorFlow splits the one CPU into two logical devices before it starts (the benchmark's prelude);
+# that loads TensorFlow before train.main could turn oneDNN's rewrites off for `mirrored`, so the
+# prelude does it first, as train.main does.
+TWO_TF_CPUS = ("import os, train; os.environ.setdefault(*train.MIRRORED_ONEDNN); "
+               + TWO_LOGICAL_CPUS + "; ")
 JAX = {"KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
 
 
