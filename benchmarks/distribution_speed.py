@@ -132,7 +132,8 @@ def report(rates, arguments):
         f"{BATCH}, Adam/L1, `fit` on a `tf.data` stream under `training.distribution`; median of "
         f"{arguments.rounds} interleaved rounds of {arguments.steps} steps. The devices of a CPU share "
         "its cores, so two devices are not expected to be faster here: the ratio is the cost of "
-        "splitting the batch and averaging gradients.",
+        "splitting the batch and averaging gradients. `mirrored` runs with oneDNN's graph rewrites "
+        "off, as `train.py` runs it.",
         "",
         "| variant | training.distribution | devices | patches/s | vs one device |",
         "|---|---|---|---|---|",
