@@ -117,3 +117,26 @@ def test_bad_inputs_stop_before_any_work(sr_model, inputs, tmp_path, capsys, cas
     assert status == 2
     assert message.format(tmp=tmp_path) in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_run_directory_brings_its_task_and_checkpoint(sr_model, inputs, tmp_path, capsys):
+    """A run restores with its best checkpoint and its config's scale; --sigma is refused for SR."""
+    import shutil
+
+    from restoration import runs
+    from restoration.config import load_config
+    from tests.helpers import CONFIGS
+
+    path, model = sr_model
+    folder, _ = inputs
+    run_dir = tmp_path / "run"
+    load_config(CONFIGS / "tiny_test.yaml", check_data=False).arm("baseline", 0).save_resolved(run_dir)
+    (run_dir / "checkpoints").mkdir()
+    shutil.copy(path, run_dir / runs.BEST_CHECKPOINT)
+    assert restore.main([str(run_dir), str(folder / "rgb.png"), "--output", str(tmp_path / "out")]) == 0
+    assert f"{run_dir / runs.BEST_CHECKPOINT}: x2 super-resolution" in capsys.readouterr().out
+    image = read_image(folder / "rgb.png")
+    restored = read_image(tmp_path / "out" / "rgb.png").astype(int)
+    assert np.abs(restored - direct(model, image)).max() <= 1
+    assert restore.main([str(run_dir), str(folder), "--sigma", "25", "--output", str(tmp_path / "x")]) == 2
+    assert "--sigma is for denoising" in capsys.readouterr().err
