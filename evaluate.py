@@ -172,18 +172,11 @@ def main(argv=None):
             grid=arguments.grid,
             images_dir=arguments.save_images,
         )
-    except OSError as error:
-        # Missing data and paths, unreadable files: the user's to fix, a message, not a traceback.
-        print(f"evaluate.py: error: {error.filename or ''}{': ' if error.filename else ''}"
-              f"{error.strerror or error}", file=sys.stderr)
+    except (OSError, ValueError) as error:
+        # Missing data and paths, unreadable files, bad arguments and images: the user's to fix,
+        # a line naming the value or the file, not a traceback.
+        print(f"evaluate.py: error: {console.describe_error(error)}", file=sys.stderr)
         return 2
-    except ValueError as error:
-        # Bad arguments and images; the message names the value or the file.
-        print(f"evaluate.py: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("evaluate.py: interrupted", file=sys.stderr)
-        return 130
     if len(results) > 1:
         keys = dict.fromkeys(key for scores in results.values() for key in scores)
         tables = [table for key in keys if (table := format_comparison(key, results))]

@@ -87,12 +87,9 @@ def main(argv=None):
             print(f"  {job.source} -> {job.target} ({shape[1]}x{shape[0]})", flush=True)
 
         restore_files(predictor, jobs, sigma, arguments.tile, arguments.tile_overlap, report)
-    except OSError as error:
-        print(f"restore.py: error: {error.filename or ''}{': ' if error.filename else ''}"
-              f"{error.strerror or error}", file=sys.stderr)
-        return 2
-    except ValueError as error:
-        print(f"restore.py: error: {error}", file=sys.stderr)
+    except (OSError, ValueError) as error:
+        # Missing or unreadable files, bad arguments and images: a line naming them, status 2.
+        print(f"restore.py: error: {console.describe_error(error)}", file=sys.stderr)
         return 2
     return 0
 

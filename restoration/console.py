@@ -56,6 +56,15 @@ def is_noise(line):
     return bool(NATIVE_LINE.match(line)) and not KEPT_LINE.match(line)
 
 
+def describe_error(error):
+    """One line for an expected failure: `path: reason` for a file-system error, else the message."""
+    if isinstance(error, OSError) and error.filename:
+        return f"{error.filename}: {error.strerror or error}"
+    if isinstance(error, OSError):
+        return str(error.strerror or error)
+    return str(error)
+
+
 def quiet_native_logs(argv=None):
     """Filters TensorFlow's native log lines out of stderr, unless argv has `--verbose`.
 

@@ -80,3 +80,14 @@ def test_ctrl_c_outside_main_handlers_is_one_line():
                             text=True, timeout=60)
     assert result.returncode == 130
     assert result.stderr == "tool.py: interrupted\n"
+
+
+def test_expected_failures_are_one_line_naming_the_path():
+    import errno
+
+    from restoration.console import describe_error
+
+    missing = FileNotFoundError(errno.ENOENT, "No such file or directory", "data/Set5")
+    assert describe_error(missing) == "data/Set5: No such file or directory"
+    assert describe_error(FileNotFoundError("Image folder not found: x")) == "Image folder not found: x"
+    assert describe_error(ValueError("Expected --scale")) == "Expected --scale"
