@@ -28,6 +28,12 @@ KEPT_LINE = re.compile(rb"^F|^E(?!.*(oneDNN|meta_optimizer\.cc))")
 ABSL_PREAMBLE = b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
 
 _installed = False
+# What to install when a backend is missing (TensorFlow comes from an extra, so `pip install -e .`
+# alone has none).
+MISSING_BACKEND = {
+    "tensorflow": "run `make install` (or `pip install -e '.[cpu]'`, `'.[gpu]'` for CUDA)",
+    "jax": "run `make install-test`, or `pip install 'jax[cpu]'`, for KERAS_BACKEND=jax",
+}
 
 
 def run_main(main, program):
@@ -35,7 +41,8 @@ def run_main(main, program):
 
     The native log filter goes in first (unless `--verbose`). Ctrl-C that
     arrives where `main` does not handle it itself (while Python and
-    TensorFlow load, for instance) ends with one line and status 130.
+    TensorFlow load, for instance) ends with one line and status 130; a
+    missing TensorFlow or JAX with one line saying what to install, status 2.
 
     Args:
         main: The entry point's `main`, called without arguments.
@@ -47,6 +54,12 @@ def run_main(main, program):
     except KeyboardInterrupt:
         print(f"{program}: interrupted", file=sys.stderr)
         return 130
+    except ModuleNotFoundError as error:
+        if error.name not in MISSING_BACKEND:
+            raise
+        print(f"{program}: error: {error.name} is not installed: {MISSING_BACKEND[error.name]}",
+              file=sys.stderr)
+        return 2
 
 
 def is_noise(line):

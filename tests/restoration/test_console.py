@@ -91,3 +91,18 @@ def test_expected_failures_are_one_line_naming_the_path():
     assert describe_error(missing) == "data/Set5: No such file or directory"
     assert describe_error(FileNotFoundError("Image folder not found: x")) == "Image folder not found: x"
     assert describe_error(ValueError("Expected --scale")) == "Expected --scale"
+
+
+def test_a_missing_backend_is_one_line_saying_what_to_install():
+    script = textwrap.dedent("""
+        import sys
+        from restoration import console
+        def main():
+            raise ModuleNotFoundError("No module named 'tensorflow'", name="tensorflow")
+        sys.exit(console.run_main(main, "tool.py"))
+    """)
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr == ("tool.py: error: tensorflow is not installed: run `make install` (or "
+                             "`pip install -e '.[cpu]'`, `'.[gpu]'` for CUDA)\n")
