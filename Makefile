@@ -72,6 +72,7 @@ report: install
 	$(BIN)/python report.py $(RUN)
 
 tensorboard: install
+	@echo "The experiment view (verdict first): http://$(HOST):$(PORT)/#custom_scalars"
 	$(BIN)/tensorboard --logdir $(RUNS) --host $(HOST) --port $(PORT)
 
 data: install
