@@ -42,7 +42,8 @@ def run_main(main, program):
     The native log filter goes in first (unless `--verbose`). Ctrl-C that
     arrives where `main` does not handle it itself (while Python and
     TensorFlow load, for instance) ends with one line and status 130; a
-    missing TensorFlow or JAX with one line saying what to install, status 2.
+    missing TensorFlow or JAX with one line saying what to install, status 2;
+    a closed pipe on stdout silently, status 141.
 
     Args:
         main: The entry point's `main`, called without arguments.
@@ -54,6 +55,10 @@ def run_main(main, program):
     except KeyboardInterrupt:
         print(f"{program}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`train.py --list-runs | head -1`): stop quietly, as `cat` does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except ModuleNotFoundError as error:
         if error.name not in MISSING_BACKEND:
             raise

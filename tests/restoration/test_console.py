@@ -106,3 +106,20 @@ def test_a_missing_backend_is_one_line_saying_what_to_install():
     assert result.returncode == 2
     assert result.stderr == ("tool.py: error: tensorflow is not installed: run `make install` (or "
                              "`pip install -e '.[cpu]'`, `'.[gpu]'` for CUDA)\n")
+
+
+def test_a_closed_pipe_ends_quietly():
+    """`train.py --list-runs | head -1`: no traceback when the reader stops early."""
+    script = textwrap.dedent("""
+        import sys
+        from restoration import console
+        def main():
+            for index in range(100000):
+                print(f"--arm a --seed {index}")
+            return 0
+        sys.exit(console.run_main(main, "tool.py"))
+    """)
+    result = subprocess.run(f"{sys.executable} -c '{script}' | head -1", shell=True, cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert result.stdout == "--arm a --seed 0\n"
+    assert result.stderr == ""
