@@ -1,10 +1,11 @@
 """The plain-text training log of a run, `<run_dir>/train.log`, flushed line by line.
 
-One line per logged window (step, loss, learning rate, DropBlock rate), one
-per validation (PSNR, SSIM, the train-crop gap) and one per test set at the
-end, each with the seconds since this process started training. Every start
-or resume opens a section naming its step, so the log of a run killed and
-resumed shows the steps trained twice, as they were.
+One line per logged window (step, loss, learning rate, DropBlock rate) and
+one per validation (PSNR, SSIM, the train-crop gap), each with the seconds
+since this process started training; the test scores close the log as `#`
+lines with the wall-clock time. Every start or resume opens a `#` section
+naming its step, so the log of a run killed and resumed shows the steps
+trained twice, as they were.
 """
 
 import time
