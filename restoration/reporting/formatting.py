@@ -8,6 +8,8 @@ import io
 
 import numpy as np
 
+from restoration.reporting.statistics import MIN_BOOTSTRAP_PAIRS
+
 COST_KEYS = ("parameters", "train_step_seconds", "inference_seconds_per_image")
 
 
@@ -80,7 +82,7 @@ def describe_gain(arm, baseline, test_set, gain, level=0.95):
 
 def _image_level_text(gain):
     """The per-image tests, said with what they can and cannot tell."""
-    pairs = gain.get("image_pairs") or (gain["bootstrap"] or {}).get("pairs", 0)
+    pairs = gain.get("image_pairs", 0)
     if not pairs:
         return ""
     tests = f"Wilcoxon p = {_p(gain['wilcoxon_p'])}"
@@ -191,7 +193,7 @@ def format_markdown(report):
         "bootstrap and Wilcoxon p-values test per-image differences pooled over seeds (same "
         "image, same seed): they tell whether a difference is consistent across images for "
         "these trained models, not whether it survives retraining; the bootstrap needs at least "
-        "10 image pairs. Costs are means over seeds.",
+        f"{MIN_BOOTSTRAP_PAIRS} image pairs. Costs are means over seeds.",
     ]
     for test_set, entry in report["sets"].items():
         lines += ["", f"## {test_set}", ""]

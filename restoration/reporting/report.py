@@ -142,10 +142,6 @@ def _image_differences(baseline, arm, seeds):
     return differences
 
 
-# Fewer image pairs than this make a bootstrap distribution of a handful of values: not shown.
-MIN_BOOTSTRAP_PAIRS = 10
-
-
 def _gain(baseline, arm, level, resamples):
     seeds = sorted(set(baseline) & set(arm))
     entry = {"seeds": seeds, "psnr": None, "ssim": None, "bootstrap": None, "wilcoxon_p": None,
@@ -158,7 +154,7 @@ def _gain(baseline, arm, level, resamples):
     entry["image_pairs"] = len(differences)
     if differences:
         entry["wilcoxon_p"] = statistics.wilcoxon_signed_rank(differences)
-    if len(differences) >= MIN_BOOTSTRAP_PAIRS:
+    if len(differences) >= statistics.MIN_BOOTSTRAP_PAIRS:
         mean, low, high, p_value = statistics.paired_bootstrap(
             differences, resamples=resamples, level=level
         )

@@ -42,6 +42,9 @@ class PairedGain:
     differences: tuple
 
 
+# Fewer image pairs than this make a bootstrap distribution of a handful of values: not reported.
+MIN_BOOTSTRAP_PAIRS = 10
+
 def _as_finite_vector(values, name):
     array = np.asarray(values, dtype=np.float64)
     if array.ndim != 1 or array.size == 0:
