@@ -13,7 +13,16 @@ HTML error page is refused. A cached archive that no longer reads back is
 downloaded again. The images it holds are extracted into a temporary folder
 that is renamed to `<root>/<SetName>/` once complete, so a set folder that
 exists is whole and a second run downloads nothing; a set folder with another
-image count is refused with its path (an empty one is filled).
+image count is refused with its path (an empty one is filled). Once every
+requested set is complete, an unfinished `.part` download left in
+`<root>/.archives/` is removed when its record says it was for those sets
+only and no set in the table still comes from its URL (the set moved to
+another address); any other `.part` is kept for a later run to continue.
+
+Exit status: 0 when every requested set is in place; 1 when a download, a
+check, an extraction or the data root fails (one line on stderr names the
+URL or the path; running again resumes a transfer only where the message
+says so); 2 for a usage error (no --sets or --list).
 
 Sources. DIV2K comes from its authors (ETH Zurich); its sha256 sums are the
 ones TensorFlow Datasets publishes for the same URLs. The benchmark sets come
@@ -43,6 +52,7 @@ from pathlib import PurePosixPath
 from data.fetch import DownloadError
 from data.fetch import fetch
 from data.fetch import hash_file
+from data.fetch import read_record
 from data.images import list_images
 from data.sources import ALIASES
 from data.sources import SOURCES
@@ -139,9 +149,10 @@ def extract_images(archive, member_glob, destination, image_count=None):
                 shutil.copyfileobj(source, handle, _CHUNK_BYTES)
         found = len(list(staging.iterdir()))
         if found == 0 or (image_count is not None and found != image_count):
+            expected = "at least 1" if image_count is None else image_count
             raise DownloadError(
                 f"Unexpected number of images in {archive} for member_glob={member_glob!r} "
-                f"(delete the archive to download it again). Expected {image_count}. "
+                f"(delete the archive to download it again). Expected {expected}. "
                 f"Received: {found}"
             )
         os.replace(staging, destination)
@@ -184,8 +195,11 @@ def _archive_path(url, archive_folder):
     return archive_folder / (parts.netloc + parts.path).replace("/", "_")
 
 
-def _obtain_archive(url, sha256, archive_folder, log):
-    """Returns the path of a verified copy of the archive at `url`, downloading it if needed."""
+def _obtain_archive(url, sha256, archive_folder, log, owners=()):
+    """Returns the path of a verified copy of the archive at `url`, downloading it if needed.
+
+    `owners` names the sets the archive is for; an unfinished download records them.
+    """
     archive = _archive_path(url, archive_folder)
     if archive.exists():
         if sha256 is not None:
@@ -202,8 +216,40 @@ def _obtain_archive(url, sha256, archive_folder, log):
             return archive
         log(f"{archive} is not the archive it should be; downloading it again.")
         archive.unlink()
-    fetch(url, archive, sha256, log, verify=verify_archive)
+    fetch(url, archive, sha256, log, verify=verify_archive, owners=owners)
     return archive
+
+
+def _remove_abandoned_partials(archive_folder, complete, sources, log):
+    """Deletes the unfinished downloads in `archive_folder` that no set can use any more.
+
+    A `.part` file (with its `.part.json` record) goes only when its record
+    names the sets it was for, all of them are in `complete`, and no set in
+    `sources` still comes from its URL: a set whose address changed leaves
+    such a file behind. A `.part` without a readable record, or of a URL some
+    set still uses, is kept, since a later run may continue it.
+
+    Args:
+        archive_folder: the `.archives` folder of the data root.
+        complete: names of the sets now whole in the data root.
+        sources: the table of `Source` entries.
+        log: function that receives progress messages.
+    """
+    if not archive_folder.is_dir():
+        return
+    used = {source.url for source in sources}
+    for record in sorted(archive_folder.glob("*.part.json")):
+        saved = read_record(record)
+        owners, url = saved.get("for"), saved.get("url")
+        if not isinstance(owners, list) or not owners or url in used:
+            continue
+        if not all(owner in complete for owner in owners):
+            continue
+        partial = record.with_name(record.name.removesuffix(".json"))
+        partial.unlink(missing_ok=True)
+        record.unlink(missing_ok=True)
+        log(f"Removed {partial}: an unfinished download of {url}, which no set comes from any "
+            f"more; {', '.join(owners)} complete.")
 
 
 def download_sets(names, root, sources=SOURCES, aliases=None, keep_archives=False, log=print):
@@ -225,7 +271,7 @@ def download_sets(names, root, sources=SOURCES, aliases=None, keep_archives=Fals
     """
     selected = resolve_sources(names, sources, aliases)
     root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
+    _make_root(root)
     pending = {}
     for source in selected:
         if _present(root / source.name, source, log):
@@ -233,14 +279,33 @@ def download_sets(names, root, sources=SOURCES, aliases=None, keep_archives=Fals
         else:
             pending.setdefault(source.url, []).append(source)
     for url, group in pending.items():
-        archive = _obtain_archive(url, group[0].sha256, root / ARCHIVE_FOLDER, log)
+        archive = _obtain_archive(url, group[0].sha256, root / ARCHIVE_FOLDER, log,
+                                  owners=[source.name for source in group])
         for source in group:
             files = extract_images(archive, source.member_glob, root / source.name,
                                    source.image_count)
             log(f"{source.name}: {len(files)} images in {root / source.name}.")
         if not keep_archives:
             archive.unlink()
+    _remove_abandoned_partials(root / ARCHIVE_FOLDER, {source.name for source in selected},
+                               sources, log)
     return {source.name: root / source.name for source in selected}
+
+
+def _make_root(root):
+    """Creates the data root folder, or raises `DownloadError` naming it when that cannot be."""
+    if root.exists() and not root.is_dir():
+        raise DownloadError(
+            f"{root}: expected a folder for the data root, received a file, which is not a folder."
+        )
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        where = error.filename or root
+        raise DownloadError(
+            f"{root}: expected a data root folder that can be created, received "
+            f"'{error.strerror or error}' for {where}."
+        ) from error
 
 
 def _present(folder, source, log):
@@ -252,7 +317,7 @@ def _present(folder, source, log):
         log(f"{source.name}: {folder} is empty; downloading the set into it.")
         folder.rmdir()
         return False
-    if len(images) != source.image_count:
+    if source.image_count is not None and len(images) != source.image_count:
         raise DownloadError(
             f"{folder} holds {len(images)} images, expected {source.image_count} for "
             f"{source.name}. Delete {folder} to download the set again."
@@ -310,6 +375,10 @@ def main(argv=None):
         download_sets(arguments.sets, root, keep_archives=arguments.keep_archives)
     except (DownloadError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        # A full disk or an unwritable folder while saving or extracting.
+        print(f"error: {error.filename or root}: {error.strerror or error}", file=sys.stderr)
         return 1
     return 0
 

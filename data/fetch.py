@@ -6,7 +6,14 @@ the sha256 when one is known and the content with a `verify` function, and
 only then renames the file into place. A `.part` is continued only when
 `<file>.part.json` records that it came from the same URL and the server can
 confirm (`If-Range` with its ETag or Last-Modified) that the file has not
-changed since; otherwise it is discarded and the download starts over.
+changed since; otherwise it is discarded and the download starts over. The
+record also names what the file is for (`owners`), so that a caller can tell
+a partial file it no longer needs from one it may still continue.
+
+After a broken connection or a transfer cut short the error says whether
+running again resumes (the record vouches for the bytes kept) or starts over;
+after an HTTP error status it names the status, since running again will not
+help until the address or the server is fixed.
 """
 
 import hashlib
@@ -41,15 +48,37 @@ def _open(url, offset, validator=None):
     return urllib.request.urlopen(request, timeout=_TIMEOUT_SECONDS)
 
 
+def record_path(partial):
+    """The `<file>.part.json` record that notes where `partial` comes from."""
+    return partial.with_name(partial.name + ".json")
+
+
+def read_record(record):
+    """The fields of a `.part.json` record, or `{}` when it is missing or unreadable."""
+    try:
+        saved = json.loads(record.read_text())
+    except (OSError, ValueError):
+        return {}
+    return saved if isinstance(saved, dict) else {}
+
+
+def _vouched_bytes(url, partial):
+    """Bytes of `partial` that a later run can continue: 0 unless its record vouches for them."""
+    saved = read_record(record_path(partial))
+    if saved.get("url") != url or not saved.get("validator"):
+        return 0
+    try:
+        return partial.stat().st_size
+    except OSError:
+        return 0
+
+
 def _resumable_offset(url, partial, record, log):
     """Bytes of `partial` that can be continued: 0 unless its record vouches for them."""
     if not partial.exists():
         record.unlink(missing_ok=True)
         return 0, None
-    try:
-        saved = json.loads(record.read_text())
-    except (OSError, ValueError):
-        saved = {}
+    saved = read_record(record)
     if saved.get("url") == url and saved.get("validator"):
         return partial.stat().st_size, saved["validator"]
     log(f"{partial} cannot be shown to be a prefix of {url}; downloading from the first byte.")
@@ -58,10 +87,10 @@ def _resumable_offset(url, partial, record, log):
     return 0, None
 
 
-def _record(record, url, response):
-    """Notes where a new `.part` comes from, so an interrupted download can be continued."""
+def _record(record, url, response, owners):
+    """Notes where a new `.part` comes from (to continue it) and what it is for (to spot it abandoned)."""
     validator = response.headers.get("ETag") or response.headers.get("Last-Modified")
-    record.write_text(json.dumps({"url": url, "validator": validator}))
+    record.write_text(json.dumps({"url": url, "validator": validator, "for": list(owners)}))
 
 
 def hash_file(path, digest):
@@ -101,13 +130,13 @@ def _copy(response, handle, digest, written, log):
     return written, expected
 
 
-def _stream(url, partial, log):
+def _stream(url, partial, log, owners):
     """Writes `url` into `partial`, resuming it when the server allows it.
 
     Returns:
         the sha256 `hashlib` object of the whole file.
     """
-    record = partial.with_name(partial.name + ".json")
+    record = record_path(partial)
     offset, validator = _resumable_offset(url, partial, record, log)
     try:
         response = _open(url, offset, validator)
@@ -141,18 +170,33 @@ def _stream(url, partial, log):
             log(f"Resuming {url} at byte {offset}.")
             hash_file(partial, digest)
         else:
-            _record(record, url, response)
+            _record(record, url, response, owners)
         with open(partial, "ab" if resumed else "wb") as handle:
             written, expected = _copy(response, handle, digest, offset if resumed else 0, log)
     if expected is not None and written != expected:
         raise DownloadError(
             f"The download of {url} was cut short: {written:,} of {expected:,} bytes arrived. "
-            f"Run the command again to resume it from {partial}."
+            f"{_next_step(url, partial)}"
         )
     return digest
 
 
-def fetch(url, destination, sha256=None, log=print, verify=None):
+def _next_step(url, partial):
+    """What running the command again will do after a cut transfer: resume, or start over."""
+    kept = _vouched_bytes(url, partial)
+    if kept:
+        return f"Run the command again to resume it from byte {kept:,} of {partial}."
+    return "Run the command again to download it from the first byte."
+
+
+def _http_error_message(url, error):
+    """One line for an HTTP error status: the server answered, so running again will not resume."""
+    reason = f" {error.reason}" if error.reason else ""
+    return (f"Could not download {url}: the server answered HTTP {error.code}{reason}; the "
+            "address may have moved or the server may be down.")
+
+
+def fetch(url, destination, sha256=None, log=print, verify=None, owners=()):
     """Downloads `url` to `destination` through `<destination>.part`.
 
     An existing `.part` file is continued with an HTTP Range request when its
@@ -169,6 +213,9 @@ def fetch(url, destination, sha256=None, log=print, verify=None):
         log: function that receives progress messages.
         verify: optional function of the downloaded path that raises
             `DownloadError` for unusable content (a corrupt archive).
+        owners: names of what the file is for (the image sets of an
+            archive), kept in the `.part.json` record so that a partial file
+            left behind can later be recognised as abandoned.
 
     Returns:
         the sha256 hex digest of the downloaded file.
@@ -178,15 +225,17 @@ def fetch(url, destination, sha256=None, log=print, verify=None):
     partial = destination.with_name(destination.name + ".part")
     log(f"Downloading {url}")
     try:
-        actual = _stream(url, partial, log).hexdigest()
+        actual = _stream(url, partial, log, owners).hexdigest()
+    except urllib.error.HTTPError as error:
+        raise DownloadError(_http_error_message(url, error)) from error
     except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
+        # A connection that failed or broke: whatever arrived is kept for the next run.
         raise DownloadError(
-            f"Could not download {url} into {partial}: {error}. Run the command again "
-            "to resume."
+            f"Could not download {url} into {partial}: {error}. {_next_step(url, partial)}"
         ) from error
     if sha256 is not None and actual != sha256.lower():
         partial.unlink()
-        partial.with_name(partial.name + ".json").unlink(missing_ok=True)
+        record_path(partial).unlink(missing_ok=True)
         raise DownloadError(
             f"Checksum mismatch for {url} (file {destination}): expected sha256 {sha256}, "
             f"received sha256 {actual}. The partial file was deleted."
@@ -196,10 +245,10 @@ def fetch(url, destination, sha256=None, log=print, verify=None):
             verify(partial)
         except DownloadError:
             partial.unlink()
-            partial.with_name(partial.name + ".json").unlink(missing_ok=True)
+            record_path(partial).unlink(missing_ok=True)
             raise
     if sha256 is None:
         log(f"No sha256 is recorded for {url}; computed sha256 {actual}.")
     os.replace(partial, destination)
-    partial.with_name(partial.name + ".json").unlink(missing_ok=True)
+    record_path(partial).unlink(missing_ok=True)
     return actual

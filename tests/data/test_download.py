@@ -3,7 +3,9 @@
 import hashlib
 import http.server
 import io
+import json
 import re
+import socket
 import tarfile
 import threading
 import zipfile
@@ -46,19 +48,25 @@ class _Server:
 
     It honours Range (unless told not to) and If-Range against each file's ETag
     (its sha256). `cut_after` maps a path to a byte count after which the next
-    response to it is cut off; `content_types` maps a path to its Content-Type.
+    response to it is cut off; `content_types` maps a path to its Content-Type;
+    `statuses` maps a path to an HTTP error status it answers with.
     """
 
-    def __init__(self, files, honour_range=True, cut_after=None, content_types=None):
+    def __init__(self, files, honour_range=True, cut_after=None, content_types=None,
+                 statuses=None):
         self.files = files
         self.honour_range = honour_range
         self.cut_after = dict(cut_after or {})
         self.content_types = content_types or {}
+        self.statuses = statuses or {}
         self.requests = []  # (path, Range header, bytes sent)
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
+                if self.path in server.statuses:
+                    self.send_error(server.statuses[self.path])
+                    return
                 payload = server.files.get(self.path)
                 if payload is None:
                     self.send_error(404)
@@ -177,7 +185,8 @@ def test_cut_download_is_refused_then_resumed_with_only_the_remaining_bytes(tmp_
     kept = len(ZIP_ARCHIVE) // 3
     with _Server({"/zipped.zip": ZIP_ARCHIVE}, cut_after={"/zipped.zip": kept}) as server:
         sources = _sources(server, zip_sha256=False)
-        with pytest.raises(DownloadError, match=f"cut short: {kept:,} of {len(ZIP_ARCHIVE):,}"):
+        with pytest.raises(DownloadError, match=f"cut short: {kept:,} of {len(ZIP_ARCHIVE):,}"
+                           f".* again to resume it from byte {kept:,} of "):
             download.download_sets(["Zipped"], tmp_path, sources=sources, log=_quiet)
         assert not (tmp_path / "Zipped").exists()
         assert list((tmp_path / download.ARCHIVE_FOLDER).glob("*.part"))
@@ -349,3 +358,101 @@ def test_partial_file_the_server_cannot_continue_is_restarted(server, tmp_path):
     download.download_sets(["Zipped"], tmp_path, sources=sources, log=_quiet)
     assert server.requests == [("/zipped.zip", None, len(ZIP_ARCHIVE))]
     assert sorted(path.name for path in (tmp_path / "Zipped").iterdir()) == sorted(IMAGES)
+
+
+def test_file_as_data_root_is_one_line_naming_it_and_exit_status_1(tmp_path, capsys):
+    """`--root` naming a file (or a path below one) fails before any download, in one line."""
+    not_a_folder = tmp_path / "datasets"
+    not_a_folder.write_text("a file, not a folder")
+    for root, says in ((not_a_folder, "not a folder"), (not_a_folder / "below", "Not a directory")):
+        assert download.main(["--root", str(root), "--sets", "Set5"]) == 1
+        error = capsys.readouterr().err
+        assert error.startswith(f"error: {root}: expected a ") and error.count("\n") == 1
+        assert says in error and "Traceback" not in error
+    with pytest.raises(DownloadError, match=f"^{re.escape(str(not_a_folder))}: .*not a folder"):
+        download.download_sets(["Set5"], not_a_folder, log=_quiet)
+    assert not_a_folder.read_text() == "a file, not a folder"
+
+
+@pytest.mark.parametrize("status", [404, 500])
+def test_http_error_status_is_named_without_promising_a_resume(tmp_path, status):
+    """A 404 or 500 says the server answered that status; running again would not resume it."""
+    with _Server({"/zipped.zip": ZIP_ARCHIVE}, statuses={"/zipped.zip": status}) as server:
+        with pytest.raises(DownloadError) as error:
+            download.download_sets(["Zipped"], tmp_path, sources=_sources(server), log=_quiet)
+    message = str(error.value)
+    assert f"{server.url('/zipped.zip')}: the server answered HTTP {status}" in message
+    assert "may have moved or the server may be down" in message
+    assert "resume" not in message and "\n" not in message
+    assert list((tmp_path / download.ARCHIVE_FOLDER).iterdir()) == []
+
+
+def test_unreachable_server_says_the_next_run_starts_over_not_resumes(tmp_path):
+    """A refused connection with nothing saved does not promise a resume."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    source = Source("Zipped", f"http://127.0.0.1:{port}/zipped.zip", "pack/images/*.png", 3)
+    with pytest.raises(DownloadError) as error:
+        download.download_sets(["Zipped"], tmp_path, sources=(source,), log=_quiet)
+    message = str(error.value)
+    assert message.endswith("Run the command again to download it from the first byte.")
+    assert "resume" not in message and "\n" not in message
+
+
+def test_glob_matching_nothing_without_a_declared_count_says_what_was_expected(tmp_path):
+    """With no image count, an empty match reads "Expected at least 1", never "Expected None"."""
+    archive = tmp_path / "pack.zip"
+    archive.write_bytes(ZIP_ARCHIVE)
+    with pytest.raises(DownloadError) as error:
+        download.extract_images(archive, "pack/nothing/*.png", tmp_path / "Set", None)
+    message = str(error.value)
+    assert "Expected at least 1. Received: 0" in message and "None" not in message
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["pack.zip"]
+
+
+def _partial_of(url, root, owners, validator='"etag"'):
+    """Writes a `.part` of `url` under `root/.archives` with its record; returns the `.part`."""
+    archive = download._archive_path(url, root / download.ARCHIVE_FOLDER)
+    archive.parent.mkdir(exist_ok=True)
+    partial = archive.with_name(archive.name + ".part")
+    partial.write_bytes(b"the first bytes")
+    record = {"url": url, "validator": validator}
+    if owners is not None:
+        record["for"] = owners
+    partial.with_name(partial.name + ".json").write_text(json.dumps(record))
+    return partial
+
+
+def test_partial_download_of_a_moved_set_is_removed_once_the_set_is_complete(tmp_path):
+    """A set cut short at its old address and then fetched from a new one leaves no .part."""
+    kept = len(ZIP_ARCHIVE) // 3
+    files = {"/old.zip": ZIP_ARCHIVE, "/zipped.zip": ZIP_ARCHIVE}
+    with _Server(files, cut_after={"/old.zip": kept}) as server:
+        moved = (Source("Zipped", server.url("/old.zip"), "pack/images/*.png", 3),)
+        with pytest.raises(DownloadError, match="cut short"):
+            download.download_sets(["Zipped"], tmp_path, sources=moved, log=_quiet)
+        [record] = (tmp_path / download.ARCHIVE_FOLDER).glob("*.part.json")
+        assert json.loads(record.read_text())["for"] == ["Zipped"]
+        messages = []
+        download.download_sets(["Zipped"], tmp_path, sources=_sources(server),
+                               log=messages.append)
+    assert list((tmp_path / download.ARCHIVE_FOLDER).iterdir()) == []
+    assert any(message.startswith("Removed ") and server.url("/old.zip") in message
+               for message in messages)
+    assert sorted(path.name for path in (tmp_path / "Zipped").iterdir()) == sorted(IMAGES)
+
+
+def test_partial_downloads_another_set_may_continue_are_kept(server, tmp_path):
+    """A .part is kept without a record naming its sets, while one of its sets is not complete,
+    or while a set in the table still comes from its URL."""
+    kept = [
+        _partial_of(server.url("/legacy.zip"), tmp_path, owners=None),
+        _partial_of(server.url("/both.zip"), tmp_path, owners=["Zipped", "TarGray"]),
+        _partial_of(server.url("/snap.tar.gz"), tmp_path, owners=["Zipped"]),
+    ]
+    removed = _partial_of(server.url("/moved.zip"), tmp_path, owners=["Zipped"])
+    download.download_sets(["Zipped"], tmp_path, sources=_sources(server), log=_quiet)
+    for partial in kept:
+        assert partial.exists() and partial.with_name(partial.name + ".json").exists()
+    assert not removed.exists() and not removed.with_name(removed.name + ".json").exists()
