@@ -2,7 +2,7 @@
 
 Every image leaves `read_image` as `uint8` of shape `(height, width, channels)`
 with 1 or 3 channels, so the rest of the project never deals with file
-formats, alpha channels or bit depths.
+formats, colour models, alpha channels or bit depths.
 """
 
 import pathlib
@@ -10,6 +10,9 @@ import pathlib
 import imageio.v3 as iio
 import numpy as np
 import png
+import tifffile
+from PIL import Image
+from PIL import UnidentifiedImageError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
@@ -73,36 +76,122 @@ def rgb_to_gray(image):
 
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # Classic and BigTIFF.
+_TIFF_BITS_PER_SAMPLE = 258
+
+# Pillow modes whose samples `read_image` takes as they are: binary, gray,
+# gray+alpha, RGB(A) (straight, premultiplied or padded), palette (imageio
+# applies it) and 16- or 32-bit gray (`_to_uint8` checks the sample type).
+_SAMPLE_MODES = frozenset(
+    ("1", "L", "LA", "La", "P", "RGB", "RGBA", "RGBa", "RGBX", "I;16", "I;16L", "I;16B",
+     "I;16N", "I", "F"))
+# Colour models Pillow converts to RGB itself: CMYK (whose inversion in Adobe
+# JPEGs Pillow's decoder undoes first) and palette+alpha.
+_CONVERTED_TO_RGB = frozenset(("CMYK", "PA"))
+# TIFF photometric interpretations whose samples tifffile returns ready to use;
+# it leaves the others (white-is-zero, palette, CMYK, YCbCr, CIELab) undone.
+_TIFFFILE_PHOTOMETRICS = ("MINISBLACK", "RGB")
 
 
-def _is_deep_colour_png(path):
-    """Whether a file is a 16-bit RGB(A) PNG, which Pillow truncates to 8 bits."""
+def _first_line(error):
+    """The error's type and the first line of its message (imageio adds lines of plugin hints)."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+
+
+def _colour_model_error(model, path):
+    """The one-line refusal of a colour model `read_image` does not convert."""
+    return ImageError(
+        "Expected a gray, RGB(A), palette or CMYK image (convert it to RGB). "
+        f"Received: colour model {model} in path={path}"
+    )
+
+
+def _is_deep_png(path):
+    """Whether a file is a 16-bit RGB(A) or gray+alpha PNG, which Pillow truncates to 8 bits."""
     with open(path, "rb") as handle:
         header = handle.read(26)
-    # IHDR follows the signature: bit depth at byte 24, colour type (2 RGB, 6 RGBA) at 25.
+    # IHDR follows the signature: bit depth at byte 24, colour type at 25
+    # (2 RGB, 4 gray+alpha, 6 RGBA; 16-bit gray, type 0, Pillow keeps).
     return header[:8] == _PNG_SIGNATURE and len(header) == 26 and header[24] == 16 and (
-        header[25] in (2, 6))
+        header[25] in (2, 4, 6))
+
+
+def _is_tiff(path):
+    """Whether a file starts like a TIFF (whatever its extension)."""
+    with open(path, "rb") as handle:
+        return handle.read(4) in _TIFF_SIGNATURES
+
+
+def _decode_png_with_pypng(path):
+    """All 16 bits of a PNG's samples, in its own channels."""
+    width, height, rows, info = png.Reader(filename=str(path)).asDirect()
+    pixels = np.vstack([np.asarray(row, np.uint16) for row in rows])
+    return pixels.reshape(height, width, info["planes"])
+
+
+def _decode_tiff_with_tifffile(path):
+    """Samples of a TIFF whose colour model tifffile leaves as stored: gray or RGB(A) only."""
+    with tifffile.TiffFile(path) as tiff:
+        if not len(tiff.pages):
+            raise ValueError("no image in the TIFF file")
+        page = tiff.pages[0]
+        photometric, bits = page.photometric.name, page.bitspersample
+    if photometric not in _TIFFFILE_PHOTOMETRICS:
+        raise _colour_model_error(f"{photometric} (TIFF photometric)", path)
+    if bits not in (1, 8, 16):
+        raise ImageError(
+            "Expected an image with 1-, 8- or 16-bit unsigned samples. "
+            f"Received: {bits}-bit samples in path={path}"
+        )
+    return np.asarray(iio.imread(path, plugin="tifffile"))
+
+
+def _tifffile_decodes(image):
+    """Whether a TIFF that Pillow opened goes to tifffile instead: it has more
+    than 8 bits a sample (Pillow truncates 16-bit colour) or several pages
+    (tifffile reads them all, which `read_image` refuses)."""
+    bits = image.tag_v2.get(_TIFF_BITS_PER_SAMPLE, 1)
+    return max(np.atleast_1d(bits)) > 8 or getattr(image, "n_frames", 1) > 1
 
 
 def _decode(path):
-    """Decoded samples of an image file, in its own bit depth and channels (RGB for CMYK)."""
-    if _is_deep_colour_png(path):
-        width, height, rows, info = png.Reader(filename=str(path)).asDirect()
-        pixels = np.vstack([np.asarray(row, np.uint16) for row in rows])
-        return pixels.reshape(height, width, info["planes"])
-    pixels = np.asarray(iio.imread(path))
-    if pixels.ndim == 3 and pixels.shape[-1] == 4 and iio.immeta(path).get("mode") == "CMYK":
-        # Pillow undoes the inverted CMYK of Adobe JPEGs and converts to RGB.
-        pixels = np.asarray(iio.imread(path, mode="RGB"))
-    return pixels
+    """Decoded samples of an image file, in its own bit depth and channels.
+
+    Pillow names the colour model of any file it opens, whatever the
+    container: CMYK and palette+alpha are converted to RGB as Pillow does,
+    other models than gray and RGB(A) (YCbCr, CIELab, HSV) are refused, and
+    gray and RGB(A) samples are decoded as they are: by Pillow (through
+    imageio), except where it would drop bits, 16-bit colour PNGs (pypng) and
+    TIFFs of more than 8 bits a sample (tifffile). A TIFF that Pillow cannot
+    open goes to tifffile, whose photometric tag decides the same way.
+    """
+    if _is_deep_png(path):
+        return _decode_png_with_pypng(path)
+    try:
+        image = Image.open(path)
+    except UnidentifiedImageError:
+        if _is_tiff(path):
+            return _decode_tiff_with_tifffile(path)
+        raise
+    with image:
+        if image.mode in _CONVERTED_TO_RGB:
+            return np.asarray(image.convert("RGB"))
+        if image.mode not in _SAMPLE_MODES:
+            raise _colour_model_error(image.mode, path)
+        if image.format == "TIFF" and _tifffile_decodes(image):
+            return _decode_tiff_with_tifffile(path)
+    return np.asarray(iio.imread(path, plugin="pillow"))
 
 
 def read_image(path, channels=None):
     """Reads an image file into a uint8 array.
 
-    Gray images get a channel axis, alpha is dropped, CMYK is converted to
-    RGB, 16-bit samples (gray or colour) are scaled by `255 / 65535` and
-    rounded.
+    Gray images get a channel axis, alpha is dropped, palettes are applied,
+    CMYK is converted to RGB as Pillow does, 16-bit samples (gray or colour)
+    are scaled by `255 / 65535` and rounded. Any other colour model (YCbCr or
+    CIELab TIFF, ...) is an `ImageError` naming the file, never pixels in the
+    wrong colours.
 
     Args:
         path: png, jpg, bmp or tif file.
@@ -119,10 +208,12 @@ def read_image(path, channels=None):
         raise FileNotFoundError(f"Image file not found: {path}")
     try:
         pixels = _decode(path)
+    except ImageError:
+        raise
     except Exception as error:
         raise ImageError(
-            f"Could not decode image file. Expected a png, jpg, bmp or tif image. "
-            f"Received: path={path} ({error})"
+            "Could not decode image file. Expected a png, jpg, bmp or tif image. "
+            f"Received: path={path} ({_first_line(error)})"
         ) from error
     image = _to_uint8(_to_channels_last(pixels, path), path)
     if channels == 1 and image.shape[-1] == 3:
@@ -130,6 +221,18 @@ def read_image(path, channels=None):
     if channels == 3 and image.shape[-1] == 1:
         return np.repeat(image, 3, axis=-1)
     return np.ascontiguousarray(image)
+
+
+def _header_size(path):
+    """`(height, width)` of the first image in a file, from the decoder `_decode` picks."""
+    try:
+        with Image.open(path) as image:
+            return image.size[::-1]
+    except UnidentifiedImageError:
+        if not _is_tiff(path):
+            raise
+    with tifffile.TiffFile(path) as tiff:
+        return tiff.pages[0].imagelength, tiff.pages[0].imagewidth
 
 
 def image_size(path):
@@ -142,13 +245,13 @@ def image_size(path):
         Tuple of two ints.
     """
     try:
-        shape = iio.improps(path).shape
+        height, width = _header_size(path)
     except Exception as error:
         raise ImageError(
-            f"Could not read the image header. Expected a png, jpg, bmp or tif image. "
-            f"Received: path={path} ({error})"
+            "Could not read the image header. Expected a png, jpg, bmp or tif image. "
+            f"Received: path={path} ({_first_line(error)})"
         ) from error
-    return int(shape[0]), int(shape[1])
+    return int(height), int(width)
 
 
 def list_images(folder):
