@@ -17,7 +17,10 @@ prints a table with the conventions used; per-image scores go to
 <run_dir>/evaluation/<Set>.csv, or to `--per-image-csv DIR`. With several
 sources, each set also gets one table with a column per source and each
 column's difference to the first (the baseline when `--model` is given).
-`--save-images [DIR]` writes every restored test image as a PNG.
+`--save-images [DIR]` writes every restored test image as a PNG. Every file
+these options name is checked before anything is scored: an input (a test
+image, a model) is never written over, and an existing file is replaced only
+with `--overwrite`.
 
 `--grid` scores every set under fixed degradations (data/grid.py): for
 super-resolution bicubic, blur1.0, blur2.0, noise5, noise15, jpeg50, jpeg90,
@@ -127,6 +130,9 @@ def parse_arguments(argv):
         "--save-images", nargs="?", const="", metavar="DIR",
         help="save the restored images as <DIR>/<Set>/<image>.png (no DIR: <run_dir>/evaluation/images)",
     )
+    parser.add_argument("--overwrite", action="store_true",
+        help="replace files an earlier evaluation wrote at --output, --per-image-csv or "
+             "--save-images (never an input)")
     parser.add_argument("--verbose", action="store_true",
         help="also print TensorFlow's native log lines (oneDNN, XLA, CPU notices)")
     arguments = parser.parse_args(argv)
@@ -171,6 +177,8 @@ def main(argv=None):
             progress=print_set,
             grid=arguments.grid,
             images_dir=arguments.save_images,
+            overwrite=arguments.overwrite,
+            output_file=arguments.output,
         )
     except (OSError, ValueError) as error:
         # Missing data and paths, unreadable files, bad arguments and images: the user's to fix,
@@ -184,7 +192,12 @@ def main(argv=None):
             print("\n" + "\n\n".join(tables))
     if arguments.output:
         scores = results[paths[0]] if len(paths) == 1 else results
-        runs.write_json_atomically(arguments.output, scores)
+        try:
+            runs.write_json_atomically(arguments.output, scores)
+        except OSError as error:
+            # Checked before scoring; what is left is the disk filling up meanwhile.
+            print(f"evaluate.py: error: {console.describe_error(error)}", file=sys.stderr)
+            return 2
         print(f"\nScores written to {arguments.output}")
     return 0
 

@@ -11,9 +11,12 @@ checkpoints/latest.keras (`--checkpoint` chooses). A bare .keras file needs
 `--sigma` (denoising: the input is the noisy image; the level matters only to
 networks that take a noise-level map, FFDNet and DRUNet, where it may differ
 from the run's). Every input image, or every image of an input folder, becomes
-`<output>/<name>.png`; images larger than 512 pixels on a side are restored in
-tiles with the network's receptive field as context, which gives the same
-result as the whole image at once (`--tile` sets the size, `--tile 0` never tiles).
+`<output>/<name>.png`. An output never replaces an input (so restoring a
+folder of PNGs into itself is refused), and replaces an existing file only
+with `--overwrite`; both are checked, with every input's header, before the
+model loads. Images larger than 512 pixels on a side are restored in tiles
+with the network's receptive field as context, which gives the same result
+as the whole image at once (`--tile` sets the size, `--tile 0` never tiles).
 """
 
 import argparse
@@ -35,6 +38,8 @@ def parse_arguments(argv):
     parser.add_argument("model", metavar="RUN_DIR_OR_MODEL", help="a run directory or a .keras file")
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders of images")
     parser.add_argument("--output", required=True, metavar="DIR", help="folder for the restored PNGs")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace PNGs an earlier restore wrote there (never an input)")
     task = parser.add_mutually_exclusive_group()
     task.add_argument("--scale", type=int, choices=(2, 3, 4),
                       help="super-resolution factor of a bare .keras file")
@@ -75,7 +80,8 @@ def main(argv=None):
     arguments = parse_arguments(argv)
     try:
         source, sigma = resolve(arguments)
-        jobs = plan_jobs(arguments.inputs, arguments.output)
+        jobs = plan_jobs(arguments.inputs, arguments.output, arguments.overwrite,
+                         [source.model_file])
         predictor = load_predictor(source)
         if predictor.noise_level and sigma is None:
             raise ValueError(f"{source.model_file} takes a noise-level map: give --sigma")

@@ -140,3 +140,67 @@ def test_a_run_directory_brings_its_task_and_checkpoint(sr_model, inputs, tmp_pa
     assert np.abs(restored - direct(model, image)).max() <= 1
     assert restore.main([str(run_dir), str(folder), "--sigma", "25", "--output", str(tmp_path / "x")]) == 2
     assert "--sigma is for denoising" in capsys.readouterr().err
+
+
+def test_restoring_into_the_inputs_folder_leaves_every_input_unchanged(sr_model, inputs, tmp_path,
+                                                                       capsys):
+    """The photo's own folder as --output: refused before the model loads, even with --overwrite."""
+    path, _ = sr_model
+    folder, _ = inputs
+    before = {entry.name: entry.read_bytes() for entry in folder.iterdir()}
+    for given in ([str(folder / "rgb.png")], [str(folder)]):
+        for extra in ([], ["--overwrite"]):
+            status = restore.main([str(path), *given, "--scale", "2", "--output", str(folder), *extra])
+            assert status == 2
+            error = capsys.readouterr().err
+            assert f"would be written over the input {folder / 'gray.png'}" in error or (
+                f"{folder / 'rgb.png'} would be written over the input {folder / 'rgb.png'}" in error)
+            assert len(error.strip().splitlines()) == 1
+    assert {entry.name: entry.read_bytes() for entry in folder.iterdir()} == before
+
+
+def test_an_input_reached_through_a_link_is_still_an_input(sr_model, inputs, tmp_path, capsys):
+    path, _ = sr_model
+    folder, _ = inputs
+    output = tmp_path / "out"
+    output.mkdir()
+    (output / "rgb.png").symlink_to(folder / "rgb.png")
+    before = (folder / "rgb.png").read_bytes()
+    assert restore.main([str(path), str(folder / "rgb.png"), "--scale", "2", "--output",
+                         str(output), "--overwrite"]) == 2
+    assert f"would be written over the input {folder / 'rgb.png'}" in capsys.readouterr().err
+    assert (folder / "rgb.png").read_bytes() == before
+
+
+def test_an_earlier_output_is_replaced_only_with_overwrite(sr_model, inputs, tmp_path, capsys):
+    path, _ = sr_model
+    folder, _ = inputs
+    output = tmp_path / "out"
+    output.mkdir()
+    (output / "rgb.png").write_bytes(b"an earlier result")
+    command = [str(path), str(folder / "rgb.png"), "--scale", "2", "--output", str(output)]
+    assert restore.main(command) == 2
+    assert f"{output / 'rgb.png'} exists already; give --overwrite" in capsys.readouterr().err
+    assert (output / "rgb.png").read_bytes() == b"an earlier result"
+    assert restore.main(command + ["--overwrite"]) == 0
+    assert read_image(output / "rgb.png").shape == (40, 56, 3)
+
+
+def test_inputs_are_read_before_the_model_loads(inputs, tmp_path, capsys):
+    """An image that does not decode, or an output below a file, stops the command first.
+
+    The model named is not a model at all, so loading it would fail with another message.
+    """
+    folder, _ = inputs
+    (tmp_path / "text.keras").write_text("not a model")
+    (folder / "fake.png").write_text("not an image")
+    assert restore.main([str(tmp_path / "text.keras"), str(folder), "--scale", "2", "--output",
+                         str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert f"{folder / 'fake.png'}" in error and len(error.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+    (folder / "fake.png").unlink()
+    (tmp_path / "afile").write_text("")
+    assert restore.main([str(tmp_path / "text.keras"), str(folder), "--scale", "2", "--output",
+                         str(tmp_path / "afile" / "out")]) == 2
+    assert f"expected a folder, but {tmp_path / 'afile'} is a file" in capsys.readouterr().err

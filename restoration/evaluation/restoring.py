@@ -12,6 +12,7 @@ import numpy as np
 
 from data.images import IMAGE_EXTENSIONS
 from data.images import encode_png
+from data.images import image_size
 from data.images import list_images
 from data.images import read_image
 from restoration import runs
@@ -19,6 +20,7 @@ from restoration.evaluation.protocol import match_input_channels
 from restoration.evaluation.protocol import match_reference_channels
 from restoration.evaluation.protocol import predict_tiled
 from restoration.evaluation.protocol import to_uint8
+from restoration.evaluation.targets import check_targets
 
 # Images with a side longer than this many input pixels are tiled unless a tile is given.
 AUTO_TILE = 512
@@ -32,20 +34,26 @@ class Job:
     target: pathlib.Path
 
 
-def plan_jobs(inputs, output_dir):
+def plan_jobs(inputs, output_dir, overwrite=False, model_files=()):
     """Lists the images to restore and their output files, checking everything first.
+
+    Every input's header is read (not its pixels), and no output may be an
+    input; an existing output is replaced only with `overwrite`.
 
     Args:
         inputs: image files and folders (not searched recursively).
         output_dir: folder for the outputs, `<output_dir>/<input stem>.png`.
+        overwrite: whether outputs that exist already (never inputs) may be replaced.
+        model_files: the files the model comes from, which are inputs too.
 
     Returns:
         List of `Job`, in the order given (a folder's images by name).
 
     Raises:
         FileNotFoundError: an input does not exist.
-        ValueError: an input is not an image, a folder holds none, or two
-            inputs would write the same output file.
+        ValueError: an input is not an image, a folder holds none, two
+            inputs would write the same output file, or an output would
+            replace an input or (without `overwrite`) an existing file.
     """
     output_dir = pathlib.Path(output_dir)
     jobs, targets = [], {}
@@ -70,6 +78,9 @@ def plan_jobs(inputs, output_dir):
                                  "restore them into different --output folders")
             targets[target] = source
             jobs.append(Job(source, target))
+    for job in jobs:
+        image_size(job.source)
+    check_targets(targets, [*targets.values(), *model_files], overwrite, "--output")
     return jobs
 
 

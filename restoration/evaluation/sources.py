@@ -16,7 +16,9 @@ import pathlib
 import re
 
 from data import grid
+from data.builtin import builtin_names
 from data.images import encode_png
+from data.images import list_images
 from data.testsets import find_set
 from data.testsets import get_image_set
 from restoration import runs
@@ -27,6 +29,7 @@ from restoration.evaluation.predictors import Task
 from restoration.evaluation.predictors import baseline_predictor
 from restoration.evaluation.predictors import evaluate_predictor
 from restoration.evaluation.predictors import model_predictor
+from restoration.evaluation.targets import check_targets
 
 BASELINES = ("bicubic", "noisy")
 
@@ -218,6 +221,8 @@ def evaluate_paths(
     progress=None,
     grid=None,
     images_dir=None,
+    overwrite=False,
+    output_file=None,
 ):
     """Scores run directories, `.keras` files and baselines on test sets.
 
@@ -243,6 +248,12 @@ def evaluate_paths(
         grid: names of the task's grid cells (`data.grid`) to score each set
             under, or `()` for the whole grid; `None` scores the benchmark
             input only. Results are then keyed `"<set>/<cell>"`.
+        images_dir: folder for the restored images (`<images_dir>/<set>/<image>.png`),
+            `""` for `<run_dir>/evaluation/images`, `None` to save none.
+        overwrite: whether files that exist at the outputs named (`images_dir`,
+            `per_image_dir`, `output_file`) may be replaced; an input never may.
+        output_file: the file the caller will write the scores to, checked
+            with the other outputs before anything is scored.
 
     Returns:
         Dict keyed by path as given, each a dict keyed by set name (or
@@ -258,6 +269,7 @@ def evaluate_paths(
              for source in sources]
     several = len(labels) > 1
     image_folders = [_images_folder(source, images_dir, several) for source in sources]
+    _check_outputs(plans, image_folders, per_image_dir, output_file, overwrite)
     results = {}
     for (source, set_names, root, cells), images_folder in zip(plans, image_folders):
         predictor = load_predictor(source)
@@ -278,6 +290,39 @@ def evaluate_paths(
                 if progress is not None:
                     progress(source.label, key, result)
     return results
+
+
+def _set_files(set_name, root):
+    """`(name, file)` of each image a set is scored on, without decoding (no file for builtin)."""
+    if set_name == BUILTIN_SET:
+        return [(name, None) for name in builtin_names("test")]
+    return [(path.stem, path) for path in list_images(find_set(set_name, root))]
+
+
+def _check_outputs(plans, image_folders, per_image_dir, output_file, overwrite):
+    """Checks every file the user's output options name against the inputs, before any scoring."""
+    several = len(plans) > 1
+    inputs, images, tables = [], [], []
+    for (source, set_names, root, cells), images_folder in zip(plans, image_folders, strict=True):
+        if source.model_file is not None:
+            inputs.append(source.model_file)
+        if source.config is not None:
+            inputs.append(pathlib.Path(source.label) / runs.CONFIG_FILE)
+        table_folder = None if per_image_dir is None else _per_image_folder(source, per_image_dir,
+                                                                            several)
+        for set_name in set_names:
+            files = _set_files(set_name, root)
+            inputs += [path for _, path in files if path is not None]
+            for cell in cells:
+                key = set_name if cell is None else f"{set_name}/{cell.name}"
+                if images_folder is not None:
+                    folder = images_folder / key.replace("/", "_")
+                    images += [folder / f"{pathlib.Path(name).stem}.png" for name, _ in files]
+                if table_folder is not None:
+                    tables.append(table_folder / f"{key.replace('/', '_')}.csv")
+    for targets, option in ((images, "--save-images"), (tables, "--per-image-csv"),
+                            ([output_file] if output_file else [], "--output")):
+        check_targets(targets, inputs, overwrite, option)
 
 
 def _grid_cells(source, names):
