@@ -148,8 +148,9 @@ def _layer_reach(layer, inputs):
         return _Reach(radius, spacing, math.lcm(multiple, _whole(spacing * layer.multiple, layer)))
     raise ValueError(
         f"The receptive field of layer {layer.name!r} ({type(layer).__name__}) is not known. "
-        "Expected convolutions, shuffles, interpolation, padding and pointwise layers; give "
-        "evaluation.tile_overlap explicitly for this model."
+        "Expected convolutions, shuffles, interpolation, padding and pointwise layers; to tile "
+        "this model, give the overlap (--tile-overlap, or evaluation.tile_overlap in a config), "
+        "or score whole images."
     )
 
 

@@ -328,3 +328,76 @@ def test_saved_images_are_the_scored_outputs(run_dir, model_file, data_root, tmp
     assert "Expected a folder after --save-images" in capsys.readouterr().err
     assert evaluate.main(command + ["--save-images", str(tmp_path / "out"), "--no-ssim"]) == 0
     assert len(list((tmp_path / "out" / "Set5").glob("*.png"))) == 5
+
+
+def test_outputs_never_land_on_inputs_and_replace_files_only_when_asked(
+        run_dir, model_file, data_root, tmp_path, capsys):
+    """Every output option is checked before scoring: inputs never, earlier outputs with --overwrite."""
+    command = [str(model_file), "--scale", "2", "--sets", "Set5", "--data-root", str(data_root),
+               "--no-ssim"]
+    before = {path: path.read_bytes() for path in sorted(data_root.rglob("*.png"))}
+    model_bytes = model_file.read_bytes()
+    refused = {
+        # The data root as the image folder: Set5/image0.png would be a test image.
+        "--save-images": [str(data_root)],
+        "--output": [str(model_file)],
+        "--per-image-csv": [str(data_root)],
+    }
+    (data_root / "Set5.csv").symlink_to(data_root / "Set5" / "image0.png")
+    for option, value in refused.items():
+        for extra in ([], ["--overwrite"]):
+            assert evaluate.main(command + [option, *value, *extra]) == 2
+            captured = capsys.readouterr()
+            assert "would be written over the input" in captured.err
+            assert len(captured.err.strip().splitlines()) == 1 and "| Set5 |" not in captured.out
+    (data_root / "Set5.csv").unlink()
+    assert {path: path.read_bytes() for path in sorted(data_root.rglob("*.png"))} == before
+    assert model_file.read_bytes() == model_bytes
+
+    scores = tmp_path / "scores.json"
+    scores.write_text("earlier scores")
+    assert evaluate.main(command + ["--output", str(scores)]) == 2
+    assert f"--output: {scores} exists already; give --overwrite" in capsys.readouterr().err
+    assert scores.read_text() == "earlier scores"
+    assert evaluate.main(command + ["--output", str(scores), "--overwrite"]) == 0
+    assert "Set5" in json.loads(scores.read_text())
+    # A run's own image folder: the second evaluation asks before replacing the first's images.
+    assert evaluate.main([str(run_dir), "--save-images", "--no-ssim"]) == 0
+    assert evaluate.main([str(run_dir), "--save-images", "--no-ssim"]) == 2
+    assert "exists already; give --overwrite" in capsys.readouterr().err
+    assert evaluate.main([str(run_dir), "--save-images", "--no-ssim", "--overwrite"]) == 0
+
+
+@pytest.mark.parametrize("where", ["folder", "below_a_file"])
+def test_an_unwritable_output_is_found_before_scoring(model_file, data_root, tmp_path, capsys,
+                                                      where):
+    (tmp_path / "afile").write_text("")
+    output = {"folder": tmp_path, "below_a_file": tmp_path / "afile" / "scores.json"}[where]
+    status = evaluate.main([str(model_file), "--scale", "2", "--sets", "Set5", "--data-root",
+                            str(data_root), "--output", str(output)])
+    captured = capsys.readouterr()
+    assert status == 2 and "| Set5 |" not in captured.out
+    expected = {"folder": f"--output: {tmp_path} is a folder where a file is to be written",
+                "below_a_file": f"expected a folder, but {tmp_path / 'afile'} is a file"}[where]
+    assert expected in captured.err
+
+
+def test_a_layer_of_unknown_reach_matters_only_when_tiling(data_root, tmp_path, capsys):
+    """A bare .keras with an Identity layer scores whole images; tiles need an explicit overlap."""
+    import keras
+
+    from sr_models.layers import PixelShuffle
+
+    inputs = keras.Input((None, None, 3))
+    features = keras.layers.Conv2D(12, 3, padding="same")(keras.layers.Identity()(inputs))
+    outputs = PixelShuffle(2)(features)
+    path = tmp_path / "identity_up.keras"
+    keras.Model(inputs, outputs).save(path)
+    command = [str(path), "--scale", "2", "--sets", "Set5", "--data-root", str(data_root), "--no-ssim"]
+    assert evaluate.main(command) == 0
+    whole = capsys.readouterr().out
+    assert evaluate.main(command + ["--tile", "8"]) == 2
+    error = capsys.readouterr().err
+    assert "layer 'identity' (Identity) is not known" in error and "--tile-overlap" in error
+    assert evaluate.main(command + ["--tile", "8", "--tile-overlap", "4"]) == 0
+    assert "| Set5 | 5 |" in whole

@@ -141,8 +141,31 @@ def model_predictor(model, task, model_file=None):
             feed = feed if noise_level else [feed]
             return call(*(tf.constant(part, tf.float32) for part in feed)).numpy().astype(np.float32)
 
-    return Predictor(predict, dataclasses.replace(task, channels=channels), model_file,
-                     sr_models.receptive_field(model), noise_level)
+    try:
+        field = sr_models.receptive_field(model)
+    except ValueError as error:
+        field = UnknownField(str(error))
+    return Predictor(predict, dataclasses.replace(task, channels=channels), model_file, field,
+                     noise_level)
+
+
+@dataclasses.dataclass(frozen=True)
+class UnknownField:
+    """The `Field` of a network with a layer of unknown reach: whole images, or a given overlap.
+
+    Args:
+        reason: why the receptive field is not known, naming the layer.
+    """
+
+    reason: str
+
+    def tile(self, tile):
+        return tile
+
+    def overlap(self, requested=None):
+        if requested is None:
+            raise ValueError(self.reason)
+        return requested
 
 
 def baseline_predictor(task):

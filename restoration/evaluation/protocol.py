@@ -226,6 +226,10 @@ def evaluate_sr(
     """
     entries, seconds = [], 0.0
     for name, hr_image in images:
+        if min(hr_image.shape[:2]) <= 2 * scale:
+            # Modcrop and the border of `scale` pixels would leave nothing to score.
+            raise ValueError(f"Cannot score image {name}: expected sides longer than {2 * scale} "
+                             f"pixels at x{scale}, received {hr_image.shape[0]}x{hr_image.shape[1]}")
         reference = modcrop(hr_image, scale)
         if cell is None:
             low_resolution = bicubic_downscale(reference, scale)

@@ -146,9 +146,11 @@ def test_prediction_time_is_counted_per_image_with_every_tile(monkeypatch):
 
 def test_an_image_too_small_to_score_is_named():
     """An image smaller than the border it must lose is an error naming the image."""
-    images = [("fine", random_image((40, 40, 3), 1)), ("tiny", random_image((4, 4, 3), 2))]
-    with pytest.raises(ValueError, match="Cannot score image tiny"):
-        evaluate_sr(bicubic_predictor(2), images, 2, compute_ssim=False)
+    for shape in ((4, 4, 3), (1, 1, 3), (1, 40, 1)):
+        images = [("fine", random_image((40, 40, 3), 1)), ("tiny", random_image(shape, 2))]
+        with pytest.raises(ValueError, match=f"Cannot score image tiny: expected sides longer "
+                                             f"than 4 pixels at x2, received {shape[0]}x{shape[1]}"):
+            evaluate_sr(bicubic_predictor(2), images, 2, compute_ssim=False)
 
 
 @pytest.mark.parametrize("set_name", sorted(REFERENCE_NOISY_INPUT))
