@@ -112,6 +112,7 @@ def run_experiment(experiment, plan, output_root, args):
     from restoration.reporting.report import write_report
     from restoration.reporting.tensorboard import write_experiment_summary
     from restoration.training import distribution
+    from restoration.training import memory
     from restoration.training import train_run
     from restoration.training.callbacks import Diverged
 
@@ -125,6 +126,10 @@ def run_experiment(experiment, plan, output_root, args):
             distribution.initialize_processes()
         for config in configs:
             distribution.check_batch(config.data.batch_size, config.training.distribution)
+        # One run per arm: seeds do not change what a step holds.
+        limit, where = memory.device_memory()
+        for config in {config.run.arm: config for config in configs}.values():
+            memory.check_fits(config, limit, where)
     except ValueError as error:
         print(f"error: {experiment.source}: {error}", file=sys.stderr)
         return 2

@@ -197,8 +197,12 @@ def _replacing(path, suffix):
     is readable by everyone (mkstemp would make it private to its owner).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    except OSError as error:
+        # A read-only or full folder: the file the user asked for, not its temporary, is named.
+        raise _with_path(error, path) from error
     os.close(handle)
     try:
         yield temporary
@@ -232,15 +236,16 @@ def write_json_atomically(path, data, allow_nan=True):
     write_text_atomically(path, json.dumps(data, indent=2, allow_nan=allow_nan) + "\n")
 
 
-def read_json(path, default=None):
+def read_json(path, default=None, remedy="Delete it to start over."):
     """Reads a JSON file this project wrote.
 
     Args:
         path: The file.
         default: Returned when the file does not exist.
+        remedy: What the user can do about a damaged file, for the message.
 
     Returns:
-        The parsed value; a file that does not parse is a `ValueError` naming it.
+        The parsed value; a file that does not parse is a `RunError` naming it.
     """
     path = Path(path)
     if not path.exists():
@@ -248,7 +253,7 @@ def read_json(path, default=None):
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise RunError(f"{path}: not valid JSON ({error}). Delete it to start over.") from None
+        raise RunError(f"{path}: not valid JSON ({error}). {remedy}") from None
 
 
 def save_model_atomically(model, path):
@@ -280,12 +285,26 @@ def load_keras_model(model_file, compile=False):
 
     `compile=True` also restores the optimizer and its state, to resume
     training; the caller must then have imported the learning-rate schedule
-    (`restoration.training.schedules`), as training does.
+    (`restoration.training.schedules`), as training does. Keras' safe mode
+    stays on: a file that is not a `.keras` archive, or whose layers name
+    something other than a layer (a lambda, a Python function), is a
+    `ValueError` naming the file, and nothing in it runs.
     """
+    import zipfile
+
     import keras
 
     # Imported for their side effect: registering custom layers for deserialisation.
     import dropblock  # noqa: F401
     import sr_models  # noqa: F401
 
-    return keras.saving.load_model(model_file, compile=compile)
+    if Path(model_file).is_file() and not zipfile.is_zipfile(model_file):
+        raise ValueError(f"{model_file}: expected a .keras file (a zip archive), received a file "
+                         "that is not one (damaged, cut short, or of another format)")
+    try:
+        return keras.saving.load_model(model_file, compile=compile)
+    except TypeError as error:
+        # A config whose class is not a Keras object (`module: os, class_name: system`).
+        reason = str(error).split("\n")[0].split(". Full config")[0]
+        raise ValueError(f"{model_file}: expected a model of Keras layers, received a layer "
+                         f"Keras cannot rebuild ({reason})") from None

@@ -190,11 +190,19 @@ def _convert(hint, value, key, metadata, source):
         return build_section(hint, value, key, source)
     converted = _convert_plain(hint, value, key, source)
     if converted is _INVALID or not metadata.get("check", lambda _: True)(converted):
-        raise ConfigError(source, key, expected, describe(value))
+        raise ConfigError(source, key, _bounded(expected, value), describe(value))
     return converted
 
 
 _INVALID = object()
+# Beyond 64 bits no counter, seed or size of this project fits (TensorFlow would overflow).
+_INT_LIMIT = 2**63
+
+
+def _bounded(expected, value):
+    """`expected`, stating the 64-bit bound when `value` is an integer beyond it."""
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    return f"{expected}, below 2^63" if is_int and abs(value) >= _INT_LIMIT else expected
 
 
 def _convert_member(hint, value, key, metadata, expected, source):
@@ -207,7 +215,7 @@ def _convert_member(hint, value, key, metadata, expected, source):
             if not metadata.get("check", lambda _: True)(converted):
                 break
             return converted
-    raise ConfigError(source, key, expected, describe(value))
+    raise ConfigError(source, key, _bounded(expected, value), describe(value))
 
 
 def _convert_plain(hint, value, key, source):
@@ -230,9 +238,8 @@ def _convert_plain(hint, value, key, source):
     if hint is bool:
         return value if isinstance(value, bool) else _INVALID
     if hint is int:
-        # Beyond 64 bits no counter, seed or size of this project fits (TensorFlow would overflow).
         is_int = isinstance(value, int) and not isinstance(value, bool)
-        return value if is_int and -(2**63) <= value < 2**63 else _INVALID
+        return value if is_int and -_INT_LIMIT <= value < _INT_LIMIT else _INVALID
     if hint is float:
         is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
         return float(value) if is_number and math.isfinite(value) else _INVALID

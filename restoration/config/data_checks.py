@@ -10,6 +10,7 @@ file headers, so the check costs milliseconds even for large sets.
 import functools
 
 from data.builtin import load_builtin
+from data.images import ImageError
 from data.images import image_size
 from data.images import list_images
 from data.testsets import find_set
@@ -39,7 +40,7 @@ def check_data_on_disk(config, source):
 def _find_set(name, root, key, source):
     try:
         return find_set(name, root)
-    except FileNotFoundError as error:
+    except (FileNotFoundError, ImageError) as error:
         raise ConfigError(source, key, f"an image set on disk ({error})", describe(name)) from None
 
 
@@ -57,6 +58,10 @@ def _source_sizes(data_source, root, key, source):
         except FileNotFoundError:
             raise ConfigError(source, f"{key}.path", "an existing folder of images",
                               describe(data_source.path)) from None
+        except ImageError as error:
+            # A symbolic link to nothing: an image the folder means to hold but cannot.
+            raise ConfigError(source, f"{key}.path", "a folder of readable images",
+                              str(error)) from None
         if not paths:
             raise ConfigError(source, f"{key}.path", "a folder that holds png, jpg, bmp or tif "
                               "images", f"{describe(data_source.path)}, which holds none")

@@ -24,6 +24,7 @@ from restoration.config.conversion import spec
 from restoration.config.conversion import to_plain
 from restoration.config.conversion import unique
 from restoration.config.data_checks import check_data_on_disk
+from restoration.config.loading import KIND_KEYS
 from restoration.config.loading import ConfigError
 from restoration.config.loading import apply_override
 from restoration.config.loading import describe
@@ -216,17 +217,26 @@ def _origins(value, prefix, origin):
 
 
 def _blamed(error, origins, source):
-    """`error` with the file that wrote its key as the source, where that is another file."""
+    """`error` with the file that wrote its key as the source, where that is another file.
+
+    A key the file wrote beside a kind key (`model.name`) an override changed
+    stays blamed on the override, with a hint: the file's keys of the old kind remain.
+    """
     if error.source != source or not error.key:
         return error
     parts = tuple(re.sub(r"\[\d+\]", "", error.key).split("."))
-    for length in range(len(parts), 0, -1):
-        if parts[:length] in origins:
-            origin = origins[parts[:length]]
-            if origin == source:
-                return error
-            return ConfigError(origin, error.key, error.expected, error.received)
-    return error
+    origin = next((origins[parts[:length]] for length in range(len(parts), 0, -1)
+                   if parts[:length] in origins), source)
+    if origin == source:
+        return error
+    section = ".".join(parts[:-1])
+    for kind in KIND_KEYS:
+        if len(parts) > 1 and origins.get((*parts[:-1], kind)) == source:
+            # `--set model.name=srresnet` keeps the file's other model keys, such as EDSR's res_scale.
+            hint = (f" (the file's other {section} keys stay when --set changes {section}.{kind}: "
+                    f"set the whole section, --set '{section}={{{kind}: ..., ...}}')")
+            return ConfigError(source, error.key, error.expected + hint, error.received)
+    return ConfigError(origin, error.key, error.expected, error.received)
 
 
 def _resolve_arm(tree, experiment, arm, arm_overrides, source):

@@ -15,7 +15,7 @@ import yaml
 # Keys that select which kind of section a mapping describes (model name,
 # data source, task type). When an override mapping names a different kind,
 # the old keys would not apply to it, so the override replaces the section.
-_KIND_KEYS = ("name", "source", "type")
+KIND_KEYS = ("name", "source", "type")
 
 
 class ConfigError(ValueError):
@@ -68,6 +68,8 @@ def describe(value):
 # below what would hang the loader (aliases of aliases expand exponentially).
 MAX_VALUES = 100_000
 MAX_DEPTH = 50
+# Digits of an integer literal: 2^63 has 19, and no count, size or seed here needs more.
+MAX_DIGITS = 30
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
@@ -92,6 +94,24 @@ class _StrictLoader(yaml.SafeLoader):
                     )
                 seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_int(self, node):
+        # Python refuses to convert integers of over 4,300 digits; far fewer are ever meant.
+        digits = sum(character.isdigit() for character in node.value)
+        if digits > MAX_DIGITS:
+            raise _TooManyDigits(digits, node.start_mark.line + 1)
+        return super().construct_yaml_int(node)
+
+
+class _TooManyDigits(Exception):
+    """An integer literal longer than `MAX_DIGITS` digits, at a line of the document."""
+
+    def __init__(self, digits, line):
+        super().__init__(digits, line)
+        self.digits, self.line = digits, line
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", _StrictLoader.construct_yaml_int)
 
 
 _StrictLoader.add_implicit_resolver(
@@ -119,6 +139,9 @@ def parse_yaml(text, source):
     except RecursionError:
         raise ConfigError(source, "", f"at most {MAX_DEPTH} levels of nesting",
                           "nesting too deep to read") from None
+    except _TooManyDigits as error:
+        raise ConfigError(source, "", f"integers of at most {MAX_DIGITS} digits",
+                          f"one of {error.digits:,} digits on line {error.line}") from None
     _check_size(tree, source)
     return tree
 
@@ -251,5 +274,5 @@ def _assign(root, node, parts, value, allowed_keys, source):
 def _switches_kind(existing, value):
     """Whether an override mapping selects a different kind of section."""
     return any(
-        key in value and key in existing and value[key] != existing[key] for key in _KIND_KEYS
+        key in value and key in existing and value[key] != existing[key] for key in KIND_KEYS
     )

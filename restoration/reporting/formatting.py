@@ -243,6 +243,10 @@ def format_gain_table(report):
         The table, a string with one line per test set and arm.
     """
     level = f"{report['level'] * 100:g} %"
+    if not report["sets"]:
+        # Every run diverged or is missing: there is nothing to tabulate, only what happened.
+        return "\n".join(["No run has test scores yet, so there is no gain to show.",
+                          *_unscored_runs(report)])
     rows = [["set", "arm", "seeds", "PSNR (dB)", "SSIM", f"gain (dB) [{level} CI]"]]
     rows[0] += ["bootstrap p", "Wilcoxon p"]
     for test_set in report["sets"]:
@@ -258,11 +262,18 @@ def format_gain_table(report):
                  "that a gain survives retraining.")
     for arm, summary in report["arms"].items():
         lines += [f"warning: {arm}: {warning}" for warning in summary.get("warnings", [])]
+    lines += _unscored_runs(report)
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _unscored_runs(report):
+    """A line each for the missing and the diverged runs of a report, when there are any."""
+    lines = []
     if report["missing_runs"]:
         lines.append(f"{len(report['missing_runs'])} run(s) missing; see report.md.")
     if report.get("diverged_runs"):
         lines.append(f"{len(report['diverged_runs'])} run(s) diverged, not scored; see report.md.")
-    return "\n".join(line.rstrip() for line in lines)
+    return lines
 
 
 def _gain_seeds(report, arm):

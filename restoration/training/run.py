@@ -14,6 +14,7 @@ import dropblock
 from data import grid
 from dropblock.schedule import optimizer_step
 from restoration import runs
+from restoration.config import ConfigError
 from restoration.config import RunConfig
 from restoration.config.conversion import to_plain
 from restoration.config.regularizers import DropBlockConfig
@@ -44,20 +45,43 @@ def dtype_policy(name):
         keras.config.set_dtype_policy(previous)
 
 
+def differing_keys(recorded, given, prefix=""):
+    """Dotted keys whose values differ between two plain config trees, in tree order."""
+    if not (isinstance(recorded, dict) and isinstance(given, dict)):
+        return [] if recorded == given else [prefix or "(the whole config)"]
+    keys = list(dict.fromkeys([*recorded, *given]))
+    return [difference for key in keys
+            for difference in differing_keys(recorded.get(key), given.get(key),
+                                             f"{prefix}.{key}" if prefix else key)]
+
+
 def check_resumable(config, run_dir):
     """Refuses to resume a run directory that another config has trained.
 
-    A directory whose config differs but that holds no checkpoint yet has
-    trained nothing, so it is started over with the new config.
+    `output.root` says where the directory is, not what it trained, so a run
+    moved or copied to another root resumes. A directory whose config differs
+    but that holds no checkpoint yet has trained nothing, so it is started
+    over with the new config; so is one whose config.yaml cannot be read.
     """
     path = run_dir / runs.CONFIG_FILE
-    if not path.exists() or RunConfig.from_file(run_dir).to_dict() == config.to_dict():
+    if not path.exists():
         return
-    if runs.checkpoints(run_dir):
+    try:
+        recorded = RunConfig.from_file(run_dir).to_dict()
+    except ConfigError as error:
+        if runs.checkpoints(run_dir):
+            raise runs.RunError(
+                f"{error}. The checkpoints beside it were trained with the configuration it "
+                f"held: restore it, or delete {run_dir} to start over") from None
+        return
+    given = config.to_dict()
+    keys = [key for key in differing_keys(recorded, given) if key.split(".")[0] != "output"]
+    if keys and runs.checkpoints(run_dir):
+        shown = ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
         raise runs.RunError(
-            f"{path} was written by a different configuration. Resuming would mix "
-            "two experiments: use another experiment name, or delete the run directory "
-            "to start over."
+            f"{path} was written by a different configuration (it differs in {shown}). "
+            "Resuming would mix two experiments: use another experiment name, or delete the "
+            "run directory to start over."
         )
 
 

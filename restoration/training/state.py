@@ -90,10 +90,14 @@ def save_state(run_dir, model, state, step):
     runs.write_json_atomically(path, {"checkpoints": records[-_RECORDS:]})
 
 
+# The checkpoints need their records to resume exactly: without the file the run starts over.
+_DAMAGED = "The run cannot resume exactly: delete the run directory to start it over."
+
+
 def restore_state(run_dir, model, step):
     """Restores the generators of a loaded checkpoint at `step`; returns its `RunState`."""
     path = run_dir / runs.STATE_FILE
-    legacy = runs.read_json(path, default={})
+    legacy = runs.read_json(path, default={}, remedy=_DAMAGED)
     if isinstance(legacy, dict) and legacy.get("step") == step and "checkpoints" not in legacy:
         # Written before generator states were kept: resumable, but not exactly.
         print(f"warning: {path} holds no random-generator states; {run_dir} resumes with new "
@@ -103,7 +107,7 @@ def restore_state(run_dir, model, step):
     if record is None:
         raise runs.RunError(
             f"{path} has no record of step {step}, the step of the checkpoint it resumes from. "
-            "The run cannot resume exactly: delete the run directory to start it over."
+            + _DAMAGED
         )
     saved = record["seed_generators"]
     generators = dict(seed_generators(model))
@@ -118,5 +122,5 @@ def restore_state(run_dir, model, step):
 
 
 def _records(path):
-    state = runs.read_json(path, default={"checkpoints": []})
+    state = runs.read_json(path, default={"checkpoints": []}, remedy=_DAMAGED)
     return list(state.get("checkpoints", [])) if isinstance(state, dict) else []

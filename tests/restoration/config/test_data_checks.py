@@ -66,6 +66,22 @@ def test_unreadable_image_is_named(tmp_path):
     assert raised.value.key == "data.train"
 
 
+@pytest.mark.parametrize("link", ["broken", "loop"])
+def test_a_dangling_link_in_a_training_folder_or_set_is_named(tmp_path, link):
+    """A symbolic link to nothing (or to itself) is a ConfigError naming it, at load."""
+    folder = image_folder(tmp_path / "train", [(40, 40, 3)])
+    target = tmp_path / "gone.png" if link == "broken" else folder / "dead.png"
+    (folder / "dead.png").symlink_to(target)
+    with pytest.raises(ConfigError, match="Broken symbolic links in .*train: dead.png") as raised:
+        load_config(write(tmp_path, train={"source": "folder", "path": str(folder)}))
+    assert raised.value.key == "data.train.path"
+    image_folder(tmp_path / "Set5", [(30, 30, 3)] * 4)
+    (tmp_path / "Set5" / "dead.png").symlink_to(tmp_path / "gone.png")
+    with pytest.raises(ConfigError, match="dead.png") as raised:
+        load_config(write(tmp_path, root=str(tmp_path), test_sets=["Set5"]))
+    assert raised.value.key == "data.test_sets[0]"
+
+
 def test_sets_are_looked_up_under_the_data_root(tmp_path):
     """A named set must be under data.root; the message gives the download command."""
     with pytest.raises(ConfigError) as raised:

@@ -372,3 +372,13 @@ def test_blind_training_keys_belong_to_their_task():
     with pytest.raises(ConfigError) as raised:
         load_config(CONFIGS / "tiny_sr.yaml", ["data.noise_range=[0, 50]"], check_data=False)
     assert raised.value.key.endswith("data.noise_range")
+
+
+def test_an_override_that_changes_the_model_is_blamed_for_the_keys_it_leaves():
+    """`--set model.name=srresnet` keeps EDSR's res_scale: the message names the override."""
+    with pytest.raises(ConfigError) as raised:
+        load_config(CONFIGS / "tiny_test.yaml", ["model.name=srresnet"], check_data=False)
+    message = str(raised.value)
+    assert message.startswith(f"{CONFIGS / 'tiny_test.yaml'} (with model.name=srresnet): "
+                              "model.res_scale: expected a key among")
+    assert "set the whole section, --set 'model={name: ..., ...}'" in message

@@ -1,5 +1,6 @@
 """Hostile or odd YAML: each case a ConfigError naming the file, none a hang or a traceback."""
 
+import re
 import time
 
 import pytest
@@ -98,3 +99,24 @@ def test_one_set_spelled_twice_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="each set once") as raised:
         load_config(path, check_data=False)
     assert raised.value.key == "data.test_sets[2]"
+
+
+def test_an_integer_of_thousands_of_digits_is_one_config_error(tmp_path):
+    """Python cannot even convert 5,000 digits; the loader stops at 30 and names the line."""
+    from restoration.config.loading import MAX_DIGITS
+
+    assert parse_yaml(f"a: {'9' * MAX_DIGITS}", "test.yaml") == {"a": int("9" * MAX_DIGITS)}
+    with pytest.raises(ConfigError) as raised:
+        parse_yaml(f"a: 1\nb: {'9' * 5000}\n", "test.yaml")
+    assert str(raised.value) == (f"test.yaml: expected integers of at most {MAX_DIGITS} digits, "
+                                 "received one of 5,000 digits on line 2")
+
+
+@pytest.mark.parametrize("key, value, expected", [
+    ("training.log_every", 10**20, "training.log_every: expected an integer > 0, below 2^63, "
+                                   "received 100000000000000000000"),
+    ("experiment.seeds", [2**64], "experiment.seeds[0]: expected an integer, below 2^63"),
+])
+def test_an_integer_beyond_64_bits_is_refused_with_the_bound(key, value, expected):
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        load_config(CONFIGS / "tiny_test.yaml", [f"{key}={value}"], check_data=False)

@@ -189,6 +189,17 @@ def test_gain_table_lists_every_set_and_arm(experiment):
     assert f"{gain['mean']:+.3f} [{gain['low']:+.3f}, {gain['high']:+.3f}]" in dropblock
 
 
+def test_gain_table_of_an_experiment_where_every_run_diverged_says_so(experiment):
+    """No scores at all: one sentence and the count of diverged runs, not a bare header."""
+    for results in experiment.glob("*/seed*/results.json"):
+        (results.parent / "diverged.json").write_text(json.dumps({"step": 3, "what": "loss nan"}))
+        results.unlink()
+    assert format_gain_table(build_report(experiment, resamples=200)).splitlines() == [
+        "No run has test scores yet, so there is no gain to show.",
+        f"{2 * len(SEEDS)} run(s) diverged, not scored; see report.md.",
+    ]
+
+
 def test_collect_runs_without_manifest_names_the_directory(tmp_path):
     """A directory without experiment.json raises an error naming it."""
     with pytest.raises(FileNotFoundError, match="No experiment.json"):

@@ -57,8 +57,32 @@ def test_a_run_directory_with_another_config_resumes_only_before_any_checkpoint(
     (tmp_path / runs.LATEST_CHECKPOINT).parent.mkdir(parents=True)
     (tmp_path / runs.LATEST_CHECKPOINT).write_bytes(b"checkpoint")
     check_resumable(config, tmp_path)
-    with pytest.raises(ValueError, match="different configuration"):
+    with pytest.raises(ValueError, match=r"different configuration \(it differs in training.steps\)"):
         check_resumable(other, tmp_path)
+
+
+def test_a_run_moved_to_another_output_root_resumes(tmp_path):
+    """output.root says where the run is, not what it trained."""
+    config = tiny("baseline")
+    config.save_resolved(tmp_path)
+    (tmp_path / runs.LATEST_CHECKPOINT).parent.mkdir(parents=True)
+    (tmp_path / runs.LATEST_CHECKPOINT).write_bytes(b"checkpoint")
+    moved = dataclasses.replace(config, output=dataclasses.replace(config.output, root="/elsewhere"))
+    check_resumable(moved, tmp_path)
+
+
+def test_a_damaged_config_file_is_one_line_naming_it(tmp_path):
+    """Unreadable config.yaml: a fresh directory starts over, one with checkpoints is refused."""
+    config = tiny("baseline")
+    (tmp_path / runs.CONFIG_FILE).write_text("run: [")
+    check_resumable(config, tmp_path)
+    (tmp_path / runs.LATEST_CHECKPOINT).parent.mkdir(parents=True)
+    (tmp_path / runs.LATEST_CHECKPOINT).write_bytes(b"checkpoint")
+    with pytest.raises(runs.RunError) as raised:
+        check_resumable(config, tmp_path)
+    message = str(raised.value)
+    assert message.startswith(f"{tmp_path / runs.CONFIG_FILE}: expected valid YAML")
+    assert f"delete {tmp_path} to start over" in message and "\n" not in message
 
 
 def test_a_state_file_without_generator_states_still_resumes(tmp_path, capsys):
