@@ -88,6 +88,8 @@ _SAMPLE_MODES = frozenset(
 # Colour models Pillow converts to RGB itself: CMYK (whose inversion in Adobe
 # JPEGs Pillow's decoder undoes first) and palette+alpha.
 _CONVERTED_TO_RGB = frozenset(("CMYK", "PA"))
+# The containers `IMAGE_EXTENSIONS` name, as Pillow calls them (MPO: a JPEG with a second image).
+_FORMATS = frozenset(("PNG", "JPEG", "MPO", "BMP", "TIFF"))
 # TIFF photometric interpretations whose samples tifffile returns ready to use;
 # it leaves the others (white-is-zero, palette, CMYK, YCbCr, CIELab) undone.
 _TIFFFILE_PHOTOMETRICS = ("MINISBLACK", "RGB")
@@ -175,6 +177,7 @@ def _decode(path):
             return _decode_tiff_with_tifffile(path)
         raise
     with image:
+        _check_format(image, path)
         if image.mode in _CONVERTED_TO_RGB:
             return np.asarray(image.convert("RGB"))
         if image.mode not in _SAMPLE_MODES:
@@ -223,10 +226,18 @@ def read_image(path, channels=None):
     return np.ascontiguousarray(image)
 
 
+def _check_format(image, path):
+    """Refuses a file Pillow opened that is none of the containers read (a GIF named .png)."""
+    if image.format not in _FORMATS:
+        raise ImageError("Expected a png, jpg, bmp or tif image. "
+                         f"Received: a {image.format} file in path={path}")
+
+
 def _header_size(path):
     """`(height, width)` of the first image in a file, from the decoder `_decode` picks."""
     try:
         with Image.open(path) as image:
+            _check_format(image, path)
             return image.size[::-1]
     except UnidentifiedImageError:
         if not _is_tiff(path):
@@ -246,6 +257,8 @@ def image_size(path):
     """
     try:
         height, width = _header_size(path)
+    except ImageError:
+        raise
     except Exception as error:
         raise ImageError(
             "Could not read the image header. Expected a png, jpg, bmp or tif image. "

@@ -156,3 +156,12 @@ def test_undecodable_file_message_is_one_line(tmp_path, name, content):
     with pytest.raises(ImageError, match="Could not read the image header") as error:
         image_size(path)
     assert_one_line_naming(error, path)
+
+
+def test_a_file_of_another_format_is_refused_by_name_in_header_and_pixels(tmp_path):
+    """A GIF named .png: one line naming the file and its real format, from either reader."""
+    path = tmp_path / "animated.png"
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(path, format="GIF")
+    for reader in (read_image, image_size):
+        with pytest.raises(ImageError, match=f"Received: a GIF file in path={path}$"):
+            reader(path)
