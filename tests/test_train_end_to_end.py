@@ -11,6 +11,7 @@ import yaml
 
 import evaluate
 import train
+from dropblock.schedule import optimizer_step
 from restoration import runs
 from restoration.config import load_config
 from restoration.training import callbacks
@@ -50,6 +51,10 @@ def test_every_run_leaves_a_self_describing_directory(experiment):
             assert (results["arm"], results["seed"], results["steps"]) == (arm, seed, 4)
             assert results["test"]["builtin"]["images"] == 2
             assert np.isfinite(results["test"]["builtin"]["psnr"])
+            # Checkpoints every 2 steps: the last one (4) is saved once, so previous holds step 2.
+            steps = [optimizer_step(runs.load_keras_model(run_dir / name, compile=True))
+                     for name in (runs.LATEST_CHECKPOINT, runs.PREVIOUS_CHECKPOINT)]
+            assert steps == [4, 2]
 
 
 def test_tensorboard_logs_have_training_validation_and_hparams_tags(experiment):

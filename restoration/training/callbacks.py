@@ -208,7 +208,8 @@ class Checkpointer(keras.callbacks.Callback):
         self.run_dir, self.every, self.state = run_dir, every, state
 
     def on_train_begin(self, logs=None):
-        self.last_step = optimizer_step(self.model)
+        # The checkpoint the run resumed from (or none, at step 0) holds this step already.
+        self.last_step = self.saved_step = optimizer_step(self.model)
 
     def on_train_batch_end(self, batch, logs=None):
         step = optimizer_step(self.model)
@@ -220,7 +221,16 @@ class Checkpointer(keras.callbacks.Callback):
         self.save(optimizer_step(self.model))
 
     def save(self, step):
+        """Saves the state record, and the checkpoint unless it holds this step already.
+
+        The record is rewritten either way (the best score may have moved since);
+        saving the same step twice would push the step before it out of
+        `previous.keras`, leaving two copies of one checkpoint.
+        """
         check_finite_weights(self.model, step)
         save_state(self.run_dir, self.model, self.state, step)
+        if step == self.saved_step and runs.checkpoints(self.run_dir):
+            return
         with distribution.local():
             runs.save_checkpoint(self.model, self.run_dir)
+        self.saved_step = step
