@@ -132,9 +132,18 @@ def _example_keys(seed, example, count):
     return tf.random.experimental.stateless_split(key, num=count)
 
 
-def _example_stream(image_count, seed, repeat):
-    """Dataset of `(example index, image index)`, every image once per epoch."""
-    epochs = tf.data.Dataset.counter() if repeat else tf.data.Dataset.range(1)
+def _example_stream(image_count, seed, repeat, start=0):
+    """Dataset of `(example index, image index)`, every image once per epoch, from example `start`.
+
+    Example `i` belongs to epoch `i // image_count`, whose order is drawn from
+    `(seed, epoch)` alone, so the stream can begin at any example: only the
+    index pairs of the first epoch's head are skipped, never a patch made.
+    """
+    first_epoch, offset = divmod(start, image_count)
+    if not repeat and first_epoch:
+        raise ValueError(f"Expected `start` below the {image_count} examples of one epoch. "
+                         f"Received: start={start}")
+    epochs = tf.data.Dataset.counter(first_epoch) if repeat else tf.data.Dataset.range(1)
 
     def one_epoch(epoch):
         key = tf.random.experimental.stateless_fold_in(
@@ -144,7 +153,8 @@ def _example_stream(image_count, seed, repeat):
         examples = epoch * image_count + tf.range(image_count, dtype=tf.int64)
         return tf.data.Dataset.from_tensor_slices((examples, tf.cast(order, tf.int64)))
 
-    return epochs.flat_map(one_epoch)
+    stream = epochs.flat_map(one_epoch)
+    return stream.skip(offset) if offset else stream
 
 
 def _random_crop_origin(packed, image, keys, size):
@@ -177,7 +187,8 @@ def sr_pairs(images, scale):
     return [(bicubic_downscale(image, scale), modcrop(image, scale)) for image in arrays]
 
 
-def make_sr_dataset(images, scale, patch_size, batch_size, seed, augment=True, repeat=True):
+def make_sr_dataset(images, scale, patch_size, batch_size, seed, augment=True, repeat=True,
+                    start=0):
     """Training batches of aligned low-/high-resolution patches.
 
     Args:
@@ -190,6 +201,8 @@ def make_sr_dataset(images, scale, patch_size, batch_size, seed, augment=True, r
         seed: integer that fixes image order, crops and flips/rotations.
         augment: apply one of the 8 flips/rotations, the same to both patches.
         repeat: endless stream of epochs; otherwise one epoch (one patch per image).
+        start: the example to begin with: `k * batch_size` gives the stream
+            from its batch `k` on, at the cost of batch 0 (a resumed run).
 
     Returns:
         `tf.data.Dataset` of `(lr, hr)` float32 in [0, 1], shaped
@@ -217,11 +230,12 @@ def make_sr_dataset(images, scale, patch_size, batch_size, seed, augment=True, r
             lr, hr = _transform(lr, choice), _transform(hr, choice)
         return _to_unit(lr), _to_unit(hr)
 
-    dataset = _example_stream(len(pairs), seed, repeat)
+    dataset = _example_stream(len(pairs), seed, repeat, start)
     return _finish(dataset.map(example, num_parallel_calls=tf.data.AUTOTUNE), batch_size, repeat)
 
 
-def make_blind_sr_dataset(images, scale, patch_size, batch_size, seed, chain, augment=True, repeat=True):
+def make_blind_sr_dataset(images, scale, patch_size, batch_size, seed, chain, augment=True,
+                          repeat=True, start=0):
     """Training batches of (degraded, clean) patches under random degradation chains.
 
     Unlike `make_sr_dataset`, the low-resolution patch is made from its own
@@ -239,6 +253,7 @@ def make_blind_sr_dataset(images, scale, patch_size, batch_size, seed, chain, au
         chain: a `data.blind.Chain`.
         augment: apply one of the 8 flips/rotations to the clean patch.
         repeat: endless stream of epochs; otherwise one epoch.
+        start: the example to begin with, see `make_sr_dataset`.
 
     Returns:
         `tf.data.Dataset` of `(lr, hr)` float32 in [0, 1], shaped like
@@ -263,12 +278,12 @@ def make_blind_sr_dataset(images, scale, patch_size, batch_size, seed, chain, au
         lr.set_shape([patch_size, patch_size, high.channels])
         return lr, hr
 
-    dataset = _example_stream(len(arrays), seed, repeat)
+    dataset = _example_stream(len(arrays), seed, repeat, start)
     return _finish(dataset.map(example, num_parallel_calls=tf.data.AUTOTUNE), batch_size, repeat)
 
 
 def make_denoise_dataset(images, sigma, patch_size, batch_size, seed, augment=True, repeat=True,
-                         noise_level=False):
+                         noise_level=False, start=0):
     """Training batches of (noisy, clean) patches with additive white Gaussian noise.
 
     Noise of standard deviation `sigma / 255` is drawn per patch from a
@@ -287,6 +302,7 @@ def make_denoise_dataset(images, sigma, patch_size, batch_size, seed, augment=Tr
         repeat: endless stream of epochs; otherwise one epoch (one patch per image).
         noise_level: also hand the network each patch's noise level, for
             the denoisers that take a noise-level map (FFDNet, DRUNet).
+        start: the example to begin with, see `make_sr_dataset`.
 
     Returns:
         `tf.data.Dataset` of `(noisy, clean)` float32, both
@@ -327,7 +343,7 @@ def make_denoise_dataset(images, sigma, patch_size, batch_size, seed, augment=Tr
             return (clean + noise, tf.fill([1], tf.cast(level, tf.float32) / 255.0)), clean
         return clean + noise, clean
 
-    dataset = _example_stream(len(arrays), seed, repeat)
+    dataset = _example_stream(len(arrays), seed, repeat, start)
     return _finish(dataset.map(example, num_parallel_calls=tf.data.AUTOTUNE), batch_size, repeat)
 
 

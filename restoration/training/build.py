@@ -132,11 +132,13 @@ def load_images(source, config):
 def training_dataset(config, images, skip_steps=0):
     """Batches of training patches, seeded by the run seed, after `skip_steps`.
 
-    Arms with the same seed see the same crops, augmentations and noise;
-    a resumed run skips the batches it has already trained on.
+    Arms with the same seed see the same crops, augmentations and noise; a
+    resumed run starts the stream at the first example it has not trained
+    on, which costs what starting at step 0 does (no skipped patch is made).
     """
     task, data = config.task, config.data
-    common = dict(patch_size=data.patch_size, batch_size=data.batch_size, seed=config.run.seed)
+    common = dict(patch_size=data.patch_size, batch_size=data.batch_size, seed=config.run.seed,
+                  start=skip_steps * data.batch_size)
     degradation = config.data.degradation
     if task.type == "sr" and degradation is not None:
         chain = blind.Chain(**to_plain(degradation))
@@ -146,7 +148,7 @@ def training_dataset(config, images, skip_steps=0):
     else:
         sigma = config.data.noise_range or task.sigma
         dataset = make_denoise_dataset(images, sigma, noise_level=config.model.noise_level, **common)
-    return dataset.skip(skip_steps) if skip_steps else dataset
+    return dataset
 
 
 def noise_level(config):

@@ -123,6 +123,34 @@ def test_same_seed_gives_identical_batches_and_other_seed_differs(builder):
         assert not np.array_equal(first[part], other[part])
 
 
+@pytest.mark.parametrize("builder", ["sr", "denoise", "blind_sr", "blind_denoise"])
+def test_a_stream_started_at_batch_k_is_the_straight_stream_from_batch_k(builder):
+    """Starting at example k x batch (a resumed run) gives the same batches, bit for bit,
+    across an epoch boundary (3 images, batches of 2), without making the skipped patches."""
+    images = [_random_image(48, 40, 3, 3), _random_image(36, 52, 3, 4),
+              _random_image(40, 40, 3, 5)]
+
+    def build(start):
+        if builder == "sr":
+            return pipeline.make_sr_dataset(images, 2, 8, 2, 7, start=start)
+        if builder == "blind_sr":
+            return pipeline.make_blind_sr_dataset(images, 2, 8, 2, 7, blind.Chain(), start=start)
+        sigma = 25 if builder == "denoise" else (0, 50)
+        return pipeline.make_denoise_dataset(images, sigma, 12, 2, 7, start=start)
+
+    straight = _collect(build(0), 7)
+    for batch in (1, 4, 5):
+        started = _collect(build(batch * 2), 7 - batch)
+        for part in range(2):
+            np.testing.assert_array_equal(started[part], straight[part][batch * 2:])
+
+
+def test_the_start_of_a_single_epoch_stays_inside_it():
+    images = [_random_image(20, 20, 3, 1)]
+    with pytest.raises(ValueError, match="Expected `start` below the 1 examples of one epoch"):
+        pipeline.make_sr_dataset(images, 2, 4, 1, 0, repeat=False, start=1)
+
+
 def test_denoise_noise_is_unclipped_with_requested_std():
     """noisy - clean has std sigma/255 within 1 %, zero mean, and goes below 0 on dark images."""
     dark = np.full((64, 64, 1), 2, np.uint8)
