@@ -16,9 +16,12 @@ made once, on the whole image, with MATLAB bicubic (`data.degradations`);
 patches are then cut at aligned positions (high-resolution offset = scale x
 low-resolution offset), never resized patch by patch.
 
-All images stay in memory as uint8: DIV2K's 800 training images take about
-5 GB, plus a quarter of that for the x2 low-resolution copies, and making
-those copies costs about 0.2 s per image on one CPU core.
+Images are either packed in memory as uint8 (DIV2K's 800 training images
+take 6.6 GB, plus a quarter of that for the x2 low-resolution copies, made
+again by every run) or, given a `data.prepared.Prepared` set, read patch by
+patch from the files it was prepared into once; the crops and augmentations
+are drawn the same way, so both give the same batches. A stream can start
+at any example (`start`), at the cost of its first batch.
 """
 
 from typing import NamedTuple
@@ -30,6 +33,8 @@ from data import blind
 from data.degradations import add_gaussian_noise
 from data.degradations import bicubic_downscale
 from data.degradations import modcrop
+from data.prepared import PackedFile
+from data.prepared import Prepared
 
 # Distinct stream numbers keep the epoch orders and the per-example draws independent.
 _ORDER_STREAM = 1
@@ -38,12 +43,13 @@ _TRANSFORM_COUNT = 8
 
 
 class _PackedImages(NamedTuple):
-    """Images of different sizes stored in one flat tensor."""
+    """Images of different sizes stored in one flat tensor, or in a prepared file on disk."""
 
-    pixels: tf.Tensor  # uint8, every image flattened and concatenated
+    pixels: tf.Tensor | None  # uint8, every image flattened and concatenated; None on disk
     offsets: tf.Tensor  # int64 (count,), start of each image in `pixels`
     shapes: tf.Tensor  # int64 (count, 3), (height, width, channels)
     channels: int
+    file: PackedFile | None = None  # the prepared file patches are read from, if on disk
 
 
 def _as_arrays(images):
@@ -79,12 +85,13 @@ def _check_seed(seed):
         raise ValueError(f"Expected `seed` to be an integer. Received: seed={seed!r}")
 
 
-def _check_min_size(arrays, size, what):
-    for index, image in enumerate(arrays):
-        if min(image.shape[:2]) < size:
+def _check_min_size(shapes, size, what):
+    """Every shape `(height, width, channels)` (of an array or a prepared image) holds the size."""
+    for index, shape in enumerate(shapes):
+        if min(shape[:2]) < size:
             raise ValueError(
                 f"Expected every {what} to be at least {size}x{size} pixels. "
-                f"Received: images[{index}].shape={image.shape}"
+                f"Received: images[{index}].shape={tuple(int(side) for side in shape)}"
             )
 
 
@@ -93,14 +100,27 @@ def _pack(arrays):
     shapes = np.array([image.shape for image in arrays], dtype=np.int64)
     sizes = shapes.prod(axis=1)
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-    pixels = np.concatenate([image.reshape(-1) for image in arrays])
+    # One buffer, filled in place and handed over: no concatenated copy beside the images.
+    pixels = np.empty(int(sizes.sum()), np.uint8)
+    for image, offset, size in zip(arrays, offsets, sizes, strict=True):
+        pixels[offset:offset + size] = image.reshape(-1)
     return _PackedImages(
-        tf.constant(pixels), tf.constant(offsets), tf.constant(shapes), int(shapes[0, 2])
+        tf.convert_to_tensor(pixels), tf.constant(offsets), tf.constant(shapes), int(shapes[0, 2])
     )
+
+
+def _on_disk(file):
+    """A prepared `PackedFile` as packed images whose patches are read from disk."""
+    return _PackedImages(None, tf.constant(file.offsets), tf.constant(file.shapes), file.channels,
+                         file)
 
 
 def _gather_patch(packed, image, top, left, size):
     """Cuts the `size` x `size` patch at `(top, left)` of image `image`, as uint8."""
+    if packed.file is not None:
+        patch = tf.numpy_function(packed.file.read_patch, [image, top, left, size], tf.uint8,
+                                  stateful=False)
+        return tf.reshape(patch, [size, size, packed.channels])
     width = packed.shapes[image, 1]
     channels = packed.channels
     rows = top + tf.range(size, dtype=tf.int64)
@@ -216,9 +236,14 @@ def make_sr_dataset(images, scale, patch_size, batch_size, seed, augment=True, r
     for value, name in ((patch_size, "patch_size"), (batch_size, "batch_size")):
         _check_positive_integer(value, name)
     _check_seed(seed)
-    pairs = sr_pairs(images, scale)
-    _check_min_size([lr for lr, _ in pairs], patch_size, "low-resolution image")
-    low, high = _pack([lr for lr, _ in pairs]), _pack([hr for _, hr in pairs])
+    if isinstance(images, Prepared):
+        low, high = _on_disk(images.low), _on_disk(images.high)
+        _check_min_size(images.low.shapes, patch_size, "low-resolution image")
+    else:
+        pairs = sr_pairs(images, scale)
+        _check_min_size([lr.shape for lr, _ in pairs], patch_size, "low-resolution image")
+        low, high = _pack([lr for lr, _ in pairs]), _pack([hr for _, hr in pairs])
+        del pairs
 
     def example(index, image):
         keys = _example_keys(seed, index, 3)
@@ -230,7 +255,7 @@ def make_sr_dataset(images, scale, patch_size, batch_size, seed, augment=True, r
             lr, hr = _transform(lr, choice), _transform(hr, choice)
         return _to_unit(lr), _to_unit(hr)
 
-    dataset = _example_stream(len(pairs), seed, repeat, start)
+    dataset = _example_stream(len(images), seed, repeat, start)
     return _finish(dataset.map(example, num_parallel_calls=tf.data.AUTOTUNE), batch_size, repeat)
 
 
@@ -262,10 +287,8 @@ def make_blind_sr_dataset(images, scale, patch_size, batch_size, seed, chain, au
     for value, name in ((scale, "scale"), (patch_size, "patch_size"), (batch_size, "batch_size")):
         _check_positive_integer(value, name)
     _check_seed(seed)
-    arrays = [modcrop(image, scale) for image in _as_arrays(images)]
     size = patch_size * scale
-    _check_min_size(arrays, size, "image")
-    high = _pack(arrays)
+    high = _packed_high(images, size, scale)
 
     def example(index, image):
         keys = _example_keys(seed, index, 3 + blind.KEY_COUNT)
@@ -278,8 +301,20 @@ def make_blind_sr_dataset(images, scale, patch_size, batch_size, seed, chain, au
         lr.set_shape([patch_size, patch_size, high.channels])
         return lr, hr
 
-    dataset = _example_stream(len(arrays), seed, repeat, start)
+    dataset = _example_stream(len(images), seed, repeat, start)
     return _finish(dataset.map(example, num_parallel_calls=tf.data.AUTOTUNE), batch_size, repeat)
+
+
+def _packed_high(images, size, scale=None):
+    """The (modcropped, for a scale) high-resolution or clean images, in memory or on disk."""
+    if isinstance(images, Prepared):
+        _check_min_size(images.high.shapes, size, "image")
+        return _on_disk(images.high)
+    arrays = _as_arrays(images)
+    if scale is not None:
+        arrays = [modcrop(image, scale) for image in arrays]
+    _check_min_size([image.shape for image in arrays], size, "image")
+    return _pack(arrays)
 
 
 def make_denoise_dataset(images, sigma, patch_size, batch_size, seed, augment=True, repeat=True,
@@ -322,9 +357,7 @@ def make_denoise_dataset(images, sigma, patch_size, batch_size, seed, augment=Tr
             "Expected `sigma` to be a non-negative number or a range [low, high] with "
             f"0 <= low <= high. Received: sigma={sigma}"
         )
-    arrays = _as_arrays(images)
-    _check_min_size(arrays, patch_size, "image")
-    clean_images = _pack(arrays)
+    clean_images = _packed_high(images, patch_size)
     shape = [patch_size, patch_size, clean_images.channels]
 
     def example(index, image):
@@ -343,7 +376,7 @@ def make_denoise_dataset(images, sigma, patch_size, batch_size, seed, augment=Tr
             return (clean + noise, tf.fill([1], tf.cast(level, tf.float32) / 255.0)), clean
         return clean + noise, clean
 
-    dataset = _example_stream(len(arrays), seed, repeat, start)
+    dataset = _example_stream(len(images), seed, repeat, start)
     return _finish(dataset.map(example, num_parallel_calls=tf.data.AUTOTUNE), batch_size, repeat)
 
 
@@ -360,7 +393,7 @@ def _sr_validation(images, scale, crop):
         )
     pairs = sr_pairs(images, scale)
     size = crop // scale
-    _check_min_size([lr for lr, _ in pairs], size, "low-resolution image")
+    _check_min_size([lr.shape for lr, _ in pairs], size, "low-resolution image")
     inputs, targets = [], []
     for lr, hr in pairs:
         top, left = _center_origin(lr, size)
@@ -374,7 +407,7 @@ def _denoise_validation(images, sigma, crop, seed):
     if sigma is None or not np.isfinite(sigma) or sigma < 0:
         raise ValueError(f"Expected `sigma` to be a non-negative number. Received: sigma={sigma}")
     arrays = _as_arrays(images)
-    _check_min_size(arrays, crop, "image")
+    _check_min_size([image.shape for image in arrays], crop, "image")
     clean = []
     for image in arrays:
         top, left = _center_origin(image, crop)

@@ -437,3 +437,26 @@ def test_a_dropblock_ramp_longer_than_training_is_warned_about(tmp_path, capsys)
     assert len(warnings) == 1 and warnings[0].startswith(f"warning: {TINY}")
     assert warnings[0].endswith(": arm dropblock: regularizer.schedule_steps (2) is longer than "
                                 "training.steps (1): the rate ends at 0.5 of its target 0.1")
+
+
+def test_a_set_prepared_on_disk_trains_the_run_it_trains_in_memory(tmp_path, op_determinism):
+    """data.storage: disk prepares the folder once under output.root and ends bit-identical
+    to memory; a second run reuses the prepared folder."""
+    from data.builtin import load_builtin
+    from tests.helpers import write_image
+
+    folder = tmp_path / "photos"
+    for name, image in load_builtin("train"):
+        write_image(folder / f"{name}.png", image)
+    weights = {}
+    for storage in ("memory", "disk"):
+        overrides = [f"output.root={tmp_path / storage}", "training.steps=3",
+                     f"data.train={{source: folder, path: {folder}}}", f"data.storage={storage}"]
+        train_run(load_config(TINY, overrides).arm("dropblock", 0), tmp_path / storage / "run",
+                  verbose=0)
+        weights[storage] = trainable_weights(tmp_path / storage / "run")
+    for in_memory, on_disk in zip(weights["memory"], weights["disk"], strict=True):
+        np.testing.assert_array_equal(on_disk, in_memory)
+    prepared = list((tmp_path / "disk" / ".prepared").iterdir())
+    assert len([path for path in prepared if path.is_dir()]) == 1
+    assert not (tmp_path / "memory" / ".prepared").exists()

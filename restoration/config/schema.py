@@ -381,6 +381,9 @@ class DataConfig:
     # Blind training: a degradation chain per patch (sr), a noise level per patch (denoise).
     degradation: DegradationConfig | None = None
     noise_range: tuple[float, ...] | None = _range(0, 255, None)
+    # Where training pixels live: decoded in memory, or prepared once on disk and read patch by
+    # patch (`auto`: on disk above 2 GiB of decoded pixels). Both give the same batches.
+    storage: Literal["auto", "memory", "disk"] = "auto"
 
     def relations(self):
         seen = {}

@@ -5,20 +5,23 @@ returns `None` for no regularizer, and the model builders insert nothing.
 """
 
 import itertools
+from pathlib import Path
 
 import keras
 
 import dropblock
 import sr_models
 from data import blind
+from data import prepared
 from data.builtin import load_builtin
+from data.images import image_size
 from data.images import list_images
 from data.images import read_image
 from data.pipeline import make_blind_sr_dataset
 from data.pipeline import make_denoise_dataset
 from data.pipeline import make_sr_dataset
 from data.pipeline import make_validation_set
-from data.testsets import load_set
+from data.testsets import find_set
 from restoration.config.conversion import to_plain
 from restoration.training.schedules import LearningRate
 
@@ -113,20 +116,50 @@ def compile_model(model, config):
     return model
 
 
-def load_images(source, config):
-    """`(name, uint8 image)` pairs of a data source, in name order."""
+def image_paths(source, config):
+    """The files a `set` or `folder` source reads, in name order, `max_images` of them at most."""
+    folder = find_set(source.name, config.data.root) if source.source == "set" else source.path
+    paths = sorted(list_images(folder), key=lambda path: path.stem)
+    return paths[: source.max_images] if source.max_images is not None else paths
+
+
+def load_images(source, config, count=None):
+    """`(name, uint8 image)` pairs of a data source, in name order; only the first `count` decoded."""
     channels = config.task.channels
-    root = config.data.root
     if source.source == "builtin":
-        images = load_builtin(source.name, channels=channels)
-    elif source.source == "set":
-        images = load_set(source.name, root, channels=channels)
-    else:
-        images = [(path.stem, read_image(path, channels)) for path in list_images(source.path)]
-    images = sorted(images, key=lambda item: item[0])
-    if source.max_images is not None:
-        images = images[: source.max_images]
-    return images
+        images = sorted(load_builtin(source.name, channels=channels), key=lambda item: item[0])
+        images = images[: source.max_images] if source.max_images is not None else images
+        return images[:count]
+    return [(path.stem, read_image(path, channels)) for path in image_paths(source, config)[:count]]
+
+
+# Decoded training pixels above which `data.storage: auto` prepares the set on disk.
+AUTO_DISK_BYTES = 2 * 1024**3
+# Under `output.root`: the prepared training sets, shared by every experiment written there.
+PREPARED_FOLDER = ".prepared"
+
+
+def training_images(config, log=print):
+    """The training images of a run: decoded in memory, or a `data.prepared.Prepared` on disk.
+
+    `data.storage: disk` (or `auto`, for a set whose decoded pixels would pass
+    `AUTO_DISK_BYTES`) prepares the set once under `<output.root>/.prepared/`
+    and reads patches from there; both give the same batches.
+    """
+    source, storage = config.data.train, config.data.storage
+    if source.source == "builtin" or storage == "memory":
+        return load_images(source, config)
+    paths = image_paths(source, config)
+    if storage == "auto" and sum(3 * height * width for height, width in map(image_size, paths)
+                                 ) <= AUTO_DISK_BYTES:
+        return load_images(source, config)
+    task, channels = config.task, config.task.channels
+    scale = task.scale if task.type == "sr" else None
+    low_resolution = scale is not None and config.data.degradation is None
+    key = prepared.fingerprint(paths, channels, scale, low_resolution)
+    images = ((path.stem, read_image(path, channels)) for path in paths)
+    return prepared.prepare(Path(config.output.root) / PREPARED_FOLDER, key, images, scale,
+                            low_resolution, log=log)
 
 
 def training_dataset(config, images, skip_steps=0):
@@ -164,9 +197,9 @@ def noise_level(config):
 TRAIN_CROP_IMAGES = 8
 
 
-def training_crops(config, images):
+def training_crops(config):
     """Center crops of the first training images, degraded exactly like the validation crops."""
-    return validation_data(config, images[:TRAIN_CROP_IMAGES])
+    return validation_data(config, load_images(config.data.train, config, TRAIN_CROP_IMAGES))
 
 
 def validation_data(config, images):

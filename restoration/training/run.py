@@ -55,11 +55,16 @@ def differing_keys(recorded, given, prefix=""):
                                              f"{prefix}.{key}" if prefix else key)]
 
 
+# Keys that say where a run's files and pixels are, not what it trains: a run resumes across them.
+WHERE_KEYS = ("output.", "data.storage")
+
+
 def check_resumable(config, run_dir):
     """Refuses to resume a run directory that another config has trained.
 
-    `output.root` says where the directory is, not what it trained, so a run
-    moved or copied to another root resumes. A directory whose config differs
+    `output.root` says where the directory is, and `data.storage` where the
+    training pixels are read from, not what is trained, so a run moved or
+    copied to another root, or switched between memory and disk, resumes. A directory whose config differs
     but that holds no checkpoint yet has trained nothing, so it is started
     over with the new config; so is one whose config.yaml cannot be read.
     """
@@ -75,7 +80,7 @@ def check_resumable(config, run_dir):
                 f"held: restore it, or delete {run_dir} to start over") from None
         return
     given = config.to_dict()
-    keys = [key for key in differing_keys(recorded, given) if key.split(".")[0] != "output"]
+    keys = [key for key in differing_keys(recorded, given) if not key.startswith(WHERE_KEYS)]
     if keys and runs.checkpoints(run_dir):
         shown = ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
         raise runs.RunError(
@@ -132,8 +137,7 @@ def train_remaining_steps(model, config, run_dir, state, verbose, primary=True):
     remaining = training.steps - done
     if remaining <= 0:
         return
-    images = build.load_images(config.data.train, config)
-    dataset = build.training_dataset(config, images, skip_steps=done)
+    dataset = build.training_dataset(config, build.training_images(config), skip_steps=done)
     steps = [callbacks.DivergenceGuard()]
     regularizer = config.regularizer
     if isinstance(regularizer, DropBlockConfig) and regularizer.schedule_steps > 0:
@@ -153,7 +157,7 @@ def train_remaining_steps(model, config, run_dir, state, verbose, primary=True):
         steps.append(callbacks.Validator(
             run_dir, writer, text_log, inputs, targets, conventions_for(config.task),
             training.validate_every, training.image_panels, state,
-            train_crops=build.training_crops(config, images), noise_level=build.noise_level(config),
+            train_crops=build.training_crops(config), noise_level=build.noise_level(config),
         ))
     steps.append(callbacks.Checkpointer(run_dir, training.checkpoint_every, state))
     try:

@@ -264,3 +264,32 @@ def test_blind_denoise_draws_a_noise_level_per_patch_inside_the_range():
     sigmas = (noisy - clean).std(axis=(1, 2, 3)) * 255
     assert sigmas.min() > 5 * 0.94 and sigmas.max() < 40 * 1.06
     assert sigmas.min() < 10 and sigmas.max() > 35
+
+
+@pytest.mark.parametrize("builder", ["sr", "denoise", "blind_sr", "blind_denoise"])
+def test_a_prepared_set_on_disk_gives_the_batches_of_the_set_in_memory(builder, tmp_path):
+    """The on-disk form (made once, read patch by patch) and memory give identical batches,
+    and a second preparation with the same key reuses the folder."""
+    from data import prepared
+
+    images = [("b", _random_image(48, 41, 3, 3)), ("a", _random_image(37, 52, 3, 4)),
+              ("c", _random_image(40, 40, 3, 5))]
+    scale = 2 if builder in ("sr", "blind_sr") else None
+    made = prepared.prepare(tmp_path, "key", iter(images), scale, low_resolution=builder == "sr",
+                            log=lambda line: None)
+    assert made.high.names == ["b", "a", "c"] and (made.low is not None) == (builder == "sr")
+    assert prepared.prepare(tmp_path, "key", iter(()), scale).folder == made.folder
+
+    def build(source, start=0):
+        if builder == "sr":
+            return pipeline.make_sr_dataset(source, 2, 8, 2, 7, start=start)
+        if builder == "blind_sr":
+            return pipeline.make_blind_sr_dataset(source, 2, 8, 2, 7, blind.Chain(), start=start)
+        sigma = 25 if builder == "denoise" else (0, 50)
+        return pipeline.make_denoise_dataset(source, sigma, 12, 2, 7, start=start)
+
+    in_memory, on_disk = _collect(build(images), 5), _collect(build(made), 5)
+    started = _collect(build(made, start=6), 2)
+    for part in range(2):
+        np.testing.assert_array_equal(on_disk[part], in_memory[part])
+        np.testing.assert_array_equal(started[part], in_memory[part][6:])
