@@ -1,6 +1,7 @@
 # Every target runs inside .venv, which `install` creates (idempotently) on first use. `install` puts
-# in what the application runs (TensorFlow's CPU build, or with GPU=1 its CUDA build instead, never
-# both); `install-test` adds the test tools (pytest, JAX, ruff) for `test`, `lint` and `bench`.
+# in what the application runs (TensorFlow's CPU build, or with GPU=1 the CUDA builds of TensorFlow
+# and JAX instead, never both kinds); `install-test` adds the test tools (pytest, JAX, ruff) for
+# `test`, `lint` and `bench`.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -29,7 +30,8 @@ $(STAMP): pyproject.toml
 	$(PIP) --upgrade pip
 	@# The two builds both own the `tensorflow` package: the other one leaves before this one comes.
 	@if [ -e $(VENV)/.installed-$(OTHER_BUILD) ]; then \
-		$(BIN)/python -m pip uninstall --quiet --yes tensorflow tensorflow-cpu; \
+		$(BIN)/python -m pip uninstall --quiet --yes tensorflow tensorflow-cpu jax-cuda12-plugin \
+			jax-cuda12-pjrt; \
 		rm -f $(VENV)/.installed-$(OTHER_BUILD) $(TEST_STAMP); fi
 	$(PIP) -e '.[$(BUILD)]'
 	touch $(STAMP)

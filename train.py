@@ -111,6 +111,7 @@ def run_experiment(experiment, plan, output_root, args):
     from restoration.reporting.formatting import format_gain_table
     from restoration.reporting.report import write_report
     from restoration.reporting.tensorboard import write_experiment_summary
+    from restoration.training import devices
     from restoration.training import distribution
     from restoration.training import memory
     from restoration.training import train_run
@@ -126,6 +127,9 @@ def run_experiment(experiment, plan, output_root, args):
             distribution.initialize_processes()
         for config in configs:
             distribution.check_batch(config.data.batch_size, config.training.distribution)
+        warning = devices.check_accelerator()
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr, flush=True)
         # One run per arm: seeds do not change what a step holds.
         limit, where = memory.device_memory()
         for config in {config.run.arm: config for config in configs}.values():
