@@ -1,4 +1,4 @@
-"""What one training step holds in memory, estimated before anything is allocated.
+"""What one training step holds in memory and computes, estimated before anything is allocated.
 
 A batch, filter count or patch far beyond the machine would otherwise pass
 the config check and fail at the first step with an out-of-memory traceback.
@@ -10,7 +10,9 @@ estimate counts the weights with their gradients and Adam's two moments
 batch, which the backward pass keeps. It is compared with the memory of the
 device the step runs on: the machine's RAM on a CPU, the accelerator's
 memory where the backend reports it (JAX does; TensorFlow reports a GPU's
-size only once it has allocated, so there the check is skipped).
+size only once it has allocated, so there the check is skipped). The same
+trace counts the step's convolution FLOPs (`forward_flops`), which tell what
+an accelerator would consume.
 """
 
 import math
@@ -37,14 +39,15 @@ def step_memory(config):
     return parameters, values, total
 
 
-def _activation_values(model, batch, patch):
-    """How many values every operation of the graph outputs for one batch of patches."""
-    counted = []
+def _trace(model, batch, patch):
+    """`(operation, its inputs' specs, its output specs)` of every operation of the graph,
+    traced on symbolic tensors of one batch of patches."""
+    traced = []
 
-    def counting(operation):
+    def recording(operation):
         def call(*args, **kwargs):
             output = operation.compute_output_spec(*args, **kwargs)
-            counted.extend(math.prod(tensor.shape) for tensor in keras.tree.flatten(output))
+            traced.append((operation, keras.tree.flatten(args), keras.tree.flatten(output)))
             return output
 
         return call
@@ -52,8 +55,38 @@ def _activation_values(model, batch, patch):
     spatial, *others = model.inputs
     inputs = [keras.KerasTensor((batch, patch, patch, spatial.shape[-1]))]
     inputs += [keras.KerasTensor((batch, *tensor.shape[1:])) for tensor in others]
-    model._run_through_graph(inputs if others else inputs[0], operation_fn=counting)
-    return sum(counted)
+    model._run_through_graph(inputs if others else inputs[0], operation_fn=recording)
+    return traced
+
+
+def _activation_values(model, batch, patch):
+    """How many values every operation of the graph outputs for one batch of patches."""
+    return sum(math.prod(tensor.shape) for _, _, outputs in _trace(model, batch, patch)
+               for tensor in outputs)
+
+
+def forward_flops(config, batch=None, patch=None):
+    """Floating-point operations (2 per multiply-add) of the convolutions and dense layers of
+    one forward pass over a batch (by default the config's batch of training patches).
+
+    A training step costs about three times this (the forward pass and the two gradients).
+    """
+    batch = config.data.batch_size if batch is None else batch
+    patch = config.data.patch_size if patch is None else patch
+    with keras.StatelessScope(initialize_variables=False):
+        model = build.build_model(config)
+        flops = 0
+        for operation, inputs, outputs in _trace(model, batch, patch):
+            kernel = getattr(operation, "kernel", None)
+            if kernel is None or not isinstance(operation, (keras.layers.Conv2D,
+                                                            keras.layers.Conv2DTranspose,
+                                                            keras.layers.Dense)):
+                continue
+            # A multiply-add per kernel weight at each output position, or at each input
+            # position of a transposed convolution (which spreads every input over the kernel).
+            side = inputs[0] if isinstance(operation, keras.layers.Conv2DTranspose) else outputs[0]
+            flops += 2 * math.prod(side.shape[:-1]) * math.prod(kernel.shape)
+    return flops
 
 
 def device_memory():

@@ -46,3 +46,16 @@ def test_train_refuses_a_step_beyond_the_machine_before_any_work(override, tmp_p
     assert "data.batch_size, data.patch_size and model: one training step needs about" in message
     assert "of this machine's memory" in message
     assert not output.exists()
+
+
+def test_forward_flops_count_every_convolution_at_its_resolution():
+    """EDSR-baseline x2 on one 48-pixel patch, counted by hand: head, 32 body convolutions and
+    the body's last at 48x48, the upsampler's 64->256 at 48x48, the last convolution at 96x96."""
+    config = load_config(CONFIGS / "edsr_baseline_x2_div2k.yaml", check_data=False).arm("baseline", 0)
+    low = 9 * 3 * 64 + 33 * 9 * 64 * 64 + 9 * 64 * 256
+    assert memory.forward_flops(config, batch=1) == 2 * 48 * 48 * low + 2 * 96 * 96 * 9 * 64 * 3
+    assert memory.forward_flops(config) == 16 * memory.forward_flops(config, batch=1)
+    # Strided convolutions count at their output, transposed ones at their input (an independent
+    # count of the DRUNet recipe's convolutions gave the same).
+    drunet = load_config(CONFIGS / "zoo" / "drunet_color_div2k.yaml", check_data=False)
+    assert memory.forward_flops(drunet.arm("baseline", 0), batch=1) == 69_388_468_224
