@@ -336,15 +336,53 @@ def _range(low, high, default, noun="numbers"):
     return spec(expected, lambda pair: len(pair) == 2 and low <= pair[0] <= pair[1] <= high, default)
 
 
+# Real-ESRGAN's kernel mix (data.blind.REALESRGAN_KERNEL_PROBABILITIES; data.blind is not imported here,
+# since loading a config must not start TensorFlow).
+_REALESRGAN_KERNELS = (0.45, 0.25, 0.12, 0.03, 0.12, 0.03)
+# The settings only the second-order chain reads (data.blind.SECOND_ORDER_ONLY).
+_SECOND_ORDER_ONLY = (
+    "resize_probabilities", "resize_range", "second_order_probability", "second_blur_probability",
+    "second_blur_sigma", "second_kernel_probabilities", "second_sinc_probability",
+    "second_resize_probabilities", "second_resize_range", "second_gaussian_noise_probability",
+    "second_noise_sigma", "second_poisson_scale", "second_gray_noise_probability",
+    "second_jpeg_quality", "final_sinc_probability", "sinc_before_jpeg_probability",
+)
+
+
+def _range_around_one(low, high, default):
+    """A `[low, high]` pair inside the bounds with low <= 1 <= high (resize factors, kernel shapes)."""
+    expected = f"[low, high] numbers with {low} <= low <= 1 <= high <= {high}"
+    return spec(expected, lambda pair: len(pair) == 2 and low <= pair[0] <= 1 <= pair[1] <= high, default)
+
+
+def _distribution(count, default, of):
+    """`count` probabilities, one per `of`, >= 0 and summing to 1."""
+    expected = f"{count} numbers >= 0 summing to 1 (chances of {of})"
+    return spec(expected, lambda values: len(values) == count and min(values) >= 0
+                and abs(sum(values) - 1) <= 1e-6, default)
+
+
+_KERNEL_KINDS = "iso, aniso, generalized_iso, generalized_aniso, plateau_iso, plateau_aniso"
+
+
 @section
 class DegradationConfig:
     """A random degradation chain per training patch, for blind super-resolution.
 
-    Each stage happens with its probability and draws its strength from its
-    range (see `data/blind.py`, whose defaults are Real-ESRGAN's first-order
-    ranges): Gaussian blur (sigma in pixels, anisotropic with its own
-    probability), downsampling by a method drawn from the list, Gaussian
-    noise (sigma on 0-255, gray with its own probability), JPEG (quality).
+    `order: 1` (the default) is the classical chain: each stage happens with
+    its probability and draws its strength from its range (see
+    `data/blind.py`, whose defaults are Real-ESRGAN's first-order ranges):
+    Gaussian blur (sigma in pixels, anisotropic with its own probability),
+    downsampling by a method drawn from the list, Gaussian noise (sigma on
+    0-255, gray with its own probability), JPEG (quality). `order: 2` is
+    Real-ESRGAN's second-order chain, its defaults those of the reference
+    training options: the keys above are its first round; the kernel mix
+    (generalised-Gaussian, plateau, sinc), Poisson noise and random resizes
+    join it; the `second_*` keys are its second round; then the final sinc
+    filter and the last JPEG in either order. Keys left null take the
+    order's value (first order: Gaussian kernels of size 21, no sinc,
+    Gaussian noise; second order: Real-ESRGAN's). Keys that only the second
+    order reads must keep their defaults at order 1.
 
     Reference:
         - [Wang et al., Real-ESRGAN, ICCV Workshops 2021](https://arxiv.org/abs/2107.10833)
@@ -362,6 +400,48 @@ class DegradationConfig:
     gray_noise_probability: float = _probability(0.4)
     jpeg_probability: float = _probability(1.0)
     jpeg_quality: tuple[int, ...] = _range(1, 100, (30, 95), noun="integers")
+    order: Literal[1, 2] = 1
+    kernel_probabilities: tuple[float, ...] | None = _distribution(6, None, _KERNEL_KINDS)
+    kernel_size: tuple[int, ...] | None = spec(
+        "[low, high] odd integers with 1 <= low <= high <= 21",
+        lambda pair: len(pair) == 2 and 1 <= pair[0] <= pair[1] <= 21 and pair[0] % 2 == pair[1] % 2 == 1,
+        None,
+    )
+    generalized_beta: tuple[float, ...] = _range_around_one(0.001, 10, (0.5, 4.0))
+    plateau_beta: tuple[float, ...] = _range_around_one(0.001, 10, (1.0, 2.0))
+    sinc_probability: float | None = _probability(None)
+    gaussian_noise_probability: float | None = _probability(None)
+    poisson_scale: tuple[float, ...] = _range(0, 50, (0.05, 3.0))
+    resize_probabilities: tuple[float, ...] = _distribution(3, (0.2, 0.7, 0.1), "up, down, keep")
+    resize_range: tuple[float, ...] = _range_around_one(0.01, 4, (0.15, 1.5))
+    second_order_probability: float = _probability(1.0)
+    second_blur_probability: float = _probability(0.8)
+    second_blur_sigma: tuple[float, ...] = _range(0.001, 50, (0.2, 1.5))
+    second_kernel_probabilities: tuple[float, ...] = _distribution(6, _REALESRGAN_KERNELS, _KERNEL_KINDS)
+    second_sinc_probability: float = _probability(0.1)
+    second_resize_probabilities: tuple[float, ...] = _distribution(3, (0.3, 0.4, 0.3), "up, down, keep")
+    second_resize_range: tuple[float, ...] = _range_around_one(0.01, 4, (0.3, 1.2))
+    second_gaussian_noise_probability: float = _probability(0.5)
+    second_noise_sigma: tuple[float, ...] = _range(0, 255, (1.0, 25.0))
+    second_poisson_scale: tuple[float, ...] = _range(0, 50, (0.05, 2.5))
+    second_gray_noise_probability: float = _probability(0.4)
+    second_jpeg_quality: tuple[int, ...] = _range(1, 100, (30, 95), noun="integers")
+    final_sinc_probability: float = _probability(0.8)
+    sinc_before_jpeg_probability: float = _probability(0.5)
+
+    def relations(self):
+        defaults = {field.name: field.default for field in dataclasses.fields(self)}
+        if self.order == 1:
+            for name in _SECOND_ORDER_ONLY:
+                if getattr(self, name) != defaults[name]:
+                    expected = f"its default {to_plain(defaults[name])!r} at order 1 (set order: 2 to use it)"
+                    yield name, expected, to_plain(getattr(self, name))
+                    return
+        mixed = self.order == 2 or self.kernel_probabilities is not None
+        if mixed and self.anisotropic_probability != defaults["anisotropic_probability"]:
+            expected = ("its default 0.5 when kernel_probabilities (or order 2) gives the kernels: "
+                        "set the anisotropic kinds' chances there")
+            yield "anisotropic_probability", expected, self.anisotropic_probability
 
 
 @section

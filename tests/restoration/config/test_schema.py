@@ -126,6 +126,16 @@ def test_degradation_defaults_are_the_chain_defaults():
 @pytest.mark.parametrize("values", [
     {"blur_sigma": [0.001, 50]}, {"noise_sigma": [0, 255]}, {"jpeg_quality": [1, 100]},
     {"downsampling": ["area"]}, {"blur_probability": 0, "noise_probability": 1, "jpeg_probability": 0.5},
+    {"order": 2}, {"order": 1, "kernel_probabilities": [1, 0, 0, 0, 0, 0], "kernel_size": [7, 21]},
+    {"order": 2, "kernel_probabilities": [0.45, 0.25, 0.12, 0.03, 0.12, 0.03], "sinc_probability": 0},
+    {"order": 1, "gaussian_noise_probability": 0.5, "poisson_scale": [0, 50], "sinc_probability": 0.1},
+    {"order": 2, "resize_probabilities": [0, 0, 1], "resize_range": [0.01, 4], "second_resize_range": [1, 1]},
+    {"order": 2, "second_order_probability": 0, "second_blur_probability": 1, "second_blur_sigma": [1, 1],
+     "second_kernel_probabilities": [0, 0, 0.5, 0.5, 0, 0], "second_sinc_probability": 1,
+     "second_resize_probabilities": [0.5, 0.5, 0], "second_gaussian_noise_probability": 0,
+     "second_noise_sigma": [0, 255], "second_poisson_scale": [1, 2], "second_gray_noise_probability": 1,
+     "second_jpeg_quality": [1, 100], "final_sinc_probability": 0, "sinc_before_jpeg_probability": 1},
+    {"order": 2, "generalized_beta": [1, 1], "plateau_beta": [0.001, 10], "kernel_size": [21, 21]},
 ])
 def test_what_the_degradation_schema_accepts_the_chain_accepts(values):
     from data import blind
@@ -145,6 +155,24 @@ def test_what_the_degradation_schema_accepts_the_chain_accepts(values):
     ({"downsampling": ["nearest"]}, "downsampling[0]"),
     ({"downsampling": ["area", "area"]}, "downsampling"),
     ({"gray_noise_probability": 1.5}, "gray_noise_probability"),
+    ({"order": 3}, "order"),
+    ({"order": 2.0}, "order"),
+    ({"kernel_probabilities": [0.5, 0.5]}, "kernel_probabilities"),
+    ({"kernel_probabilities": [0.5, 0.5, 0.5, 0, 0, 0]}, "kernel_probabilities"),
+    ({"second_kernel_probabilities": [1.5, -0.5, 0, 0, 0, 0]}, "second_kernel_probabilities"),
+    ({"kernel_size": [8, 21]}, "kernel_size"),
+    ({"kernel_size": [7, 23]}, "kernel_size"),
+    ({"generalized_beta": [1.5, 4]}, "generalized_beta"),
+    ({"sinc_probability": 1.5}, "sinc_probability"),
+    ({"order": 2, "resize_range": [1.2, 1.5]}, "resize_range"),
+    ({"order": 2, "second_resize_range": [0.3, 5]}, "second_resize_range"),
+    ({"order": 2, "resize_probabilities": [0.5, 0.6, 0]}, "resize_probabilities"),
+    ({"order": 2, "second_jpeg_quality": [0, 95]}, "second_jpeg_quality"),
+    ({"order": 2, "final_sinc_probability": -0.1}, "final_sinc_probability"),
+    ({"second_blur_probability": 0.5}, "second_blur_probability"),
+    ({"resize_range": [0.5, 1.0]}, "resize_range"),
+    ({"order": 2, "anisotropic_probability": 0.3}, "anisotropic_probability"),
+    ({"kernel_probabilities": [1, 0, 0, 0, 0, 0], "anisotropic_probability": 0.2}, "anisotropic_probability"),
 ])
 def test_what_the_chain_refuses_the_degradation_schema_refuses(values, key):
     from data import blind
@@ -155,3 +183,27 @@ def test_what_the_chain_refuses_the_degradation_schema_refuses(values, key):
     assert raised.value.key == f"data.degradation.{key}"
     with pytest.raises(ValueError):
         blind.Chain(**{name: tuple(v) if isinstance(v, list) else v for name, v in values.items()})
+
+
+def test_degradation_order_two_is_real_esrgan_and_order_one_is_unchanged():
+    """`{order: 2}` alone gives the reference second-order chain; `{}` the first-order chain as before."""
+    from data import blind
+    from restoration.config.conversion import to_plain
+    from restoration.config.schema import DegradationConfig
+
+    section = build_section(DegradationConfig, {"order": 2}, "data.degradation", "t.yaml")
+    second = blind.Chain(**to_plain(section))
+    assert second == blind.Chain(order=2)
+    assert second.first_round() == (blind.REALESRGAN_KERNEL_PROBABILITIES, (7, 21), 0.1, 0.5)
+    assert (second.second_blur_probability, second.final_sinc_probability) == (0.8, 0.8)
+    first = blind.Chain(**to_plain(build_section(DegradationConfig, {}, "data.degradation", "t.yaml")))
+    assert first == blind.Chain() and first.first_round() == (None, (21, 21), 0.0, 1.0)
+
+
+def test_the_schema_names_the_second_order_keys_of_the_chain():
+    """The schema's list of order-2-only keys is data.blind's (the schema cannot import TensorFlow)."""
+    from data import blind
+    from restoration.config import schema
+
+    assert schema._SECOND_ORDER_ONLY == blind.SECOND_ORDER_ONLY
+    assert schema._REALESRGAN_KERNELS == blind.REALESRGAN_KERNEL_PROBABILITIES
