@@ -21,7 +21,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 PIP := PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet
 
 .PHONY: install install-test test test-tensorflow test-jax bench lint train evaluate restore report \
-	tensorboard data clean
+	tensorboard data clean gpu-smoke
 
 install: $(STAMP)
 
@@ -52,11 +52,22 @@ test-jax: install-test
 	KERAS_BACKEND=jax $(BIN)/python -m pytest tests -m backend_agnostic -q -p no:cacheprovider
 
 bench: install-test
+	$(BIN)/python -m benchmarks.gpu_ledger
+	$(BIN)/python -m benchmarks.data_scale
+	$(BIN)/python -m benchmarks.blind_chain
 	$(BIN)/python -m benchmarks.dropblock_speed
 	$(BIN)/python -m benchmarks.bicubic_baseline --ssim
 	$(BIN)/python -m benchmarks.training_loop
 	$(BIN)/python -m benchmarks.step_speed
 	$(BIN)/python -m benchmarks.distribution_speed
+
+# The one-command check of a GPU machine, on JAX unless KERAS_BACKEND says otherwise. It installs
+# nothing: numpy, scipy, keras and one backend in the Python that runs it are enough (.venv's if
+# there is one), so it runs on a bare GPU machine too (`make gpu-smoke PYTHON=python3`).
+SMOKE_PYTHON := $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
+
+gpu-smoke:
+	KERAS_BACKEND=$${KERAS_BACKEND:-jax} $(SMOKE_PYTHON) -m benchmarks.gpu_smoke $(ARGS)
 
 lint: install-test
 	$(BIN)/ruff check .

@@ -64,3 +64,15 @@ def test_distribution_speed_reports_each_variant_against_one_device(capsys):
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| jax")]
     assert re.fullmatch(r"\| jax \| none \| 1 \| [\d.]+ \| 1\.00x \|", rows[0]), rows
     assert re.fullmatch(r"\| jax-2-devices \| data_parallel \| 2 \| [\d.]+ \| [\d.]+x \|", rows[1]), rows
+
+
+def test_gpu_smoke_reports_the_step_the_chain_and_a_paired_gain(capsys):
+    """--quick: the three parts print, with a steps/s, a chain share and a gain with its interval."""
+    from benchmarks import gpu_smoke
+
+    assert gpu_smoke.main(["--quick"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^1\. EDSR 2x16 x2, batch 16 of 24x24, .*: [\d.,]+ steps/s", out, re.M)
+    assert re.search(r"^2\. first-order blind chain on .*: [\d.]+ ms per batch of 16 48x48 patches, "
+                     r"[\d.]+% of a step", out, re.M)
+    assert re.search(r"^   gain of dropblock: [+-][\d.]+ dB \[[+-][\d.]+, [+-][\d.]+\]", out, re.M)

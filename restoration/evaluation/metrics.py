@@ -8,7 +8,6 @@ so they can be printed next to every number.
 import dataclasses
 
 import numpy as np
-from skimage.metrics import structural_similarity
 
 # BT.601 luma, studio range: Y = 16 + 65.481 R + 128.553 G + 24.966 B for R, G, B in [0, 1].
 _Y_OFFSET = 16.0
@@ -178,6 +177,9 @@ def ssim(reference, output, border=0, y_channel=False, data_range=255):
     Reference:
         - [Wang et al., 2004](https://doi.org/10.1109/TIP.2003.819861)
     """
+    # Imported here: PSNR needs NumPy alone (a bare GPU machine, benchmarks.gpu_smoke).
+    from skimage.metrics import structural_similarity
+
     reference, output = _prepare(reference, output, border, y_channel, data_range)
     return float(
         structural_similarity(

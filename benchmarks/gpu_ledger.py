@@ -1,0 +1,185 @@
+"""The GPU ledger: what one H100 would consume per recipe, what a CPU core feeds, what a checkpoint costs.
+
+    python -m benchmarks.gpu_ledger                  # in `make bench`; writes BENCHMARKS.md
+    python -m benchmarks.gpu_ledger --quick          # fewer batches, for a look
+
+For the published GPU recipes (EDSR-baseline x2, MSRResNet x4, RRDBNet x4,
+RCAN x2, DRUNet colour) at their own sizes, patches and batches:
+
+- the forward FLOPs of one patch and of one training step (three forward
+  passes), counted from the network's graph (`restoration.training.memory`),
+  and the step rate one H100 or H200 would reach at 40 % of its dense
+  bfloat16 peak (989 TFLOP/s): the patches per second it would consume;
+- the patches per CPU-second the project's input pipeline makes for that
+  recipe (user + system time of this process over the batches, after a
+  warm-up), with the fixed bicubic degradation and with the blind chains,
+  and from that the CPU cores that would keep one GPU fed;
+- the seconds to save and to load (with Adam's state) a checkpoint of the
+  model at full size, and the share of training time the recipe's
+  checkpoint and best-model intervals would take at the modelled step rate.
+"""
+
+import argparse
+import os
+import resource
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+from benchmarks import markdown  # noqa: E402
+from restoration import runs  # noqa: E402
+from restoration.config import load_config  # noqa: E402
+from restoration.training import build  # noqa: E402
+from restoration.training import memory  # noqa: E402
+
+PEAK_TFLOPS = 989.0  # H100 and H200 SXM, dense bfloat16
+UTILISATION = 0.4
+CORE_GOAL = 8
+RECIPES = {
+    "EDSR-baseline x2": "configs/edsr_baseline_x2_div2k.yaml",
+    "MSRResNet x4": "configs/zoo/srresnet_x4_div2k.yaml",
+    "RRDBNet x4": "configs/zoo/rrdbnet_x4_div2k.yaml",
+    "RCAN x2": "configs/zoo/rcan_x2_div2k.yaml",
+    "DRUNet colour": "configs/zoo/drunet_color_div2k.yaml",
+}
+# The data paths timed per recipe: the recipe's own, then the blind chains for the sr recipes.
+BLIND = {"first-order chain": "{}", "second-order chain": "{order: 2}"}
+
+
+def recipe(path, *overrides):
+    return load_config(path, list(overrides), check_data=False).arm("baseline", 0)
+
+
+def synthetic_images(count, side=480):
+    """Photograph-like uint8 images (gradients, waves and noise) for the pipeline to cut."""
+    rows, columns = np.mgrid[0:side, 0:side].astype(np.float32)
+    images = []
+    for index in range(count):
+        rng = np.random.default_rng(index)
+        waves = 60 * np.sin(rows[..., None] * rng.uniform(0.02, 0.2) + rng.uniform(0, 6, 3))
+        noise = rng.normal(0, 10, (side, side, 3))
+        images.append((f"{index:04d}", np.clip(100 + waves + noise + 0.1 * columns[..., None],
+                                                0, 255).astype(np.uint8)))
+    return images
+
+
+def cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def patches_per_cpu_second(config, images, batches):
+    """Patches per CPU-second of the run's training pipeline, after 3 warm-up batches."""
+    iterator = iter(build.training_dataset(config, images))
+    for _ in range(3):
+        next(iterator)
+    start = cpu_seconds()
+    for _ in range(batches):
+        next(iterator)
+    return batches * config.data.batch_size / (cpu_seconds() - start)
+
+
+def checkpoint_seconds(config, folder):
+    """`(megabytes, save seconds, load seconds)` of the model with Adam's state built."""
+    model = build.compile_model(build.build_model(config), config)
+    model.optimizer.build(model.trainable_variables)
+    path = folder / "checkpoint.keras"
+    start = time.perf_counter()
+    runs.save_model_atomically(model, path)
+    saved = time.perf_counter() - start
+    start = time.perf_counter()
+    runs.load_keras_model(path, compile=True)
+    loaded = time.perf_counter() - start
+    return path.stat().st_size / 1e6, saved, loaded
+
+
+def main(argv=None):
+    import tempfile
+    from pathlib import Path
+
+    import restoration.training.schedules  # noqa: F401  (the learning rate, for compile=True loads)
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer batches, no checkpoints")
+    parser.add_argument("--only", nargs="+", choices=sorted(RECIPES), help="these recipes only")
+    arguments = parser.parse_args(argv)
+    batches = 5 if arguments.quick else 40
+    images = synthetic_images(16)
+    folder = Path(tempfile.mkdtemp(prefix="ledger."))
+    demand_rows, feed_rows, checkpoint_rows = [], [], []
+    for name, path in RECIPES.items():
+        if arguments.only and name not in arguments.only:
+            continue
+        config = recipe(path)
+        flops = memory.forward_flops(config, batch=1)
+        step_flops = 3 * flops * config.data.batch_size
+        steps_per_second = UTILISATION * PEAK_TFLOPS * 1e12 / step_flops
+        demand = steps_per_second * config.data.batch_size
+        demand_rows.append(
+            f"| {name} | {config.data.batch_size} x {config.data.patch_size}px | "
+            f"{flops / 1e9:.2f} | {step_flops / 1e12:.3f} | {steps_per_second:,.0f} | "
+            f"{demand:,.0f} |")
+        paths = {"recipe's own (bicubic or noise)": ()}
+        if config.task.type == "sr":
+            paths.update({label: (f"data.degradation={value}",) for label, value in BLIND.items()})
+        for label, overrides in paths.items():
+            try:
+                rate = patches_per_cpu_second(recipe(path, *overrides), images, batches)
+            except Exception as error:  # a chain this checkout does not have
+                feed_rows.append(f"| {name} | {label} | not available ({type(error).__name__}) "
+                                 "| | |")
+                continue
+            cores = demand / rate
+            verdict = "met" if cores <= CORE_GOAL else "not met"
+            feed_rows.append(f"| {name} | {label} | {rate:,.0f} | {cores:,.1f} | {verdict} |")
+            print(feed_rows[-1], flush=True)
+        if not arguments.quick:
+            size, saved, loaded = checkpoint_seconds(config, folder)
+            training = config.training
+            interval = training.checkpoint_every / steps_per_second
+            best = training.validate_every / steps_per_second
+            share = saved / interval + saved / best
+            checkpoint_rows.append(
+                f"| {name} | {size:,.1f} | {saved:.2f} | {loaded:.2f} | "
+                f"{training.checkpoint_every:,} / {training.validate_every:,} | {share:.1%} |")
+            print(checkpoint_rows[-1], flush=True)
+    body = "\n".join([
+        "## The GPU ledger: what one H100 consumes, what a CPU core feeds",
+        "",
+        f"`python -m benchmarks.gpu_ledger` (commit {markdown.git_revision()}; "
+        f"{markdown.machine_description()}). One H100/H200 modelled at {UTILISATION:.0%} of its "
+        f"{PEAK_TFLOPS:g} TFLOP/s dense bfloat16 peak; a training step is three forward passes.",
+        "",
+        "| recipe | batch | forward GFLOP / patch | TFLOP / step | steps/s | patches/s demanded |",
+        "|---|---|---:|---:|---:|---:|",
+        *demand_rows,
+        "",
+        f"Patches per CPU-second of the pipeline (this CPU, {batches} batches after a warm-up, "
+        f"16 synthetic 480x480 images in memory) and the cores that would feed one GPU (goal: at "
+        f"most {CORE_GOAL}):",
+        "",
+        "| recipe | data | patches per CPU-second | cores per GPU | goal |",
+        "|---|---|---:|---:|---|",
+        *feed_rows,
+        *([] if not checkpoint_rows else [
+            "",
+            "Checkpoints at full size (model and Adam's state, saved atomically with fsync, "
+            "loaded with the optimizer), and the share of training time a synchronous save every "
+            "`checkpoint_every` steps plus a best-model save every `validate_every` steps (each "
+            "validation an improvement: the worst case) would take at the modelled step rate:",
+            "",
+            "| recipe | MB | save (s) | load (s) | checkpoint / validate every | share of training |",
+            "|---|---:|---:|---:|---|---:|",
+            *checkpoint_rows]),
+    ])
+    if not arguments.quick and not arguments.only:
+        markdown.write_section("gpu-ledger", body)
+    print(body)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
