@@ -17,8 +17,13 @@ import keras
 
 def _cuda_plugin_installed():
     """Whether JAX's CUDA plugin (from `jax[cuda12]`) is installed."""
-    return any(importlib.util.find_spec(name) is not None
-               for name in ("jax_cuda12_plugin", "jax_plugins.xla_cuda12"))
+    for name in ("jax_cuda12_plugin", "jax_plugins.xla_cuda12"):
+        try:
+            if importlib.util.find_spec(name) is not None:
+                return True
+        except ModuleNotFoundError:  # `jax_plugins` itself is missing: no plugin at all
+            continue
+    return False
 
 
 def _keep_tensorflow_on_the_cpu():

@@ -28,3 +28,15 @@ def test_a_jax_run_without_its_gpu_is_one_line(platforms, plugin, expected):
     lines = done.stdout.strip().splitlines()
     assert done.returncode == 0 and len(lines) == 1, done.stdout + done.stderr
     assert lines[0].startswith(expected), lines[0]
+
+
+def test_without_any_jax_plugin_the_plugin_check_says_none():
+    """No `jax_plugins` package at all is "not installed", not an error."""
+    import importlib.util
+
+    from restoration.training import devices
+
+    if importlib.util.find_spec("jax_plugins") is not None:
+        pytest.skip("a JAX plugin package is installed here")
+
+    assert devices._cuda_plugin_installed() is False
