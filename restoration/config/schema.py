@@ -537,6 +537,12 @@ class TrainingConfig:
     # Devices and processes (restoration/training/distribution.py); data.batch_size stays the global batch.
     distribution: Literal["none", "mirrored", "data_parallel"] = "none"
 
+    def relations(self):
+        # Keras runs whole executions: 15 steps at 10 per execution would train 20.
+        if self.steps % self.steps_per_execution:
+            yield "steps", (f"a multiple of training.steps_per_execution ({self.steps_per_execution}), "
+                            "since training runs whole executions"), self.steps
+
 
 @section
 class EvaluationConfig:

@@ -382,3 +382,12 @@ def test_an_override_that_changes_the_model_is_blamed_for_the_keys_it_leaves():
     assert message.startswith(f"{CONFIGS / 'tiny_test.yaml'} (with model.name=srresnet): "
                               "model.res_scale: expected a key among")
     assert "set the whole section, --set 'model={name: ..., ...}'" in message
+
+
+def test_steps_must_be_whole_executions():
+    """15 steps at 10 per execution would train 20 while the run reports 15: refused at load."""
+    with pytest.raises(ConfigError) as raised:
+        load_config(CONFIGS / "tiny_sr.yaml", ["training.steps=15"], check_data=False)
+    assert raised.value.key == "training.steps"
+    assert "a multiple of training.steps_per_execution (10)" in str(raised.value)
+    assert load_config(CONFIGS / "tiny_sr.yaml", ["training.steps=20"], check_data=False)
