@@ -2,13 +2,17 @@
 
     python -m benchmarks.distribution_speed            # in `make bench`; writes BENCHMARKS.md
     python -m benchmarks.distribution_speed --variants jax jax-2-devices --rounds 1 --no-write
+    python -m benchmarks.distribution_speed --steps-per-execution 10 --jit-compile true --no-write
 
 Each variant trains EDSR (4x32 by default, x2, 24x24 patches, global batch
 16, Adam on the L1 loss) under `restoration.training.distribution.scope`,
 as `make train` does, in its own subprocess, on a `tf.data` stream of
 random patches; the rate is patches per second over the timed steps, after
-two warm-up steps. The variants run in interleaved rounds and the table
-keeps each one's median, with its ratio to one device of the same backend:
+two warm-up steps (whole executions of `--steps-per-execution` steps, XLA as
+`--jit-compile` says, as `training.steps_per_execution` and
+`training.jit_compile` set them in a run). The variants run in interleaved
+rounds and the table keeps each one's median, with its ratio to one device
+of the same backend:
 
 - `tensorflow`, `tensorflow-mirrored-2`: no strategy, then
   `MirroredStrategy` over the CPU split into 2 logical devices;
@@ -23,6 +27,7 @@ of splitting the batch and averaging the gradients, not a speed-up.
 
 import argparse
 import json
+import math
 import os
 import socket
 import statistics
@@ -40,6 +45,8 @@ VARIANTS = {
     "jax-2-devices": ("jax", "data_parallel", 2, 1),
     "jax-2-processes": ("jax", "data_parallel", 1, 2),
 }
+# --jit-compile: the values of training.jit_compile.
+JIT_COMPILE = {"auto": "auto", "true": True, "false": False}
 # TensorFlow splits the one CPU into two logical devices before it starts (also used by the tests).
 TWO_TF_CPUS = (
     "import tensorflow as tf; cpu = tf.config.list_physical_devices('CPU')[0]; "
@@ -54,6 +61,7 @@ def worker(arguments):
     import tensorflow as tf
 
     import sr_models
+    from restoration.training import build
     from restoration.training import distribution
 
     distribution.initialize_processes()
@@ -65,15 +73,20 @@ def worker(arguments):
     with distribution.scope(arguments.worker, BATCH) as devices:
         model = sr_models.build_edsr(scale=SCALE, num_blocks=arguments.blocks,
                                      filters=arguments.filters, seed=0)
-        # JAX compiles its step (an uncompiled one runs op by op); TensorFlow runs a graph.
+        # "auto": JAX compiles its step (an uncompiled one runs op by op); TensorFlow runs a graph.
+        execution = arguments.steps_per_execution
         model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="mean_absolute_error",
-                      jit_compile=keras.backend.backend() == "jax")
-        model.fit(dataset, epochs=1, steps_per_epoch=2, verbose=0)
+                      jit_compile=build.jit_compile(JIT_COMPILE[arguments.jit_compile]),
+                      steps_per_execution=execution)
+        distribution.prepare_training(model, arguments.worker)
+        # Whole executions: Keras runs every execution to its end.
+        warm_up, steps = (math.ceil(count / execution) * execution for count in (2, arguments.steps))
+        model.fit(dataset, epochs=1, steps_per_epoch=warm_up, verbose=0)
         start = time.perf_counter()
-        history = model.fit(dataset, epochs=1, steps_per_epoch=arguments.steps, verbose=0)
+        history = model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
         seconds = time.perf_counter() - start
     loss = history.history["loss"][-1]
-    print(RESULT + json.dumps({"patches_per_second": arguments.steps * BATCH / seconds,
+    print(RESULT + json.dumps({"patches_per_second": steps * BATCH / seconds,
                                "devices": devices, "loss": loss}), flush=True)
     return 0
 
@@ -100,7 +113,9 @@ def run_variant(name, arguments):
         environment["TF_ENABLE_ONEDNN_OPTS"] = "0"
     code = prelude + "import sys; from benchmarks import distribution_speed as b; sys.exit(b.main())"
     command = [sys.executable, "-c", code, "--worker", mode, "--steps", str(arguments.steps),
-               "--blocks", str(arguments.blocks), "--filters", str(arguments.filters)]
+               "--blocks", str(arguments.blocks), "--filters", str(arguments.filters),
+               "--steps-per-execution", str(arguments.steps_per_execution),
+               "--jit-compile", arguments.jit_compile]
     address = f"127.0.0.1:{free_port()}"
     children = []
     for index in range(processes):
@@ -121,11 +136,17 @@ def run_variant(name, arguments):
 def report(rates, arguments):
     from benchmarks import markdown
 
+    command = f"`python -m benchmarks.distribution_speed --steps {arguments.steps} " \
+              f"--rounds {arguments.rounds}`"
+    if arguments.steps_per_execution != 1 or arguments.jit_compile != "auto":
+        command = command[:-1] + (f" --steps-per-execution {arguments.steps_per_execution} "
+                                  f"--jit-compile {arguments.jit_compile}`")
+    else:
+        command = f"`make bench` ({command})"
     lines = [
         "## Training throughput on one device and on two",
         "",
-        f"Command: `make bench` (`python -m benchmarks.distribution_speed --steps {arguments.steps} "
-        f"--rounds {arguments.rounds}`), revision {markdown.git_revision()}.",
+        f"Command: {command}, revision {markdown.git_revision()}.",
         f"Machine: {markdown.machine_description()}.",
         "",
         f"EDSR {arguments.blocks}x{arguments.filters} x2 on {PATCH}x{PATCH} patches, global batch "
@@ -155,6 +176,10 @@ def parse_arguments(argv):
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--blocks", type=int, default=4)
     parser.add_argument("--filters", type=int, default=32)
+    parser.add_argument("--steps-per-execution", type=int, default=1,
+                        help="training.steps_per_execution (the published GPU recipes: 100)")
+    parser.add_argument("--jit-compile", choices=list(JIT_COMPILE), default="auto",
+                        help="training.jit_compile (the published GPU recipes: true)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md")
     parser.add_argument("--worker", choices=("none", "mirrored", "data_parallel"),
                         help=argparse.SUPPRESS)

@@ -22,6 +22,11 @@ TINY = str(CONFIGS / "tiny_test.yaml")
 # validation and test images go through as well.
 RUN = ["--config", TINY, "--arm", "dropblock", "--seed", "0", "--quiet", "--no-report",
        "--set", "training.steps=6", "--set", "data.batch_size=4"]
+# How the published GPU recipes compile their step (configs/edsr_baseline_x2_div2k.yaml and
+# configs/zoo/*.yaml set 100 and true): several steps per execution (2 splits the 6 steps into
+# whole executions) and XLA, against the tiny config's 1 and "auto" (off on TensorFlow).
+RECIPE = ["--set", "training.steps_per_execution=2", "--set", "training.jit_compile=true"]
+SETTINGS = {"tiny": [], "recipe": RECIPE}
 # TensorFlow splits the one CPU into two logical devices before it starts (the benchmark's prelude);
 # that loads TensorFlow before train.main could turn oneDNN's rewrites off for `mirrored`, so the
 # prelude does it first, as train.main does.
@@ -30,9 +35,9 @@ TWO_TF_CPUS = ("import os, train; os.environ.setdefault(*train.MIRRORED_ONEDNN);
 JAX = {"KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
 
 
-def train_in_subprocess(root, extra, environment=None, prelude="", wait=True):
+def train_in_subprocess(root, extra, environment=None, prelude="", wait=True, run=RUN):
     code = prelude + "import sys, train; sys.exit(train.main(sys.argv[1:]))"
-    command = [sys.executable, "-c", code, *RUN, "--set", f"output.root={root}", *extra]
+    command = [sys.executable, "-c", code, *run, "--set", f"output.root={root}", *extra]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(environment or {})}
     process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
@@ -60,38 +65,61 @@ def assert_same_training(root, reference):
     assert scores[0] == pytest.approx(scores[1], abs=0.02)
 
 
-@pytest.fixture(scope="module")
-def one_device(tmp_path_factory):
-    root = tmp_path_factory.mktemp("one_device")
-    train_in_subprocess(root, [])
-    return root
+@pytest.fixture(scope="module", params=list(SETTINGS))
+def one_device(request, tmp_path_factory):
+    """The one-device run and the settings it trained with: the tiny config's, then the recipes'."""
+    root = tmp_path_factory.mktemp(f"one_device_{request.param}")
+    train_in_subprocess(root, SETTINGS[request.param])
+    return root, SETTINGS[request.param]
 
 
 @pytest.fixture(scope="module")
 def one_jax_device(tmp_path_factory):
+    """One JAX device with the recipes' settings (XLA is JAX's "auto" too)."""
     root = tmp_path_factory.mktemp("one_jax_device")
-    train_in_subprocess(root, [], JAX)
+    train_in_subprocess(root, RECIPE, JAX)
     return root
 
 
 def test_mirrored_over_two_cpu_devices_trains_as_one_device(tmp_path, one_device):
-    """tf.distribute.MirroredStrategy over 2 logical CPUs: the global batch of 4 split in 2 x 2."""
-    output = train_in_subprocess(tmp_path, ["--set", "training.distribution=mirrored"],
+    """tf.distribute.MirroredStrategy over 2 logical CPUs: the global batch of 4 split in 2 x 2,
+    with the tiny config's step (Keras' own) and with the recipes' (2 steps per execution, each
+    replica's forward and backward pass compiled by XLA: restoration.training.distribution)."""
+    reference, settings = one_device
+    output = train_in_subprocess(tmp_path, ["--set", "training.distribution=mirrored", *settings],
                                  prelude=TWO_TF_CPUS)
     assert "builtin: PSNR" in output
-    assert_same_training(tmp_path, one_device)
+    assert_same_training(tmp_path, reference)
+
+
+def test_mirrored_trains_arms_of_other_shapes_one_after_the_other(tmp_path):
+    """train.py trains every arm in one process: after a narrower model (4 filters), the next arm's
+    trains too (each run once made its own MirroredStrategy, whose collectives reused the first
+    one's keys and the shapes they had reduced)."""
+    config = tmp_path / "narrow_baseline.yaml"
+    text = (CONFIGS / "tiny_test.yaml").read_text()
+    config.write_text(text.replace("    baseline: {}\n", "    baseline: {model: {filters: 4}}\n"))
+    run = ["--config", str(config), "--seed", "0", "--quiet", "--no-report",
+           "--set", "training.steps=2", "--set", "data.batch_size=4",
+           "--set", "training.validate_every=0", "--set", "training.checkpoint_every=0"]
+    train_in_subprocess(tmp_path, ["--set", "training.distribution=mirrored"], prelude=TWO_TF_CPUS,
+                        run=run)
+    finished = sorted(path.parent.parent.name for path in tmp_path.rglob(runs.RESULTS_FILE))
+    assert finished == ["baseline", "dropblock"]
 
 
 def test_data_parallel_over_two_jax_devices_trains_as_one_device(tmp_path, one_jax_device):
-    """keras.distribution.DataParallel over 2 host devices of one process."""
+    """keras.distribution.DataParallel over 2 host devices of one process, with the recipes'
+    settings (2 steps per execution, XLA)."""
     environment = {**JAX, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
-    train_in_subprocess(tmp_path, ["--set", "training.distribution=data_parallel"], environment)
+    train_in_subprocess(tmp_path, ["--set", "training.distribution=data_parallel", *RECIPE],
+                        environment)
     assert_same_training(tmp_path, one_jax_device)
 
 
 def test_two_jax_processes_train_as_one_and_only_process_zero_writes(tmp_path, one_jax_device):
-    """Two processes on 127.0.0.1 (Gloo CPU collectives) end with the one-process weights; the
-    second, pointed at its own output root, writes nothing there."""
+    """Two processes on 127.0.0.1 (Gloo CPU collectives), with the recipes' settings, end with the
+    one-process weights; the second, pointed at its own output root, writes nothing there."""
     address = f"127.0.0.1:{free_port()}"
     processes = []
     for index in range(2):
@@ -99,7 +127,8 @@ def test_two_jax_processes_train_as_one_and_only_process_zero_writes(tmp_path, o
                        "KERAS_DISTRIBUTION_NUM_PROCESSES": "2",
                        "KERAS_DISTRIBUTION_PROCESS_ID": str(index)}
         processes.append(train_in_subprocess(tmp_path / f"process{index}",
-                                             ["--set", "training.distribution=data_parallel"],
+                                             ["--set", "training.distribution=data_parallel",
+                                              *RECIPE],
                                              environment, wait=False))
     for process in processes:
         output, _ = process.communicate(timeout=900)

@@ -268,6 +268,8 @@ def _train_locked(config, run_dir, verbose, primary=True):
     with dtype_policy(policy), distribution.scope(config.training.distribution,
                                                   config.data.batch_size):
         model, state = restore_or_build(config, run_dir)
+        # Under `mirrored`, a training function that runs steps_per_execution and jit_compile.
+        distribution.prepare_training(model, config.training.distribution)
         try:
             train_remaining_steps(model, config, run_dir, state, verbose, primary)
         except callbacks.Diverged as error:
