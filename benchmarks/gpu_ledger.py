@@ -49,6 +49,28 @@ RECIPES = {
 BLIND = {"first-order chain": "{}", "second-order chain": "{order: 2}"}
 
 
+# What the numbers above say about the goals, and why (measured where it says so).
+GOALS = [
+    "What this says. With the blind chain on the host, at most 8 cores per GPU holds for every "
+    "recipe's own pipeline and for RRDBNet's and RCAN's first-order chain, not for the small "
+    "networks' blind chains nor for the second-order chain. Run on the accelerator instead "
+    "(`blind.degrade_batch` on the batch beside the training step, with per-example keys, as "
+    "`benchmarks.gpu_smoke` does), a blind recipe leaves the host only the crops, the fixed "
+    "pipeline's rate, and on this CPU the chain on the step's own device costs about 1 to 2 % (first "
+    "order) and 3 to 5 % (second order) of an EDSR-baseline step (`python -m "
+    "benchmarks.blind_chain`): within the 10 % goal; on a GPU it is not measured. Its JPEG is "
+    "libjpeg, a CPU op, outside XLA.",
+    "",
+    "Checkpoints miss the 2 % goal for every recipe at the modelled rate (DRUNet comes closest; "
+    "an EDSR-baseline step every 0.8 ms makes 10,000 steps 7.7 s). The cost is not bytes but "
+    "Keras' Python walk over every layer's state (a profile of RCAN's save puts 80 % of it in "
+    "`saving_lib._save_state`), so a "
+    "writer thread would hold the interpreter lock the training loop needs; what would meet it is a "
+    "numpy snapshot of the variables written by another process, or longer intervals "
+    "(`training.checkpoint_every`, `training.validate_every`) on fast GPUs. Not done yet.",
+]
+
+
 def recipe(path, *overrides):
     return load_config(path, list(overrides), check_data=False).arm("baseline", 0)
 
@@ -174,6 +196,8 @@ def main(argv=None):
             "| recipe | MB | save (s) | load (s) | checkpoint / validate every | share of training |",
             "|---|---:|---:|---:|---|---:|",
             *checkpoint_rows]),
+        "",
+        *GOALS,
     ])
     if not arguments.quick and not arguments.only:
         markdown.write_section("gpu-ledger", body)
