@@ -25,7 +25,7 @@ ALLOWED = {
     },
     "benchmarks": {
         "dropblock", "sr_models", "data", "restoration.runs", "restoration.config",
-        "restoration.evaluation", "restoration.training",
+        "restoration.evaluation", "restoration.reporting", "restoration.training",
     },
 }
 
