@@ -73,29 +73,25 @@ import math
 
 import tensorflow as tf
 
+from data import realesrgan
+
 DOWNSAMPLING = ("bicubic", "bilinear", "area")
-KERNELS = ("iso", "aniso", "generalized_iso", "generalized_aniso", "plateau_iso", "plateau_aniso")
+KERNELS = realesrgan.KERNELS
 KERNEL_SIZE = 21
 # Keys each chain consumes from the caller's key list, per example.
 KEY_COUNT = 12
 
 # Real-ESRGAN's values of the settings whose first-order default is different (see the module).
-REALESRGAN_KERNEL_PROBABILITIES = (0.45, 0.25, 0.12, 0.03, 0.12, 0.03)
-REALESRGAN_KERNEL_SIZES = (7, 21)
-REALESRGAN_SINC_PROBABILITY = 0.1
-REALESRGAN_GAUSSIAN_NOISE_PROBABILITY = 0.5
+REALESRGAN_KERNEL_PROBABILITIES = realesrgan.KERNEL_PROBABILITIES
+REALESRGAN_KERNEL_SIZES = realesrgan.KERNEL_SIZES
+REALESRGAN_SINC_PROBABILITY = realesrgan.SINC_PROBABILITY
+REALESRGAN_GAUSSIAN_NOISE_PROBABILITY = realesrgan.GAUSSIAN_NOISE_PROBABILITY
 # Sinc cut-offs (radians) of the reference dataset: small kernels and the final filter, large kernels.
 SINC_CUTOFF = (math.pi / 3, math.pi)
 SINC_CUTOFF_LARGE = (math.pi / 5, math.pi)
 SINC_LARGE_FROM = 13
 # Settings that only the second-order chain reads.
-SECOND_ORDER_ONLY = (
-    "resize_probabilities", "resize_range", "second_order_probability", "second_blur_probability",
-    "second_blur_sigma", "second_kernel_probabilities", "second_sinc_probability",
-    "second_resize_probabilities", "second_resize_range", "second_gaussian_noise_probability",
-    "second_noise_sigma", "second_poisson_scale", "second_gray_noise_probability",
-    "second_jpeg_quality", "final_sinc_probability", "sinc_before_jpeg_probability",
-)
+SECOND_ORDER_ONLY = realesrgan.SECOND_ORDER_ONLY
 # Largest resize factor allowed, which bounds the second-order chain's canvases.
 MAX_RESIZE = 4.0
 

@@ -15,6 +15,7 @@ from typing import Literal
 
 import yaml
 
+from data import realesrgan
 from data.builtin import BUILTIN_SPLITS
 from data.grid import GRIDS
 from data.testsets import IMAGE_SETS
@@ -336,17 +337,8 @@ def _range(low, high, default, noun="numbers"):
     return spec(expected, lambda pair: len(pair) == 2 and low <= pair[0] <= pair[1] <= high, default)
 
 
-# Real-ESRGAN's kernel mix (data.blind.REALESRGAN_KERNEL_PROBABILITIES; data.blind is not imported here,
-# since loading a config must not start TensorFlow).
-_REALESRGAN_KERNELS = (0.45, 0.25, 0.12, 0.03, 0.12, 0.03)
-# The settings only the second-order chain reads (data.blind.SECOND_ORDER_ONLY).
-_SECOND_ORDER_ONLY = (
-    "resize_probabilities", "resize_range", "second_order_probability", "second_blur_probability",
-    "second_blur_sigma", "second_kernel_probabilities", "second_sinc_probability",
-    "second_resize_probabilities", "second_resize_range", "second_gaussian_noise_probability",
-    "second_noise_sigma", "second_poisson_scale", "second_gray_noise_probability",
-    "second_jpeg_quality", "final_sinc_probability", "sinc_before_jpeg_probability",
-)
+_REALESRGAN_KERNELS = realesrgan.KERNEL_PROBABILITIES
+_SECOND_ORDER_ONLY = realesrgan.SECOND_ORDER_ONLY
 
 
 def _range_around_one(low, high, default):
@@ -362,7 +354,7 @@ def _distribution(count, default, of):
                 and abs(sum(values) - 1) <= 1e-6, default)
 
 
-_KERNEL_KINDS = "iso, aniso, generalized_iso, generalized_aniso, plateau_iso, plateau_aniso"
+_KERNEL_KINDS = ", ".join(realesrgan.KERNELS)
 
 
 @section

@@ -198,12 +198,3 @@ def test_degradation_order_two_is_real_esrgan_and_order_one_is_unchanged():
     assert (second.second_blur_probability, second.final_sinc_probability) == (0.8, 0.8)
     first = blind.Chain(**to_plain(build_section(DegradationConfig, {}, "data.degradation", "t.yaml")))
     assert first == blind.Chain() and first.first_round() == (None, (21, 21), 0.0, 1.0)
-
-
-def test_the_schema_names_the_second_order_keys_of_the_chain():
-    """The schema's list of order-2-only keys is data.blind's (the schema cannot import TensorFlow)."""
-    from data import blind
-    from restoration.config import schema
-
-    assert schema._SECOND_ORDER_ONLY == blind.SECOND_ORDER_ONLY
-    assert schema._REALESRGAN_KERNELS == blind.REALESRGAN_KERNEL_PROBABILITIES
