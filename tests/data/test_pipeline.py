@@ -104,20 +104,23 @@ def test_sr_dataset_shapes_dtypes_and_range():
         np.testing.assert_array_equal(_to_uint8(values) / np.float32(255.0), values)
 
 
+def _dataset(builder, images, batch, seed, start=0):
+    """One of the four training pipelines at a small size: x2 8-pixel patches, 12-pixel for
+    denoising (a fixed sigma, or a range for blind denoising)."""
+    if builder == "sr":
+        return pipeline.make_sr_dataset(images, 2, 8, batch, seed, start=start)
+    if builder == "blind_sr":
+        return pipeline.make_blind_sr_dataset(images, 2, 8, batch, seed, blind.Chain(), start=start)
+    sigma = 25 if builder == "denoise" else (0, 50)
+    return pipeline.make_denoise_dataset(images, sigma, 12, batch, seed, start=start)
+
+
 @pytest.mark.parametrize("builder", ["sr", "denoise", "blind_sr", "blind_denoise"])
 def test_same_seed_gives_identical_batches_and_other_seed_differs(builder):
     """Two datasets built with one seed match bit for bit; another seed changes them."""
     images = [_random_image(48, 40, 3, 3), _random_image(36, 52, 3, 4)]
 
-    def build(seed):
-        if builder == "sr":
-            return pipeline.make_sr_dataset(images, 2, 8, 4, seed)
-        if builder == "blind_sr":
-            return pipeline.make_blind_sr_dataset(images, 2, 8, 4, seed, blind.Chain())
-        sigma = 25 if builder == "denoise" else (0, 50)
-        return pipeline.make_denoise_dataset(images, sigma, 12, 4, seed)
-
-    first, second, other = (_collect(build(seed), 3) for seed in (11, 11, 12))
+    first, second, other = (_collect(_dataset(builder, images, 4, seed), 3) for seed in (11, 11, 12))
     for part in range(2):
         np.testing.assert_array_equal(first[part], second[part])
         assert not np.array_equal(first[part], other[part])
@@ -130,17 +133,9 @@ def test_a_stream_started_at_batch_k_is_the_straight_stream_from_batch_k(builder
     images = [_random_image(48, 40, 3, 3), _random_image(36, 52, 3, 4),
               _random_image(40, 40, 3, 5)]
 
-    def build(start):
-        if builder == "sr":
-            return pipeline.make_sr_dataset(images, 2, 8, 2, 7, start=start)
-        if builder == "blind_sr":
-            return pipeline.make_blind_sr_dataset(images, 2, 8, 2, 7, blind.Chain(), start=start)
-        sigma = 25 if builder == "denoise" else (0, 50)
-        return pipeline.make_denoise_dataset(images, sigma, 12, 2, 7, start=start)
-
-    straight = _collect(build(0), 7)
+    straight = _collect(_dataset(builder, images, 2, 7), 7)
     for batch in (1, 4, 5):
-        started = _collect(build(batch * 2), 7 - batch)
+        started = _collect(_dataset(builder, images, 2, 7, start=batch * 2), 7 - batch)
         for part in range(2):
             np.testing.assert_array_equal(started[part], straight[part][batch * 2:])
 
@@ -280,16 +275,8 @@ def test_a_prepared_set_on_disk_gives_the_batches_of_the_set_in_memory(builder, 
     assert made.high.names == ["b", "a", "c"] and (made.low is not None) == (builder == "sr")
     assert prepared.prepare(tmp_path, "key", iter(()), scale).folder == made.folder
 
-    def build(source, start=0):
-        if builder == "sr":
-            return pipeline.make_sr_dataset(source, 2, 8, 2, 7, start=start)
-        if builder == "blind_sr":
-            return pipeline.make_blind_sr_dataset(source, 2, 8, 2, 7, blind.Chain(), start=start)
-        sigma = 25 if builder == "denoise" else (0, 50)
-        return pipeline.make_denoise_dataset(source, sigma, 12, 2, 7, start=start)
-
-    in_memory, on_disk = _collect(build(images), 5), _collect(build(made), 5)
-    started = _collect(build(made, start=6), 2)
+    in_memory, on_disk = (_collect(_dataset(builder, source, 2, 7), 5) for source in (images, made))
+    started = _collect(_dataset(builder, made, 2, 7, start=6), 2)
     for part in range(2):
         np.testing.assert_array_equal(on_disk[part], in_memory[part])
         np.testing.assert_array_equal(started[part], in_memory[part][6:])
