@@ -8,6 +8,7 @@ to TensorBoard through a `restoration.reporting.tensorboard.SummaryWriter`.
 
 import math
 import time
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -113,9 +114,9 @@ class Validator(keras.callbacks.Callback):
     """
 
     def __init__(self, run_dir, writer, text_log, inputs, targets, conventions, every, panels, state,
-                 train_crops=None, noise_level=None):
+                 best, train_crops=None, noise_level=None):
         super().__init__()
-        self.run_dir, self.writer, self.text_log = run_dir, writer, text_log
+        self.run_dir, self.writer, self.text_log, self.best = run_dir, writer, text_log, best
         self.inputs, self.targets = inputs, [to_uint8(t) for t in targets]
         self.conventions, self.every, self.panels, self.state = conventions, every, panels, state
         # The second input of a network that takes the noise level (sigma / 255), else None.
@@ -167,9 +168,7 @@ class Validator(keras.callbacks.Callback):
         if self.state.best_psnr is None or psnr > self.state.best_psnr:
             check_finite_weights(self.model, step)
             self.state.best_psnr, self.state.best_step = psnr, step
-            # Saving creates variables; under a distribution that would wait for the other processes.
-            with distribution.local():
-                runs.save_model_atomically(self.model, self.run_dir / runs.BEST_CHECKPOINT)
+            self.best.hold(self.model)
         return psnr
 
     def _score(self, model, inputs, targets, step):
@@ -196,16 +195,50 @@ class Validator(keras.callbacks.Callback):
         return np.stack(rows)
 
 
+class BestWeights:
+    """The weights of the best validation so far, held in memory until a checkpoint writes them.
+
+    Writing `best.keras` at every improvement would cost a save per
+    validation; it is written with the latest checkpoint and at the end of
+    training instead, as weights alone (no optimizer state: it is scored, never
+    resumed from), from a copy of the network. A run killed before the write
+    resumes from its latest checkpoint, whose state record holds the best
+    score of that step, and finds the same best weights again.
+    """
+
+    def __init__(self, run_dir):
+        self.path = Path(run_dir) / runs.BEST_CHECKPOINT
+        self.weights, self.copy = None, None
+
+    def hold(self, model):
+        self.weights = model.get_weights()
+
+    def write(self, model):
+        """Writes the held weights to `best.keras`, if any are waiting."""
+        if self.weights is None:
+            return
+        # Saving creates variables; under a distribution that would wait for the other processes.
+        with distribution.local():
+            if self.copy is None:
+                # From the config alone: `clone_model` would also carry the compiled optimizer.
+                self.copy = model.__class__.from_config(model.get_config())
+            self.copy.set_weights(self.weights)
+            runs.save_model_atomically(self.copy, self.path)
+        self.weights = None
+
+
 class Checkpointer(keras.callbacks.Callback):
     """Saves the latest checkpoint and the run state every N steps and at the end.
 
-    The state record (random generators, best score) goes first, so the
-    checkpoint on disk always has its record, whenever the run is killed.
+    A best checkpoint waiting in `best` is written first, then the state
+    record (random generators, best score), so the checkpoint on disk always
+    has its record, whenever the run is killed.
     """
 
-    def __init__(self, run_dir, every, state):
+    def __init__(self, run_dir, every, state, best=None):
         super().__init__()
         self.run_dir, self.every, self.state = run_dir, every, state
+        self.best = best or BestWeights(run_dir)
 
     def on_train_begin(self, logs=None):
         # The checkpoint the run resumed from (or none, at step 0) holds this step already.
@@ -228,6 +261,7 @@ class Checkpointer(keras.callbacks.Callback):
         `previous.keras`, leaving two copies of one checkpoint.
         """
         check_finite_weights(self.model, step)
+        self.best.write(self.model)
         save_state(self.run_dir, self.model, self.state, step)
         if step == self.saved_step and runs.checkpoints(self.run_dir):
             return

@@ -151,15 +151,16 @@ def train_remaining_steps(model, config, run_dir, state, verbose, primary=True):
     text_log.section(("resuming" if done else "training") + f" {config.run.experiment}, arm "
                      f"{config.run.arm}, seed {config.run.seed} from step {done} to {training.steps}")
     steps.append(callbacks.TrainingLogger(writer, training.log_every, state, text_log))
+    best = callbacks.BestWeights(run_dir)
     if config.data.validation is not None and training.validate_every > 0:
         validation = build.load_images(config.data.validation, config)
         inputs, targets = build.validation_data(config, validation)
         steps.append(callbacks.Validator(
             run_dir, writer, text_log, inputs, targets, conventions_for(config.task),
-            training.validate_every, training.image_panels, state,
+            training.validate_every, training.image_panels, state, best,
             train_crops=build.training_crops(config), noise_level=build.noise_level(config),
         ))
-    steps.append(callbacks.Checkpointer(run_dir, training.checkpoint_every, state))
+    steps.append(callbacks.Checkpointer(run_dir, training.checkpoint_every, state, best))
     try:
         model.fit(dataset, epochs=1, steps_per_epoch=remaining, callbacks=steps, verbose=verbose,
                   shuffle=False)
