@@ -113,8 +113,9 @@ def checkpoint_seconds(config, folder):
     start = time.perf_counter()
     runs.save_model_atomically(model, path)
     saved = time.perf_counter() - start
+    weights_alone = build.build_model(config)
     start = time.perf_counter()
-    runs.save_model_atomically(build.build_model(config), folder / "best.keras")
+    runs.save_model_atomically(weights_alone, folder / "best.keras")
     best = time.perf_counter() - start
     start = time.perf_counter()
     runs.load_keras_model(path, compile=True)
