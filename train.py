@@ -146,7 +146,7 @@ def run_experiment(experiment, plan, output_root, args):
     directory = runs.experiment_directory(output_root, experiment.name)
     if primary:
         runs.write_experiment_file(directory, experiment.name, experiment.arm_names,
-                                   experiment.seeds, experiment.source)
+                                   experiment.seeds, experiment.source, experiment.primary_record())
     diverged, locked = [], []
     for index, (arm, seed) in enumerate(plan, start=1):
         config = experiment.arm(arm, seed)

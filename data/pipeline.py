@@ -447,3 +447,100 @@ def make_validation_set(images, task, scale=None, sigma=None, crop=256, seed=0):
     if task == "denoise":
         return _denoise_validation(images, sigma, crop, seed)
     raise ValueError(f"Unknown task. Expected 'sr' or 'denoise'. Received: task={task!r}")
+
+
+# Seed of the fixed draws that degrade validation crops: the same for every arm and seed, so
+# every run selects its checkpoint on the same inputs.
+VALIDATION_SEED = 0
+_VALIDATION_STREAM = 3
+
+
+def _center_crops(arrays, crop, multiple=1):
+    """The center `crop` x `crop` pixels of each image, cropped to a multiple of `multiple` first."""
+    arrays = [modcrop(image, multiple) for image in arrays]
+    _check_min_size([image.shape for image in arrays], crop, "image")
+    crops = []
+    for image in arrays:
+        # On the grid of `multiple`, so the crop is the one `_sr_validation` cuts.
+        top, left = (side * multiple for side in _center_origin(
+            image[::multiple, ::multiple], crop // multiple))
+        crops.append(image[top:top + crop, left:left + crop])
+    return np.stack(crops)
+
+
+def make_chain_validation_set(images, scale, chain, crop=256, draws=4, seed=VALIDATION_SEED):
+    """Fixed center crops degraded by a training chain, `draws` fixed draws of it per crop.
+
+    A network trained on a degradation chain is validated, and its
+    checkpoint chosen, on the distribution it trains on: each crop is
+    degraded `draws` times by `chain`, every draw keyed by `(seed, input
+    index)` as training examples are, so the inputs are the same for every
+    arm and seed.
+
+    Args:
+        images: uint8 arrays `(height, width, channels)` or `(name, array)` pairs.
+        scale: positive integer factor.
+        chain: a `data.blind.Chain`.
+        crop: side of the high-resolution crop, a multiple of `scale`.
+        draws: degradations per crop.
+        seed: seed of the draws.
+
+    Returns:
+        `(inputs, targets)` float32 arrays: `draws * len(images)` degraded
+        crops (every image once, then again for the next draw) and their clean
+        high-resolution crops.
+    """
+    _check_positive_integer(scale, "scale")
+    _check_positive_integer(draws, "draws")
+    _check_positive_integer(crop, "crop")
+    if crop % scale:
+        raise ValueError(f"Expected `crop` to be a multiple of `scale` ({scale}). Received: crop={crop}")
+    crops = _center_crops(_as_arrays(images), crop, scale)
+    clean = np.concatenate([crops] * draws).astype(np.float32) / 255.0
+    key = tf.constant([seed, _VALIDATION_STREAM], tf.int64)
+    keys = tf.stack([tf.random.experimental.stateless_split(
+        tf.random.experimental.stateless_fold_in(key, index), num=blind.KEY_COUNT)
+        for index in range(len(clean))])
+    inputs = blind.degrade_batch(clean, keys, chain, scale).numpy()
+    return inputs, clean
+
+
+def make_cell_validation_set(images, task, cells, scale=None, crop=256, seed=0):
+    """Fixed center crops under each of several grid cells (`data.grid`), one copy per cell.
+
+    Args:
+        images: uint8 arrays `(height, width, channels)` or `(name, array)` pairs.
+        task: `"sr"` or `"denoise"`.
+        cells: `data.grid.Cell`s; a denoising cell is its noise level.
+        scale: positive integer factor, for `"sr"`.
+        crop: side of the high-resolution (or clean) crop; a multiple of `scale`.
+        seed: noise seed of the cells, as the benchmarks draw it.
+
+    Returns:
+        `(inputs, targets, sigmas)`: float32 arrays with every crop under the
+        first cell, then under the next; `sigmas` holds each input's noise
+        level on the 0-255 scale (denoising) or is None.
+    """
+    from data import grid
+
+    arrays = _as_arrays(images)
+    if task == "denoise":
+        return make_noise_range_validation_set(arrays, [cell.noise for cell in cells], crop, seed)
+    _check_positive_integer(scale, "scale")
+    crops = _center_crops(arrays, crop, scale)
+    inputs = [grid.degrade_sr(hr, scale, cell, seed) for cell in cells for hr in crops]
+    targets = np.concatenate([crops] * len(cells))
+    return (np.stack(inputs).astype(np.float32) / 255.0, targets.astype(np.float32) / 255.0, None)
+
+
+def make_noise_range_validation_set(images, sigmas, crop=256, seed=0):
+    """Fixed center crops at each of several noise levels: a blind denoiser's validation.
+
+    Returns:
+        `(inputs, targets, sigmas)` as `make_cell_validation_set` gives them.
+    """
+    arrays = _as_arrays(images)
+    parts = [_denoise_validation(arrays, sigma, crop, seed) for sigma in sigmas]
+    levels = np.repeat(np.asarray(sigmas, np.float32), len(arrays))
+    return (np.concatenate([inputs for inputs, _ in parts]),
+            np.concatenate([targets for _, targets in parts]), levels)

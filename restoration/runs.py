@@ -71,8 +71,15 @@ def baseline_arm(arms):
     return BASELINE_ARM if BASELINE_ARM in arms else arms[0]
 
 
-def write_experiment_file(directory, name, arms, seeds, source):
-    """Writes `experiment.json`: the arms and seeds an experiment is meant to run.
+def write_experiment_file(directory, name, arms, seeds, source, primary=None):
+    """Writes `experiment.json`: the arms and seeds an experiment is meant to run, and its plan.
+
+    The first write records the planned seeds and the primary endpoint. A
+    later write (the config edited, then run again) keeps that record: seeds
+    added once a report exists are listed as added after a look, and a
+    primary endpoint changed after a look is flagged, so a report can say
+    that its test was not the one registered. Before any report, an edit
+    only updates the plan.
 
     Args:
         directory: The experiment directory; created if missing.
@@ -80,11 +87,25 @@ def write_experiment_file(directory, name, arms, seeds, source):
         arms: Arm names, in config order.
         seeds: The seeds every arm runs with.
         source: The config file (and overrides) it came from.
+        primary: The primary endpoint as `ExperimentConfig.primary_record`
+            gives it, or None.
     """
-    arms = list(arms)
-    write_json_atomically(Path(directory) / EXPERIMENT_FILE, {
+    directory, arms = Path(directory), list(arms)
+    looked = (directory / REPORT_JSON).exists()
+    previous = read_json(directory / EXPERIMENT_FILE) if (directory / EXPERIMENT_FILE).is_file() else None
+    planned, added, registered, changed = list(seeds), [], primary, False
+    if isinstance(previous, dict) and looked:
+        planned = list(previous.get("planned_seeds", previous.get("seeds", [])))
+        added = list(previous.get("added_after_look", []))
+        added += [seed for seed in seeds if seed not in planned and seed not in added]
+        registered = previous.get("registered_primary", previous.get("primary"))
+        changed = previous.get("primary_changed_after_look", False) or registered != primary
+    write_json_atomically(directory / EXPERIMENT_FILE, {
         "name": name, "arms": arms, "seeds": list(seeds),
         "baseline": baseline_arm(arms), "source": str(source),
+        "planned_seeds": planned, "added_after_look": added,
+        "primary": primary, "registered_primary": registered,
+        "primary_changed_after_look": changed,
     })
 
 
@@ -113,9 +134,14 @@ def read_experiment_file(directory):
     if baseline not in arms:
         raise RunError(f"{path}: expected the baseline to be one of {arms}. "
                          f"Received: baseline={baseline!r}")
-    return {"name": manifest.get("name", directory.name), "arms": arms,
-            "seeds": [int(seed) for seed in manifest.get("seeds", [])],
-            "baseline": baseline, "source": manifest.get("source")}
+    seeds = [int(seed) for seed in manifest.get("seeds", [])]
+    return {"name": manifest.get("name", directory.name), "arms": arms, "seeds": seeds,
+            "baseline": baseline, "source": manifest.get("source"),
+            "planned_seeds": [int(seed) for seed in manifest.get("planned_seeds", seeds)],
+            "added_after_look": [int(seed) for seed in manifest.get("added_after_look", [])],
+            "primary": manifest.get("primary"),
+            "primary_changed_after_look": bool(manifest.get("primary_changed_after_look")),
+            "registered_primary": manifest.get("registered_primary", manifest.get("primary"))}
 
 
 @contextlib.contextmanager

@@ -14,6 +14,9 @@ import train
 from dropblock.schedule import optimizer_step
 from restoration import runs
 from restoration.config import load_config
+from restoration.evaluation.predictors import Task
+from restoration.evaluation.predictors import evaluate_predictor
+from restoration.evaluation.predictors import model_predictor
 from restoration.training import callbacks
 from restoration.training.run import train_run
 from tests.helpers import CONFIGS
@@ -352,21 +355,53 @@ def test_resumed_curves_do_not_overlap_in_tensorboard(tmp_path, monkeypatch):
     assert "resuming tiny_test, arm dropblock, seed 0 from step 2 to 6" in log
 
 
-def test_grid_cells_are_scored_reported_and_drawn(tmp_path, capsys):
-    """evaluation.grid scores every test set per cell; the report has per-cell gains and a heatmap."""
+PRIMARY = ("experiment.primary={arms: [dropblock], sets: [builtin], cells: [blur2.0, noise40], "
+           "checkpoint: final, margin: 0.02}")
+
+
+def test_a_grid_experiment_with_a_primary_endpoint_reports_it_first(tmp_path, capsys):
+    """evaluation.grid scores every test set per cell (the clean cell is the plain set, not scored
+    twice), at the final weights and at the selected checkpoint; the report opens with the
+    pre-registered primary test and every gain carries its q-value; the heatmap is drawn."""
     root = tmp_path / "runs"
     status = train.main(["--config", TINY, "--set", f"output.root={root}", "--quiet",
-                         "--set", "evaluation.grid=[bicubic, blur2.0]"])
+                         "--set", "evaluation.grid=[bicubic, blur2.0, noise40]", "--set", PRIMARY])
     assert status == 0
     experiment = root / "tiny_test"
     results = json.loads((experiment / "dropblock" / "seed1" / runs.RESULTS_FILE).read_text())
-    assert list(results["test"]) == ["builtin", "builtin/bicubic", "builtin/blur2.0"]
-    assert results["test"]["builtin/bicubic"]["psnr"] == results["test"]["builtin"]["psnr"]
-    # A 4-step model is no better on clean inputs than on blurred ones; the scores only differ.
-    assert results["test"]["builtin/blur2.0"]["psnr"] != results["test"]["builtin"]["psnr"]
-    report = json.loads((experiment / "report.json").read_text())
-    gain = report["sets"]["builtin/blur2.0"]["gains"]["dropblock"]["psnr"]
-    assert gain["low"] <= gain["mean"] <= gain["high"]
+    assert list(results["test"]) == list(results["test_final"]) == [
+        "builtin", "builtin/blur2.0", "builtin/noise40"]
+    assert results["checkpoint"] == "best" and results["selected_step"] in (2, 4)
+    task = Task.from_config(load_config(TINY).arm("dropblock", 1).task)
+    for name, key in ((runs.FINAL_MODEL, "test_final"), (runs.BEST_CHECKPOINT, "test")):
+        model = runs.load_keras_model(experiment / "dropblock" / "seed1" / name)
+        psnr = evaluate_predictor(model_predictor(model, task), "builtin", ssim=False).psnr
+        assert results[key]["builtin"]["psnr"] == pytest.approx(psnr, abs=1e-9)
+    # A plain bicubic training run: every degraded cell lies outside what it trained on.
+    assert results["cells"]["noise40"] == {
+        "in_range": False, "why": results["cells"]["noise40"]["why"]}
+    assert not results["cells"]["blur2.0"]["in_range"]
+    assert results["validation"]["selected_on"] == "bicubic x2 (the benchmark degradation)"
+    assert results["test"]["builtin/noise40"]["psnr"] < results["test"]["builtin"]["psnr"]
+    manifest = runs.read_experiment_file(experiment)
+    assert manifest["planned_seeds"] == [0, 1]
+    assert manifest["primary"]["entries"] == ["builtin/blur2.0", "builtin/noise40"]
+    report = json.loads((experiment / runs.REPORT_JSON).read_text())
+    entry = report["primary"]["arms"]["dropblock"]
+    assert entry["seeds"] == [0, 1] and entry["verdict"] in ("confirmed", "refuted", "inconclusive")
+    by_seed = [np.mean([json.loads((experiment / "dropblock" / f"seed{seed}" / runs.RESULTS_FILE)
+                                   .read_text())["test_final"][name]["psnr"]
+                        - json.loads((experiment / "baseline" / f"seed{seed}" / runs.RESULTS_FILE)
+                                     .read_text())["test_final"][name]["psnr"]
+                        for name in ("builtin/blur2.0", "builtin/noise40")]) for seed in (0, 1)]
+    np.testing.assert_allclose(entry["per_seed"], by_seed, atol=1e-9)
+    assert entry["sign_flip_p"] == 1.0 if by_seed[0] * by_seed[1] < 0 else 0.5
+    markdown = (experiment / runs.REPORT_MARKDOWN).read_text()
+    assert [line for line in markdown.splitlines() if line.startswith("## ")][0] == (
+        "## Primary endpoint (pre-registered)")
+    assert report["family"] == 3
+    assert all(report["sets"][name]["gains"]["dropblock"]["psnr"]["q"] is not None
+               for name in report["sets"])
     assert (experiment / runs.GRID_PLOT).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "grid_gain" in event_tags(experiment / "summary")
     capsys.readouterr()
@@ -374,6 +409,11 @@ def test_grid_cells_are_scored_reported_and_drawn(tmp_path, capsys):
                          "--set", "evaluation.grid=[blur9]"])
     assert status == 2
     assert "evaluation.grid[0]: expected a sr grid cell" in capsys.readouterr().err
+    status = train.main(["--config", TINY, "--set", f"output.root={tmp_path / 'other'}", "--quiet",
+                         "--set", "evaluation.grid=[blur2.0]", "--set", PRIMARY])
+    assert status == 2
+    assert "experiment.primary.cells[1]: expected a cell arm baseline is scored under" in (
+        capsys.readouterr().err)
 
 
 ZOO = {

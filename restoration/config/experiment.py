@@ -14,6 +14,8 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
+from data import grid
+from restoration import runs
 from restoration.config.conversion import NAME
 from restoration.config.conversion import FrozenMapping
 from restoration.config.conversion import build_section
@@ -41,6 +43,29 @@ _RUN_SECTIONS = {
 }
 
 
+_NAMES = "a non-empty list of unique names"
+
+
+@section
+class PrimaryEndpoint:
+    """The pre-registered primary endpoint of an experiment: `experiment.primary`.
+
+    For each arm of `arms`, the endpoint of one seed is the mean, over the
+    `sets` x `cells` entries (the plain sets when `cells` is empty), of the
+    arm's PSNR minus the baseline's at the `checkpoint` weights (`final`, or
+    `selected` on validation). The report tests it over seeds (paired t
+    interval, exact sign-flip p, Holm across the arms) and says
+    `confirmed`, `refuted` or `inconclusive` against `margin` (dB); see
+    `restoration.reporting.statistics.verdict`.
+    """
+
+    arms: tuple[str, ...] = spec(_NAMES, lambda values: bool(values) and unique(values))
+    sets: tuple[str, ...] = spec(_NAMES, lambda values: bool(values) and unique(values))
+    cells: tuple[str, ...] = spec("a list of unique grid cell names", unique, ())
+    checkpoint: typing.Literal["final", "selected"]
+    margin: float = spec("a number >= 0 (dB)", lambda value: value >= 0)
+
+
 @section
 class _ExperimentSection:
     """The `experiment` section of an experiment file."""
@@ -51,6 +76,7 @@ class _ExperimentSection:
         lambda values: bool(values) and unique(values) and min(values) >= 0,
     )
     arms: Mapping[str, Any] | None = None
+    primary: PrimaryEndpoint | None = None
 
     def relations(self):
         if self.arms is not None and not self.arms:
@@ -72,12 +98,29 @@ class ExperimentConfig:
         arms: Arm name to its resolved `RunConfig` (carrying the first seed),
             in file order.
         source: The file it was loaded from, with any overrides.
+        primary: The pre-registered `PrimaryEndpoint`, or None (every result
+            is then exploratory).
     """
 
     name: str
     seeds: tuple[int, ...]
     arms: FrozenMapping
     source: str = dataclasses.field(default="<dict>", compare=False)
+    primary: PrimaryEndpoint | None = None
+
+    def primary_record(self):
+        """The primary endpoint as `experiment.json` records it, with the report entries it
+        averages (`<set>/<cell>`, or the plain set for a cell it already is), or None."""
+        if self.primary is None:
+            return None
+        base = next(iter(self.arms.values()))
+        task = base.task
+        entries = []
+        for name in self.primary.sets:
+            for cell in grid.cells(self.primary.cells, task.type) or [None]:
+                plain = cell is None or grid.same_as_plain(cell, task.type, task.sigma)
+                entries.append(name if plain else f"{name}/{cell.name}")
+        return {**to_plain(self.primary), "entries": entries}
 
     @property
     def arm_names(self):
@@ -166,7 +209,34 @@ def _validate(tree, source, check_data):
                     check_data_on_disk(config, source)
                 except ConfigError as error:
                     raise error.under(f"experiment.arms.{arm}") from None
-    return ExperimentConfig(experiment.name, experiment.seeds, FrozenMapping(arms), source)
+    if experiment.primary is not None:
+        _check_primary(experiment.primary, arms, source)
+    return ExperimentConfig(experiment.name, experiment.seeds, FrozenMapping(arms), source,
+                            experiment.primary)
+
+
+def _check_primary(primary, arms, source):
+    """The primary endpoint names compared arms, and sets and cells every arm it reads scores."""
+    baseline = runs.baseline_arm(arms)
+    compared = [arm for arm in arms if arm != baseline]
+    for index, arm in enumerate(primary.arms):
+        if arm not in compared:
+            expected = f"an arm compared with {baseline} ({', '.join(compared) or 'none'})"
+            raise ConfigError(source, f"experiment.primary.arms[{index}]", expected, describe(arm))
+    for arm in (baseline, *primary.arms):
+        config = arms[arm]
+        for index, name in enumerate(primary.sets):
+            if name not in config.data.test_sets:
+                expected = f"a test set of arm {arm} (data.test_sets: {', '.join(config.data.test_sets)})"
+                raise ConfigError(source, f"experiment.primary.sets[{index}]", expected, describe(name))
+        for index, name in enumerate(primary.cells):
+            if name not in config.evaluation.grid:
+                expected = (f"a cell arm {arm} is scored under (evaluation.grid: "
+                            f"{', '.join(config.evaluation.grid) or 'none'})")
+                raise ConfigError(source, f"experiment.primary.cells[{index}]", expected, describe(name))
+        if primary.checkpoint == "selected" and not config.training.validate_every:
+            expected = f"final: arm {arm} does not validate (training.validate_every is 0)"
+            raise ConfigError(source, "experiment.primary.checkpoint", expected, "selected")
 
 
 def _read_with_base(path, chain):

@@ -547,7 +547,11 @@ class EvaluationConfig:
     rounded up to the network's downsampling grid (2 for FFDNet, 8 for
     DRUNet).
     `grid` names cells of the task's grid (`data.grid`): each test set is
-    also scored under each, as `<set>/<cell>`.
+    also scored under each, as `<set>/<cell>`. `select_on` names cells the
+    validation crops are degraded by, to choose the checkpoint and measure
+    the overfitting gap on; empty (the default), a run validates on what it
+    trains on: its degradation chain, its noise range, or the benchmark
+    degradation.
     """
 
     tile: int | None = positive(None)
@@ -555,6 +559,8 @@ class EvaluationConfig:
     ssim: bool = False
     # Cells of the task's generalisation grid (data/grid.py) every test set is also scored under.
     grid: tuple[str, ...] = spec("a list of unique grid cell names", unique, ())
+    # Cells the validation crops are degraded by (empty: the training distribution).
+    select_on: tuple[str, ...] = spec("a list of unique grid cell names", unique, ())
 
 
 @section
@@ -598,10 +604,15 @@ class RunConfig:
             expected = "null for an sr task (blind super-resolution uses data.degradation)"
             yield "data.noise_range", expected, list(self.data.noise_range)
         known = [cell.name for cell in GRIDS[self.task.type]]
-        for index, name in enumerate(self.evaluation.grid):
-            if name not in known:
-                yield f"evaluation.grid[{index}]", f"a {self.task.type} grid cell ({', '.join(known)})", name
-                break
+        for key in ("grid", "select_on"):
+            for index, name in enumerate(getattr(self.evaluation, key)):
+                if name not in known:
+                    yield (f"evaluation.{key}[{index}]",
+                           f"a {self.task.type} grid cell ({', '.join(known)})", name)
+                    break
+        if self.evaluation.select_on and not self.training.validate_every:
+            expected = "empty when training.validate_every is 0 (nothing is validated)"
+            yield "evaluation.select_on", expected, list(self.evaluation.select_on)
         if self.task.type not in self.model.tasks:
             expected = f"a model for task {self.task.type!r}, not {self.model.name!r}"
             yield "model.name", expected, self.model.name

@@ -45,15 +45,22 @@ def _interval_text(entry, digits, signed=False):
     return f"{number(entry['mean'])} [{number(entry['low'])}, {number(entry['high'])}]"
 
 
-def describe_gain(arm, baseline, test_set, gain, level=0.95):
-    """One sentence stating the sign of a gain and whether its interval excludes 0.
+# False-discovery rate at which a secondary gain counts as a finding.
+FDR = 0.05
+
+
+def describe_gain(arm, baseline, test_set, gain, level=0.95, family=None):
+    """One sentence stating the sign of a gain, whether its interval excludes 0, and whether that
+    survives the false-discovery control over the whole family of comparisons.
 
     Args:
         arm: name of the compared arm.
         baseline: name of the baseline arm.
         test_set: name of the test set.
-        gain: a gain entry of `build_report`.
+        gain: a gain entry of `build_report`; its `psnr` may carry the
+            Benjamini-Hochberg q-value `q`.
         level: confidence level of the interval.
+        family: how many comparisons the q-values are over.
 
     Returns:
         The sentence, a string.
@@ -77,6 +84,11 @@ def describe_gain(arm, baseline, test_set, gain, level=0.95):
             sentence += "lower than the baseline (the interval excludes zero)"
         else:
             sentence += "not distinguishable from zero"
+        if psnr.get("q") is not None:
+            survives = psnr["q"] < FDR
+            sentence += (f"; q = {_p(psnr['q'])} over the {family} comparisons: "
+                         + ("a finding at a 5 % false-discovery rate" if survives
+                            else "not a finding at a 5 % false-discovery rate"))
     return sentence + _image_level_text(gain) + "."
 
 
@@ -105,8 +117,23 @@ def _cost_text(cost):
     ]
 
 
+def _q_text(gain):
+    q = ((gain or {}).get("psnr") or {}).get("q")
+    return "n/a" if q is None else _p(q) + (" *" if q < FDR else "")
+
+
+def _final_gain_text(report, test_set, arm):
+    """The gain of the final weights, where results hold them and they are not the selected ones."""
+    entry = (report.get("final_sets") or {}).get(test_set)
+    gain = (entry or {}).get("gains", {}).get(arm)
+    if gain is None:
+        return "baseline" if arm == report["baseline"] else "n/a"
+    return f"{_interval_text(gain['psnr'], 3, signed=True)}, q {_q_text(gain)}"
+
+
 def _table_rows(report, test_set):
-    """Rows of the per-set table: arm, seeds, PSNR, SSIM, gain, p-values, costs."""
+    """Rows of the per-set table: arm, seeds, PSNR, SSIM, gain, q, bootstrap and Wilcoxon p,
+    the final weights' gain with its q, costs."""
     rows = []
     for arm, scores in report["sets"][test_set]["arms"].items():
         gain = report["sets"][test_set]["gains"].get(arm)
@@ -115,7 +142,9 @@ def _table_rows(report, test_set):
             [arm, str(scores["seeds"])]
             + [_interval_text(scores["psnr"], 3), _interval_text(scores["ssim"], 4)]
             + ["baseline" if gain is None else _interval_text(gain["psnr"], 3, signed=True)]
+            + ["" if gain is None else _q_text(gain)]
             + [_bootstrap_p(bootstrap), _p((gain or {}).get("wilcoxon_p"))]
+            + [_final_gain_text(report, test_set, arm)]
             + _cost_text(report["arms"][arm]["cost"])
         )
     return rows
@@ -135,23 +164,83 @@ def _validation_arm_lines(report):
         return []
     level = f"{report['level'] * 100:g} %"
     lines = ["", f"Per arm, means over seeds; differences from {report['baseline']} paired by seed, "
-             f"[{level} interval]. A regularizer that prevents overfitting raises the last "
-             "validation and lowers the gap.", "",
-             "| arm | seeds | peak PSNR | last PSNR | gap | peak - baseline | last - baseline "
-             "| gap - baseline |", "|---|---|---|---|---|---|---|---|"]
+             f"[{level} interval]. The peak is the maximum of noisy validations, biased upwards; "
+             "the late PSNR (the mean of the last validations) is not, and is the one to compare. "
+             "A regularizer that prevents overfitting raises the late and last validations and "
+             "lowers the gap.", "",
+             "| arm | seeds | peak PSNR | late PSNR | last PSNR | gap | peak - baseline "
+             "| late - baseline | last - baseline | gap - baseline |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for arm, entry in arms.items():
-        means = [_number_text((entry.get(key) or {}).get("mean")) for key in ("best_psnr", "final_psnr")]
+        means = [_number_text((entry.get(key) or {}).get("mean"))
+                 for key in ("best_psnr", "late_psnr", "final_psnr")]
         means.append(_signed((entry.get("gap") or {}).get("mean")))
         gains = []
-        for key in ("best_psnr", "final_psnr", "gap"):
+        for key in ("best_psnr", "late_psnr", "final_psnr", "gap"):
             gain = entry.get(f"{key}_gain")
             gains.append("" if gain is None else _interval_text(gain, 3, signed=True))
         lines.append("| " + " | ".join([arm, str(len(entry["seeds"])), *means, *gains]) + " |")
     return lines
 
 
+def _seeds(seeds):
+    return ", ".join(map(str, seeds)) or "none"
+
+
+def primary_lines(report):
+    """The first section of a report: the pre-registered primary test, or the word that there is none."""
+    primary = report.get("primary")
+    if not primary:
+        return ["## Exploratory results", "",
+                "No primary endpoint was registered (`experiment.primary`), so every result below "
+                "is exploratory: it can suggest a hypothesis for a pre-registered experiment, not "
+                "confirm one."]
+    level = f"{primary['level'] * 100:g} %"
+    arms = len(primary["arms"])
+    lines = ["## Primary endpoint (pre-registered)", "",
+             f"Per seed, the mean of (arm - {report['baseline']}) PSNR over "
+             f"{', '.join(primary['entries'])}, at the {primary['checkpoint']} weights; a {level} "
+             f"paired t interval over seeds, the exact sign-flip p over seeds, Holm across the "
+             f"{arms} primary arm(s). Confirmed: Holm p below {1 - primary['level']:.2g} with a "
+             f"mean gain of at least the margin ({primary['margin']:g} dB); refuted: the "
+             "interval's upper end below the margin; inconclusive otherwise.", "",
+             "| arm | seeds | mean gain (dB) [interval] | t p | Holm p | sign-flip p "
+             "| Holm sign-flip p | verdict |", "|---|---|---|---|---|---|---|---|"]
+    for arm, entry in primary["arms"].items():
+        interval = "n/a" if entry["mean"] is None else _interval_text(entry, 3, signed=True)
+        word = f"**{entry['verdict']}**"
+        if entry["interim"]:
+            word += f" (interim: {len(entry['interim'])} planned seed(s) missing)"
+        lines.append("| " + " | ".join([
+            arm, str(len(entry["seeds"])), interval, _p(entry["t_p"]), _p(entry["holm_p"]),
+            _p(entry["sign_flip_p"]), _p(entry["holm_sign_flip_p"]), word]) + " |")
+    lines += ["", "Per-seed endpoint (dB):", ""]
+    for arm, entry in primary["arms"].items():
+        values = ", ".join(f"seed {seed}: {value:+.4f}"
+                           for seed, value in zip(entry["seeds"], entry["per_seed"], strict=True))
+        lines.append(f"- `{arm}`: {values or 'no seed finished by both arms'}")
+        flip = entry["holm_sign_flip_p"]
+        if entry["verdict"] == "confirmed" and flip is not None and flip >= 1 - primary["level"]:
+            lines.append(f"  - The sign-flip test does not confirm it (Holm p = {_p(flip)}): the "
+                         "verdict rests on the t interval's assumption of normal per-seed gains.")
+    if primary.get("changed_after_look"):
+        lines += ["", "Warning: the primary endpoint was changed after a report existed. It was "
+                  f"registered as {primary.get('registered')}; this test is not the registered one."]
+    return lines
+
+
+def plan_lines(report):
+    """The seeds the experiment planned at its first start, and any added after a look."""
+    lines = [f"Seeds planned at the first start: {_seeds(report.get('planned_seeds', report['seeds']))}."]
+    if report.get("added_after_look"):
+        lines.append("Seeds added after a look (a report existed when they were added): "
+                     f"{_seeds(report['added_after_look'])}. Adding seeds after seeing results "
+                     "raises the chance of a false positive above the nominal rate.")
+    return lines
+
+
 def verdict_lines(report):
-    """The verdict, first in every report: one line per gain, then warnings and missing runs."""
+    """One line per secondary gain, then warnings and missing runs."""
     lines = [f"- {gain['conclusion']}" for entry in report["sets"].values()
              for gain in entry["gains"].values()]
     if not lines:
@@ -166,6 +255,54 @@ def verdict_lines(report):
     return lines
 
 
+def _per_seed_lines(report):
+    """Every gain's per-seed values, at the selected checkpoint and at the final weights."""
+    lines = ["", "## Per-seed gains (dB)", "",
+             "Arm minus baseline, per seed (`seed: gain`), for every set and cell: what every "
+             "interval above is computed from.", "", "| entry | arm | weights | per seed |",
+             "|---|---|---|---|"]
+    for label, sets in (("selected", report["sets"]), ("final", report.get("final_sets") or {})):
+        for test_set, entry in sets.items():
+            for arm, gain in entry["gains"].items():
+                psnr = gain["psnr"]
+                if psnr is None:
+                    continue
+                values = ", ".join(f"{seed}: {value:+.4f}"
+                                   for seed, value in zip(psnr["seeds"], psnr["per_seed"], strict=True))
+                lines.append(f"| {test_set} | {arm} | {label} | {values} |")
+    return lines
+
+
+def _selected_lines(report):
+    """The step each run's scored checkpoint comes from."""
+    steps = report.get("selected_steps") or []
+    if not steps:
+        return []
+    selected_on = {run["arm"]: run.get("selected_on") for run in report.get("validation", [])}
+    lines = ["", "## Selected checkpoints", "",
+             "The step of the weights each run's `selected` scores come from (`best`: the best "
+             "validation, on the crops named in the last column).", "",
+             "| arm | seed | checkpoint | step | of steps | validated on |", "|---|---|---|---|---|---|"]
+    for run in steps:
+        lines.append(f"| {run['arm']} | {run['seed']} | {run['checkpoint']} | "
+                     f"{_number_text(run['step'], 0)} | {_number_text(run['steps'], 0)} | "
+                     f"{selected_on.get(run['arm']) or 'n/a'} |")
+    return lines
+
+
+def _cell_lines(report):
+    """Which grid cells lie inside what the runs trained on."""
+    cells = report.get("cells") or {}
+    if not cells:
+        return []
+    lines = ["", "## Grid cells: inside or outside the training distribution", "",
+             "From the baseline's resolved training chain or noise range.", ""]
+    for cell, status in cells.items():
+        where = "in range" if status["in_range"] else "**out of range**"
+        lines.append(f"- `{cell}`: {where} ({status['why']})")
+    return lines
+
+
 def format_markdown(report):
     """Formats a report dict as markdown: the verdict, then one table and one sentence per gain a set.
 
@@ -176,9 +313,18 @@ def format_markdown(report):
         The markdown text.
     """
     level = f"{report['level'] * 100:g} %"
-    header = ["arm", "seeds", f"PSNR (dB) [{level} CI]", "SSIM", f"gain (dB) [{level} CI]"]
-    header += ["bootstrap p", "Wilcoxon p", "params", "step time (s)", "inference (s/image)"]
-    lines = [f"# {report['experiment']}: with/without report", "", "## Verdict", ""]
+    header = ["arm", "seeds", f"PSNR (dB) [{level} CI]", "SSIM", f"gain (dB) [{level} CI]", "q"]
+    header += ["bootstrap p", "Wilcoxon p", "final weights: gain, q", "params", "step time (s)",
+               "inference (s/image)"]
+    lines = [f"# {report['experiment']}: with/without report", ""]
+    lines += primary_lines(report)
+    lines += [""] + plan_lines(report)
+    secondary = "secondary" if report.get("primary") else "exploratory"
+    lines += ["", "## Verdict", "",
+              f"Every comparison ({secondary}), at the selected checkpoint. Each carries its "
+              f"Benjamini-Hochberg q-value over the whole family of {report.get('family', 0)} "
+              "comparisons (arms x sets x cells with an interval); a raw interval that excludes "
+              f"zero is a finding only where q < {FDR:g} (marked * in the tables).", ""]
     lines += verdict_lines(report)
     lines += ["", "## Arms", ""]
     lines += [
@@ -202,22 +348,26 @@ def format_markdown(report):
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(row) + " |" for row in _table_rows(report, test_set)]
         lines += [""] + [f"- {gain['conclusion']}" for gain in entry["gains"].values()]
+    lines += _cell_lines(report)
+    lines += _selected_lines(report)
     if report.get("validation"):
         lines += ["", "## Validation: peak and overfitting gap", "",
                   "Validation PSNR (dB) at its best and at the last validation, and the gap: PSNR on "
                   "fixed crops of training images, degraded like the validation crops, minus the "
                   "validation PSNR at the last validation. A peak well before the end with a gap "
                   "that keeps growing is overfitting.", "",
-                  "| arm | seed | peak step | peak PSNR | last step | last PSNR | training crops PSNR "
-                  "| gap |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  "| arm | seed | peak step | peak PSNR | late PSNR | last step | last PSNR "
+                  "| training crops PSNR | gap |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for run in report["validation"]:
             cells = [run["arm"], str(run["seed"]), _number_text(run.get("best_step"), 0),
-                     _number_text(run.get("best_psnr")), _number_text(run.get("final_step"), 0),
+                     _number_text(run.get("best_psnr")), _number_text(run.get("late_psnr")),
+                     _number_text(run.get("final_step"), 0),
                      _number_text(run.get("final_psnr")), _number_text(run.get("train_crops_psnr")),
                      _signed(run.get("gap"))]
             lines.append("| " + " | ".join(cells) + " |")
         lines += _validation_arm_lines(report)
+    lines += _per_seed_lines(report)
     lines += ["", "## Missing runs", ""]
     lines += [
         f"- `{run['arm']}` seed {run['seed']}: no results.json in {run['path']}"
@@ -247,23 +397,40 @@ def format_gain_table(report):
         # Every run diverged or is missing: there is nothing to tabulate, only what happened.
         return "\n".join(["No run has test scores yet, so there is no gain to show.",
                           *_unscored_runs(report)])
-    rows = [["set", "arm", "seeds", "PSNR (dB)", "SSIM", f"gain (dB) [{level} CI]"]]
-    rows[0] += ["bootstrap p", "Wilcoxon p"]
+    rows = [["set", "arm", "seeds", "PSNR (dB)", "SSIM", f"gain (dB) [{level} CI]", "q"]]
+    rows[0] += ["bootstrap p", "Wilcoxon p", "final weights: gain, q"]
     for test_set in report["sets"]:
-        rows += [[test_set] + row[:7] for row in _table_rows(report, test_set)]
+        rows += [[test_set] + row[:9] for row in _table_rows(report, test_set)]
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     lines = [
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
         for row in rows
     ]
     lines.append(f"gain: arm minus {report['baseline']}, paired by seed, with its {level} t interval "
-                 "over seeds: what a conclusion rests on.")
+                 f"over seeds; q: Benjamini-Hochberg over the {report.get('family', 0)} comparisons "
+                 f"(* below {FDR:g}).")
     lines.append("p: per-image tests over (image, seed) pairs of these trained models, not evidence "
                  "that a gain survives retraining.")
     for arm, summary in report["arms"].items():
         lines += [f"warning: {arm}: {warning}" for warning in summary.get("warnings", [])]
+    lines += _primary_summary(report)
     lines += _unscored_runs(report)
     return "\n".join(line.rstrip() for line in lines)
+
+
+def _primary_summary(report):
+    """The primary verdicts in a line each, or that the results are exploratory."""
+    primary = report.get("primary")
+    if not primary:
+        return ["No primary endpoint registered: the results are exploratory."]
+    lines = []
+    for arm, entry in primary["arms"].items():
+        interval = "n/a" if entry["mean"] is None else _interval_text(entry, 3, signed=True)
+        interim = f", interim ({len(entry['interim'])} planned seed(s) missing)" if entry["interim"] else ""
+        lines.append(f"primary, {arm}: {interval} dB over {len(entry['seeds'])} seeds at the "
+                     f"{primary['checkpoint']} weights, Holm p {_p(entry['holm_p'])}, margin "
+                     f"{primary['margin']:g}: {entry['verdict']}{interim}")
+    return lines
 
 
 def _unscored_runs(report):
@@ -341,6 +508,10 @@ def plot_gains(report):
     return buffer.getvalue()
 
 
+# The heatmap's first column: the plain test set, the benchmark's own degradation.
+PLAIN_COLUMN = "plain set"
+
+
 def grid_cells(report):
     """`{base set: [cell, ...]}` of the report's `<set>/<cell>` entries, in report order."""
     cells = {}
@@ -349,6 +520,16 @@ def grid_cells(report):
             base, cell = name.split("/", 1)
             cells.setdefault(base, []).append(cell)
     return cells
+
+
+def _grid_entry(base, cell):
+    return base if cell == PLAIN_COLUMN else f"{base}/{cell}"
+
+
+def _cell_label(report, cell):
+    """A heatmap column label, marked when the cell lies outside the training distribution."""
+    status = (report.get("cells") or {}).get(cell)
+    return f"{cell}\n(out of range)" if status is not None and not status["in_range"] else cell
 
 
 def plot_grid(report):
@@ -363,12 +544,13 @@ def plot_grid(report):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    cells = grid_cells(report)
+    cells = {base: ([PLAIN_COLUMN] if base in report["sets"] else []) + names
+             for base, names in grid_cells(report).items()}
     arms = [arm for arm in report["arms"] if arm != report["baseline"]]
     widest = max(len(names) for names in cells.values())
     figure = Figure(figsize=(1.15 * widest + 2.5, (0.55 * len(arms) + 1.6) * len(cells)), dpi=120)
     FigureCanvasAgg(figure)
-    gains = [report["sets"][f"{base}/{cell}"]["gains"].get(arm, {}).get("psnr")
+    gains = [report["sets"][_grid_entry(base, cell)]["gains"].get(arm, {}).get("psnr")
              for base, names in cells.items() for cell in names for arm in arms]
     means = [entry["mean"] for entry in gains if entry]
     bound = max([abs(value) for value in means] + [0.01])
@@ -377,18 +559,23 @@ def plot_grid(report):
         values = np.full((len(arms), len(names)), np.nan)
         for row, arm in enumerate(arms):
             for column, cell in enumerate(names):
-                psnr = report["sets"][f"{base}/{cell}"]["gains"].get(arm, {}).get("psnr")
+                psnr = report["sets"][_grid_entry(base, cell)]["gains"].get(arm, {}).get("psnr")
                 if psnr is None:
                     continue
                 values[row, column] = psnr["mean"]
                 interval = "" if psnr["low"] is None else f"\n[{psnr['low']:+.2f}, {psnr['high']:+.2f}]"
+                finding = psnr.get("q") is not None and psnr["q"] < FDR
                 colour = "white" if abs(psnr["mean"]) > 0.6 * bound else "black"
-                axes.text(column, row, f"{psnr['mean']:+.3f}{interval}", ha="center", va="center",
-                          fontsize=6.5, color=colour)
+                axes.text(column, row, f"{psnr['mean']:+.3f}{' *' if finding else ''}{interval}",
+                          ha="center", va="center", fontsize=6.5, color=colour,
+                          fontweight="bold" if finding else "normal")
         image = axes.imshow(values, cmap="RdBu", vmin=-bound, vmax=bound, aspect="auto")
-        axes.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=7)
+        axes.set_xticks(range(len(names)), [_cell_label(report, name) for name in names],
+                        rotation=30, ha="right", fontsize=7)
         axes.set_yticks(range(len(arms)), arms, fontsize=7)
-        axes.set_title(f"{base}: PSNR gain over {report['baseline']} (dB)", fontsize=8)
+        axes.set_title(f"{base}: PSNR gain over {report['baseline']} (dB) at the selected checkpoint; "
+                       f"* q < {FDR:g} (Benjamini-Hochberg over {report.get('family', 0)} comparisons)",
+                       fontsize=8)
         figure.colorbar(image, ax=axes, fraction=0.03)
     figure.tight_layout()
     buffer = io.BytesIO()

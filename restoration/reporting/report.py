@@ -38,6 +38,8 @@ class ExperimentResults:
         missing: `(arm, seed)` pairs without `results.json` that have not diverged.
         diverged: dict from `(arm, seed)` to the parsed `diverged.json` of runs
             stopped by a non-finite loss or weight; they are listed, never scored.
+        manifest: the checked `experiment.json` (`runs.read_experiment_file`):
+            planned seeds, seeds added after a look, the primary endpoint.
     """
 
     name: str
@@ -48,14 +50,25 @@ class ExperimentResults:
     runs: dict
     missing: tuple
     diverged: dict
+    manifest: dict = dataclasses.field(default_factory=dict)
 
-    def scores(self, arm, test_set):
-        """Returns a dict from seed to the `test[test_set]` entry of `arm`."""
+    def scores(self, arm, test_set, checkpoint="selected"):
+        """Returns a dict from seed to the scores of `arm` on `test_set` at `checkpoint`.
+
+        `checkpoint` is `"selected"` (the weights chosen on validation, or the
+        final ones without validation: results.json's `test`) or `"final"`
+        (`test_final`).
+        """
+        key = SCORE_KEYS[checkpoint]
         return {
-            seed: run["test"][test_set]
+            seed: run[key][test_set]
             for (run_arm, seed), run in self.runs.items()
-            if run_arm == arm and test_set in run.get("test", {})
+            if run_arm == arm and test_set in (run.get(key) or {})
         }
+
+
+# Where results.json keeps the test scores of each checkpoint.
+SCORE_KEYS = {"selected": "test", "final": "test_final"}
 
 
 def collect_runs(experiment_dir):
@@ -86,7 +99,7 @@ def collect_runs(experiment_dir):
     missing = tuple((arm, seed) for arm in arms for seed in seeds
                     if (arm, seed) not in finished and (arm, seed) not in diverged)
     return ExperimentResults(manifest["name"], directory, arms, seeds, baseline, finished, missing,
-                             diverged)
+                             diverged, manifest)
 
 
 def _number(value):
@@ -125,7 +138,9 @@ def _paired(baseline, arm, key, seeds, level):
         "mean": gain.mean,
         "low": _number(gain.low),
         "high": _number(gain.high),
+        "p": _number(statistics.paired_t_p(gain.differences)) if len(seeds) > 1 else None,
         "per_seed": list(gain.differences),
+        "seeds": list(seeds),
     }
 
 
@@ -169,14 +184,11 @@ def _gain(baseline, arm, level, resamples):
     return entry
 
 
-def _set_report(results, test_set, level, resamples):
-    scores = {arm: results.scores(arm, test_set) for arm in results.arms}
+def _set_report(results, test_set, level, resamples, checkpoint="selected"):
+    scores = {arm: results.scores(arm, test_set, checkpoint) for arm in results.arms}
     baseline = results.baseline
-    gains = {}
-    for arm in results.arms:
-        if arm != baseline:
-            gains[arm] = _gain(scores[baseline], scores[arm], level, resamples)
-            gains[arm]["conclusion"] = describe_gain(arm, baseline, test_set, gains[arm], level)
+    gains = {arm: _gain(scores[baseline], scores[arm], level, resamples)
+             for arm in results.arms if arm != baseline}
     conventions = [
         score.get("conventions") for by_seed in scores.values() for score in by_seed.values()
     ]
@@ -187,7 +199,68 @@ def _set_report(results, test_set, level, resamples):
     }
 
 
-VALIDATION_KEYS = ("best_psnr", "final_psnr", "gap")
+def _control_false_discoveries(sets, baseline, level):
+    """Benjamini-Hochberg q-values over the whole family (every arm x set x cell with an interval),
+    then each gain's sentence, which says whether it survives them."""
+    family = [gain["psnr"] for entry in sets.values() for gain in entry["gains"].values()
+              if gain["psnr"] is not None and gain["psnr"]["p"] is not None]
+    for entry, q in zip(family, statistics.benjamini_hochberg([entry["p"] for entry in family]),
+                        strict=True):
+        entry["q"] = q
+    for test_set, entry in sets.items():
+        for arm, gain in entry["gains"].items():
+            gain["conclusion"] = describe_gain(arm, baseline, test_set, gain, level, len(family))
+    return len(family)
+
+
+def _primary_entry(results, arm, record, level):
+    """One primary arm: the per-seed endpoint (mean gain over the declared entries), its t
+    interval, t and sign-flip p-values."""
+    key = SCORE_KEYS[record["checkpoint"]]
+    per_seed = {}
+    for seed in results.seeds:
+        base, other = results.runs.get((results.baseline, seed)), results.runs.get((arm, seed))
+        if base is None or other is None:
+            continue
+        if not all(entry in (base.get(key) or {}) and entry in (other.get(key) or {})
+                   for entry in record["entries"]):
+            continue
+        per_seed[seed] = sum(other[key][entry]["psnr"] - base[key][entry]["psnr"]
+                             for entry in record["entries"]) / len(record["entries"])
+    seeds = sorted(per_seed)
+    differences = [per_seed[seed] for seed in seeds]
+    entry = {"seeds": seeds, "per_seed": differences, "mean": None, "low": None, "high": None,
+             "t_p": None, "sign_flip_p": None}
+    if differences:
+        mean, low, high = statistics.mean_confidence_interval(differences, level)
+        entry.update(mean=mean, low=_number(low), high=_number(high),
+                     sign_flip_p=statistics.sign_flip_p(differences))
+        if len(differences) > 1:
+            entry["t_p"] = _number(statistics.paired_t_p(differences))
+    return entry
+
+
+def _primary(results, level):
+    """The pre-registered primary test, per arm with Holm across the arms, or None."""
+    record = results.manifest.get("primary")
+    if not record:
+        return None
+    arms = {arm: _primary_entry(results, arm, record, level) for arm in record["arms"]}
+    alpha = 1.0 - level
+    holm_t = statistics.holm([entry["t_p"] for entry in arms.values()])
+    holm_flip = statistics.holm([entry["sign_flip_p"] for entry in arms.values()])
+    planned = results.manifest.get("planned_seeds") or list(results.seeds)
+    for entry, t_p, flip_p in zip(arms.values(), holm_t, holm_flip, strict=True):
+        entry["holm_p"], entry["holm_sign_flip_p"] = t_p, flip_p
+        entry["verdict"] = statistics.INCONCLUSIVE if entry["mean"] is None else statistics.verdict(
+            entry["mean"], entry["low"], entry["high"], record["margin"], t_p, alpha)
+        entry["interim"] = sorted(set(planned) - set(entry["seeds"]))
+    return {**record, "level": level, "arms": arms, "planned_seeds": planned,
+            "changed_after_look": results.manifest.get("primary_changed_after_look", False),
+            "registered": results.manifest.get("registered_primary")}
+
+
+VALIDATION_KEYS = ("best_psnr", "late_psnr", "final_psnr", "gap")
 
 
 def _validation_summary(results, level):
@@ -300,13 +373,33 @@ def build_report(experiment_dir, level=0.95, resamples=10000):
     test_sets = []
     for run in results.runs.values():
         test_sets += [name for name in run.get("test", {}) if name not in test_sets]
+    sets = {name: _set_report(results, name, level, resamples) for name in test_sets}
+    family = _control_false_discoveries(sets, results.baseline, level)
+    final_sets = {}
+    if any("test_final" in run for run in results.runs.values()):
+        final_sets = {name: _set_report(results, name, level, resamples, "final")
+                      for name in test_sets}
+        _control_false_discoveries(final_sets, results.baseline, level)
+    cells = {}
+    for _, run in sorted(results.runs.items(), key=lambda item: item[0][0] != results.baseline):
+        for cell, status in (run.get("cells") or {}).items():
+            cells.setdefault(cell, status)
     return {
         "experiment": results.name,
         "baseline": results.baseline,
         "seeds": list(results.seeds),
+        "planned_seeds": results.manifest.get("planned_seeds", list(results.seeds)),
+        "added_after_look": results.manifest.get("added_after_look", []),
         "level": level,
+        "primary": _primary(results, level),
+        "family": family,
+        "cells": cells,
         "arms": {arm: _arm_summary(results, arm) for arm in results.arms},
-        "sets": {name: _set_report(results, name, level, resamples) for name in test_sets},
+        "sets": sets,
+        "final_sets": final_sets,
+        "selected_steps": [{"arm": arm, "seed": seed, "checkpoint": run.get("checkpoint"),
+                            "step": run.get("selected_step"), "steps": run.get("steps")}
+                           for (arm, seed), run in sorted(results.runs.items())],
         "validation": [
             {"arm": arm, "seed": seed, **run.get("validation", {})}
             for (arm, seed), run in sorted(results.runs.items())

@@ -11,6 +11,17 @@ hundredths of a dB, while reruns of one training recipe differ by up to about
   (same image, same seed) are tested with a paired bootstrap and a Wilcoxon
   signed-rank test. These say whether the difference is consistent across
   images, not whether it would survive retraining.
+
+At the seed level the t interval is backed by an exact sign-flip test, which
+assumes only that a gain is as likely to come out with either sign under "no
+effect", not that the per-seed gains are normal.
+
+Several arms are compared with one baseline, so the p-values are corrected
+for multiplicity: Holm's step-down adjustment over the few pre-registered
+primary arms (family-wise error), Benjamini-Hochberg q-values over the whole
+family of secondary comparisons (false discovery rate). `verdict` turns a
+primary arm's interval and Holm-adjusted p-value into "confirmed",
+"refuted" or "inconclusive" by a rule fixed before the runs.
 """
 
 import dataclasses
@@ -21,6 +32,16 @@ from scipy import stats
 # Bootstrap means are computed in chunks so that memory stays bounded
 # (about this many resampled values at once) for large image sets.
 _BOOTSTRAP_CHUNK_VALUES = 2_000_000
+
+# The sign-flip test enumerates all 2^n sign patterns up to this many seeds
+# (2^20 patterns take well under a second) and samples them beyond.
+_SIGN_FLIP_EXACT_MAX = 20
+_SIGN_FLIP_DRAWS = 200_000
+
+# Verdicts of `verdict`.
+CONFIRMED = "confirmed"
+REFUTED = "refuted"
+INCONCLUSIVE = "inconclusive"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -205,3 +226,247 @@ def wilcoxon_signed_rank(differences):
         return 1.0
     result = stats.wilcoxon(array, zero_method="wilcox", alternative="two-sided")
     return float(result.pvalue)
+
+
+def _sign_flip_sums(differences, first, stop):
+    # Row k of the pattern matrix flips the sign of difference i when bit i of k is set.
+    patterns = np.arange(first, stop, dtype=np.int64)[:, None] >> np.arange(differences.size) & 1
+    return (1 - 2 * patterns).astype(np.float64) @ differences
+
+
+def sign_flip_p(differences, seed=0):
+    """Two-sided sign-flip (permutation) p-value for "the mean difference is 0".
+
+    Under the null hypothesis each per-seed difference is as likely to have
+    come out with either sign, so every one of the 2^n patterns of signs is
+    as likely as the observed one. The p-value is the fraction of patterns
+    whose mean has an absolute value at least that of the observed mean; ties
+    count (up to a rounding tolerance relative to the sum of |differences|,
+    so rescaling the differences leaves p unchanged), the observed pattern
+    and its mirror image included, so the exact p is never below `2 / 2^n`
+    (0.25 with three seeds, 0.0625 with five). Nothing is assumed about the
+    shape of the distribution beyond its symmetry.
+
+    Up to 20 differences all 2^n patterns are enumerated and the p-value is
+    exact. Beyond, it is a Monte-Carlo estimate from 200,000 random sign
+    patterns drawn with `np.random.default_rng(seed)`, plus the observed
+    pattern: `(count + 1) / (200,000 + 1)`, which is never 0 and keeps the
+    test valid.
+
+    Args:
+        differences: per-seed differences (arm - baseline), finite.
+        seed: seed of the random sign patterns; used only beyond 20 differences.
+
+    Returns:
+        The p-value, a float in (0, 1]; 1 when every difference is zero.
+
+    Reference:
+        - Fisher, The Design of Experiments, Oliver and Boyd (1935), section 21.
+        - Phipson and Smyth, Permutation p-values should never be zero,
+          Statistical Applications in Genetics and Molecular Biology 9 (2010).
+    """
+    array = _as_finite_vector(differences, "differences")
+    if not np.any(array):
+        return 1.0
+    # Sums instead of means: the same ordering without a division.
+    observed = abs(float(array.sum()))
+    # Sums of the same values in another order can differ by a few ulps of
+    # sum(|d|): such sums are ties. The tolerance scales with the data, so
+    # scaling all differences leaves p unchanged.
+    threshold = observed - 1e-10 * float(np.abs(array).sum())
+    rows_per_chunk = max(1, _BOOTSTRAP_CHUNK_VALUES // array.size)
+    if array.size <= _SIGN_FLIP_EXACT_MAX:
+        total = 2**array.size
+        count = 0
+        for first in range(0, total, rows_per_chunk):
+            sums = _sign_flip_sums(array, first, min(total, first + rows_per_chunk))
+            count += int(np.count_nonzero(np.abs(sums) >= threshold))
+        return count / total
+    generator = np.random.default_rng(seed)
+    count = 0
+    for first in range(0, _SIGN_FLIP_DRAWS, rows_per_chunk):
+        rows = min(rows_per_chunk, _SIGN_FLIP_DRAWS - first)
+        signs = 1.0 - 2.0 * generator.integers(0, 2, size=(rows, array.size))
+        count += int(np.count_nonzero(np.abs(signs @ array) >= threshold))
+    return (count + 1) / (_SIGN_FLIP_DRAWS + 1)
+
+
+def paired_t_p(differences):
+    """Two-sided p-value of the paired (one-sample) t test of mean 0.
+
+    `t = mean / (s / sqrt(n))` with `s` the sample standard deviation, and
+    `p = 2 * P(T_{n-1} >= |t|)`. The test rejects at level `alpha` exactly
+    when the `1 - alpha` interval of `mean_confidence_interval` excludes 0.
+    Differences without spread are decided without a t statistic: all zero
+    gives p = 1, all equal and nonzero gives p = 0.
+
+    Args:
+        differences: per-seed differences (arm - baseline), finite.
+
+    Returns:
+        The p-value, a float in [0, 1]; `nan` with a single difference.
+
+    Reference:
+        - Student, The probable error of a mean, Biometrika 6 (1908).
+    """
+    array = _as_finite_vector(differences, "differences")
+    if array.size < 2:
+        return float("nan")
+    if np.all(array == array[0]):
+        return 1.0 if array[0] == 0.0 else 0.0
+    standard_error = array.std(ddof=1) / np.sqrt(array.size)
+    t_statistic = array.mean() / standard_error
+    return float(min(1.0, 2.0 * stats.t.sf(abs(t_statistic), array.size - 1)))
+
+
+def _p_value_family(p_values):
+    """The defined p-values of a family as an array, and their positions in the input."""
+    entries = list(p_values)
+    positions, values = [], []
+    for position, value in enumerate(entries):
+        if value is None:
+            continue
+        value = float(value)
+        if np.isnan(value):
+            continue
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(
+                "`p_values` must lie in [0, 1], or be None or nan for a missing test. "
+                f"Expected e.g. [0.01, 0.2, None]. Received: p_values={entries}"
+            )
+        positions.append(position)
+        values.append(value)
+    return len(entries), np.asarray(positions, dtype=np.int64), np.asarray(values, dtype=np.float64)
+
+
+def _in_input_order(size, positions, adjusted):
+    result = [None] * size
+    for position, value in zip(positions.tolist(), adjusted.tolist()):
+        result[position] = float(value)
+    return tuple(result)
+
+
+def holm(p_values):
+    """Holm's step-down adjusted p-values (family-wise error control).
+
+    With the m defined p-values sorted ascending, `p_(1) <= ... <= p_(m)`, the
+    adjusted value of the i-th is `max_{j <= i} min(1, (m - j + 1) * p_(j))`.
+    Rejecting where the adjusted p-value is below `alpha` keeps the chance of
+    any false rejection in the family at most `alpha`, whatever the
+    dependence between the tests. Meant for the few pre-registered primary
+    arms.
+
+    Args:
+        p_values: sequence of p-values in [0, 1]; a None or nan entry (e.g.
+            the t test of an arm with a single seed) is left out of the
+            family, so it does not count in m, and comes back as None.
+
+    Returns:
+        A tuple of floats and Nones, in the order of `p_values`.
+
+    Reference:
+        - Holm, A simple sequentially rejective multiple test procedure,
+          Scandinavian Journal of Statistics 6 (1979).
+    """
+    size, positions, values = _p_value_family(p_values)
+    order = np.argsort(values, kind="stable")
+    count = values.size
+    steps = np.minimum(1.0, (count - np.arange(count)) * values[order])
+    adjusted = np.empty(count)
+    adjusted[order] = np.maximum.accumulate(steps)
+    return _in_input_order(size, positions, adjusted)
+
+
+def benjamini_hochberg(p_values):
+    """Benjamini-Hochberg q-values (step-up false discovery rate control).
+
+    With the m defined p-values sorted ascending, `p_(1) <= ... <= p_(m)`, the
+    q-value of the i-th is `min_{j >= i} min(1, m * p_(j) / j)`. Reporting the
+    comparisons with q below `alpha` keeps the expected fraction of false
+    ones among them at most `alpha` for independent or positively dependent
+    tests. Meant for the whole family of secondary comparisons.
+
+    Args:
+        p_values: sequence of p-values in [0, 1]; a None or nan entry is left
+            out of the family, so it does not count in m, and comes back as
+            None.
+
+    Returns:
+        A tuple of floats and Nones, in the order of `p_values`.
+
+    Reference:
+        - Benjamini and Hochberg, Controlling the false discovery rate: a
+          practical and powerful approach to multiple testing, Journal of the
+          Royal Statistical Society B 57 (1995).
+    """
+    size, positions, values = _p_value_family(p_values)
+    order = np.argsort(values, kind="stable")
+    count = values.size
+    steps = np.minimum(1.0, count * values[order] / np.arange(1, count + 1))
+    adjusted = np.empty(count)
+    adjusted[order] = np.minimum.accumulate(steps[::-1])[::-1]
+    return _in_input_order(size, positions, adjusted)
+
+
+def _is_missing(value):
+    return value is None or np.isnan(float(value))
+
+
+def verdict(mean, low, high, margin, p_adjusted, alpha=0.05):
+    """Pre-registered verdict on a primary arm's gain over the baseline.
+
+    The rule, fixed before the runs:
+
+    - "confirmed" when the multiplicity-adjusted p-value (Holm over the
+      primary arms, of the paired t test over seeds) is below `alpha`, the
+      mean gain is positive and the mean gain is at least `margin`. With a
+      single primary arm this reads: the `1 - alpha` interval lies above 0
+      and the mean reaches the margin.
+    - "refuted" when the upper end `high` of the interval is below `margin`:
+      a gain as large as the margin is excluded.
+    - "inconclusive" otherwise, in particular when the interval is undefined
+      (`low` or `high` None or nan, i.e. a single seed); a missing adjusted
+      p-value (None or nan) never confirms.
+
+    The two decisive outcomes exclude each other: confirming needs
+    `mean >= margin`, refuting `high < margin`, and `mean <= high`.
+
+    Args:
+        mean: mean gain over seeds, finite.
+        low: lower end of the interval of the mean, or None/nan.
+        high: upper end of the interval of the mean, or None/nan.
+        margin: smallest gain worth claiming, >= 0 (e.g. 0.02 dB).
+        p_adjusted: Holm-adjusted p-value of the arm, in [0, 1], or None/nan.
+        alpha: significance level, strictly between 0 and 1.
+
+    Returns:
+        One of the strings "confirmed", "refuted", "inconclusive".
+    """
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(
+            f"`alpha` must lie strictly between 0 and 1. Expected e.g. 0.05. Received: alpha={alpha}"
+        )
+    if not (np.isfinite(margin) and margin >= 0.0):
+        raise ValueError(
+            "`margin` must be a finite number >= 0 (the smallest gain worth claiming). "
+            f"Expected e.g. 0.02. Received: margin={margin}"
+        )
+    if mean is None or not np.isfinite(mean):
+        raise ValueError(f"`mean` must be a finite number. Expected e.g. 0.03. Received: mean={mean}")
+    if not _is_missing(p_adjusted) and not 0.0 <= p_adjusted <= 1.0:
+        raise ValueError(
+            "`p_adjusted` must lie in [0, 1], or be None or nan when undefined. "
+            f"Expected e.g. 0.01. Received: p_adjusted={p_adjusted}"
+        )
+    if _is_missing(low) or _is_missing(high):
+        return INCONCLUSIVE
+    if not low <= mean <= high:
+        raise ValueError(
+            "The interval must contain the mean. Expected low <= mean <= high. "
+            f"Received: low={low}, mean={mean}, high={high}"
+        )
+    if not _is_missing(p_adjusted) and p_adjusted < alpha and mean > 0.0 and mean >= margin:
+        return CONFIRMED
+    if high < margin:
+        return REFUTED
+    return INCONCLUSIVE

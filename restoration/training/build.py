@@ -8,17 +8,22 @@ import itertools
 from pathlib import Path
 
 import keras
+import numpy as np
 
 import dropblock
 import sr_models
 from data import blind
+from data import grid
 from data import prepared
 from data.builtin import load_builtin
 from data.images import image_size
 from data.images import list_images
 from data.images import read_image
 from data.pipeline import make_blind_sr_dataset
+from data.pipeline import make_cell_validation_set
+from data.pipeline import make_chain_validation_set
 from data.pipeline import make_denoise_dataset
+from data.pipeline import make_noise_range_validation_set
 from data.pipeline import make_sr_dataset
 from data.pipeline import make_validation_set
 from data.testsets import find_set
@@ -184,13 +189,37 @@ def training_dataset(config, images, skip_steps=0):
     return dataset
 
 
-def noise_level(config):
-    """The noise level (sigma / 255) handed to a network with a noise-level input, else None.
+# Fixed draws of a training chain per validation crop, and noise levels spread over a blind
+# denoiser's training range: one draw alone would make the choice of checkpoint a lottery.
+VALIDATION_DRAWS = 4
 
-    Validation and the training crops are made at `task.sigma`, so that is
-    the level the network is told.
+
+def validation_levels(noise_range, count=VALIDATION_DRAWS):
+    """`count` noise levels at the centres of equal parts of `(low, high)`."""
+    low, high = noise_range
+    return [low + (index + 0.5) * (high - low) / count for index in range(count)]
+
+
+def selection_distribution(config):
+    """In words, what the validation crops are degraded by: the distribution a checkpoint is chosen on.
+
+    A run validates, selects its checkpoint and measures its overfitting gap
+    on what it trains on: the training chain (fixed draws), crops at noise
+    levels spread over the training noise range, or the grid cells
+    `evaluation.select_on` declares; otherwise on the benchmark degradation.
     """
-    return config.task.sigma / 255.0 if config.model.noise_level else None
+    task, data, cells = config.task, config.data, config.evaluation.select_on
+    if cells:
+        return "the grid cells " + ", ".join(cells)
+    if task.type == "sr" and data.degradation is not None:
+        return f"the training degradation chain, {VALIDATION_DRAWS} fixed draws per crop"
+    if task.type == "denoise" and data.noise_range is not None:
+        levels = ", ".join(f"{level:g}" for level in validation_levels(data.noise_range))
+        low, high = data.noise_range
+        return f"noise sigma {levels} (spread over the training range [{low:g}, {high:g}])"
+    if task.type == "sr":
+        return f"bicubic x{task.scale} (the benchmark degradation)"
+    return f"noise sigma {task.sigma:g}"
 
 
 # Training images whose center crops measure the overfitting gap.
@@ -203,11 +232,34 @@ def training_crops(config):
 
 
 def validation_data(config, images):
-    """Fixed center crops `(inputs, targets)` for validation PSNR and panels."""
-    task = config.task
+    """Fixed center crops `(inputs, targets, noise_levels)` for validation PSNR and panels.
+
+    The crops are degraded as `selection_distribution` says. `noise_levels`
+    holds each input's noise level (sigma / 255) for a network that takes
+    one, else None.
+    """
+    task, data = config.task, config.data
     smallest = min(min(image.shape[:2]) for _, image in images)
     multiple = task.scale if task.type == "sr" else 1
     crop = min(VALIDATION_CROP, smallest) // multiple * multiple
-    return make_validation_set(
-        [image for _, image in images], task.type, scale=task.scale, sigma=task.sigma, crop=crop
-    )
+    arrays = [image for _, image in images]
+    cells = config.evaluation.select_on
+    sigmas = None
+    if cells:
+        inputs, targets, sigmas = make_cell_validation_set(
+            arrays, task.type, grid.cells(cells, task.type), scale=task.scale, crop=crop)
+    elif task.type == "sr" and data.degradation is not None:
+        chain = blind.Chain(**to_plain(data.degradation))
+        inputs, targets = make_chain_validation_set(arrays, task.scale, chain, crop=crop,
+                                                    draws=VALIDATION_DRAWS)
+    elif task.type == "denoise" and data.noise_range is not None:
+        inputs, targets, sigmas = make_noise_range_validation_set(
+            arrays, validation_levels(data.noise_range), crop=crop)
+    else:
+        inputs, targets = make_validation_set(arrays, task.type, scale=task.scale, sigma=task.sigma,
+                                              crop=crop)
+    levels = None
+    if config.model.noise_level:
+        sigmas = np.full(len(inputs), task.sigma, np.float32) if sigmas is None else sigmas
+        levels = np.asarray(sigmas, np.float32).reshape(-1, 1) / 255.0
+    return inputs, targets, levels

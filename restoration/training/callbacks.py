@@ -113,19 +113,21 @@ class Validator(keras.callbacks.Callback):
     the run's text log.
     """
 
-    def __init__(self, run_dir, writer, text_log, inputs, targets, conventions, every, panels, state,
-                 best, train_crops=None, noise_level=None):
+    def __init__(self, run_dir, writer, text_log, validation, conventions, every, panels, state,
+                 best, train_crops=None):
         super().__init__()
         self.run_dir, self.writer, self.text_log, self.best = run_dir, writer, text_log, best
-        self.inputs, self.targets = inputs, [to_uint8(t) for t in targets]
+        # `(inputs, targets, noise_levels)`: the levels (sigma / 255 per input) are the second
+        # input of a network that takes one, else None.
+        self.inputs, targets, self.noise_levels = validation
+        self.targets = [to_uint8(t) for t in targets]
         self.conventions, self.every, self.panels, self.state = conventions, every, panels, state
-        # The second input of a network that takes the noise level (sigma / 255), else None.
-        self.noise_level = noise_level
         # Fixed crops of training images, degraded like the validation crops: their PSNR
         # minus the validation PSNR is the overfitting gap.
         self.train_crops = None
         if train_crops is not None:
-            self.train_crops = (train_crops[0], [to_uint8(t) for t in train_crops[1]])
+            inputs, targets, levels = train_crops
+            self.train_crops = (inputs, [to_uint8(t) for t in targets], levels)
 
     def on_train_begin(self, logs=None):
         self.last_step = optimizer_step(self.model)
@@ -146,7 +148,7 @@ class Validator(keras.callbacks.Callback):
     def validate(self, step):
         # With several processes, a copy of the weights on this one (the model itself otherwise).
         model = distribution.local_model(self.model)
-        outputs, scores = self._score(model, self.inputs, self.targets, step)
+        outputs, scores = self._score(model, self.inputs, self.targets, self.noise_levels, step)
         psnr = scores.psnr
         self.writer.scalars(step, {"validation/psnr": psnr, "validation/ssim": scores.ssim})
         train_psnr = None
@@ -171,10 +173,8 @@ class Validator(keras.callbacks.Callback):
             self.best.hold(self.model)
         return psnr
 
-    def _score(self, model, inputs, targets, step):
-        feed = inputs
-        if self.noise_level is not None:
-            feed = [inputs, np.full((len(inputs), 1), self.noise_level, np.float32)]
+    def _score(self, model, inputs, targets, noise_levels, step):
+        feed = inputs if noise_levels is None else [inputs, noise_levels]
         with distribution.local():
             outputs = model.predict(feed, batch_size=4, verbose=0).astype("float32")
         if not np.all(np.isfinite(outputs)):

@@ -114,16 +114,25 @@ def restore_or_build(config, run_dir):
     return build.compile_model(build.build_model(config), config), RunState()
 
 
-def validation_summary(state):
-    """Where validation peaked, where it ended, the overfitting gap at the end, and the curve."""
+# Validations whose mean stands beside the peak: a peak is the maximum of noisy checks, biased
+# upwards, the late mean is not.
+LATE_VALIDATIONS = 5
+
+
+def validation_summary(state, config):
+    """Where validation peaked, the mean of the last validations, where it ended, the overfitting
+    gap at the end, the curve, and what the validation crops were degraded by."""
     gap = None
     if state.train_psnr is not None and state.final_psnr is not None:
         gap = state.train_psnr - state.final_psnr
     history = [{"step": step, "psnr": psnr, "train_crops_psnr": train_psnr}
                for step, psnr, train_psnr in state.history]
+    late = [entry["psnr"] for entry in history[-LATE_VALIDATIONS:]]
     return {"best_psnr": state.best_psnr, "best_step": state.best_step,
+            "late_psnr": sum(late) / len(late) if late else None, "late_validations": len(late),
             "final_psnr": state.final_psnr, "final_step": state.final_step,
-            "train_crops_psnr": state.train_psnr, "gap": gap, "history": history}
+            "train_crops_psnr": state.train_psnr, "gap": gap,
+            "selected_on": build.selection_distribution(config), "history": history}
 
 
 def train_remaining_steps(model, config, run_dir, state, verbose, primary=True):
@@ -153,12 +162,11 @@ def train_remaining_steps(model, config, run_dir, state, verbose, primary=True):
     steps.append(callbacks.TrainingLogger(writer, training.log_every, state, text_log))
     best = callbacks.BestWeights(run_dir)
     if config.data.validation is not None and training.validate_every > 0:
-        validation = build.load_images(config.data.validation, config)
-        inputs, targets = build.validation_data(config, validation)
+        validation = build.validation_data(config, build.load_images(config.data.validation, config))
         steps.append(callbacks.Validator(
-            run_dir, writer, text_log, inputs, targets, conventions_for(config.task),
+            run_dir, writer, text_log, validation, conventions_for(config.task),
             training.validate_every, training.image_panels, state, best,
-            train_crops=build.training_crops(config), noise_level=build.noise_level(config),
+            train_crops=build.training_crops(config),
         ))
     steps.append(callbacks.Checkpointer(run_dir, training.checkpoint_every, state, best))
     try:
@@ -169,18 +177,27 @@ def train_remaining_steps(model, config, run_dir, state, verbose, primary=True):
         text_log.close()
 
 
-def score_test_sets(model, config, run_dir):
-    """Scores the checkpoint chosen on validation (else the final weights) on every test set.
+def scored_cells(config):
+    """The grid cells every test set is also scored under, less any the plain set already is."""
+    task = config.task
+    return [cell for cell in grid.cells(config.evaluation.grid, task.type)
+            if not grid.same_as_plain(cell, task.type, task.sigma)]
 
-    Returns:
-        `(checkpoint, test, seconds_per_image)`: which weights were scored
-        (`"best"` or `"final"`), the JSON scores by set, and the mean
-        prediction time per test image (every tile included, tracing not).
-    """
-    best = run_dir / runs.BEST_CHECKPOINT
-    checkpoint = "best" if best.exists() else "final"
-    if best.exists():
-        model = runs.load_keras_model(best)
+
+def cell_ranges(config):
+    """`{cell: {"in_range", "why"}}`: whether each scored cell lies in what the run trains on."""
+    task, data = config.task, config.data
+    degradation = None if data.degradation is None else to_plain(data.degradation)
+    ranges = {}
+    for cell in scored_cells(config):
+        inside, why = grid.in_range(cell, task.type, degradation=degradation,
+                                    noise_range=data.noise_range, sigma=task.sigma)
+        ranges[cell.name] = {"in_range": inside, "why": why}
+    return ranges
+
+
+def _score_weights(model, config):
+    """`(scores by set, prediction seconds, images)` of one set of weights on every set and cell."""
     model = distribution.local_model(model)
     task = Task.from_config(config.task)
     predictor = model_predictor(model, task)
@@ -188,14 +205,32 @@ def score_test_sets(model, config, run_dir):
     predictor.function_for(task.sigma)(np.zeros((1, 8, 8, task.channels), np.float32))
     evaluation = config.evaluation
     test, seconds, images = {}, 0.0, 0
-    cells = [None, *grid.cells(evaluation.grid, task.type)]
     for name in config.data.test_sets:
-        for cell in cells:
+        for cell in [None, *scored_cells(config)]:
             result = evaluate_predictor(predictor, name, config.data.root, tile=evaluation.tile,
                                         overlap=evaluation.tile_overlap, ssim=evaluation.ssim, cell=cell)
             test[name if cell is None else f"{name}/{cell.name}"] = result.to_json()
             seconds, images = seconds + result.predict_seconds, images + result.images
-    return checkpoint, test, seconds / images if images else None
+    return test, seconds, images
+
+
+def score_test_sets(model, config, run_dir):
+    """Scores the final weights and the checkpoint chosen on validation on every test set.
+
+    Returns:
+        `(checkpoint, test, final, seconds_per_image)`: which weights the
+        selection rule names (`"best"`, or `"final"` for a run without
+        validation), their JSON scores by set, the final weights' scores
+        (the same dict when they are the selected ones), and the mean
+        prediction time per test image (every tile included, tracing not).
+    """
+    final, seconds, images = _score_weights(model, config)
+    best = run_dir / runs.BEST_CHECKPOINT
+    if not best.exists():
+        return "final", final, final, seconds / images if images else None
+    selected, more_seconds, more_images = _score_weights(runs.load_keras_model(best), config)
+    seconds, images = seconds + more_seconds, images + more_images
+    return "best", selected, final, seconds / images if images else None
 
 
 def log_test_scores(run_dir, checkpoint, test):
@@ -283,19 +318,22 @@ def _train_locked(config, run_dir, verbose, primary=True):
             return None
         with distribution.local():
             runs.save_model_atomically(model, run_dir / runs.FINAL_MODEL)
-            checkpoint, test, seconds_per_image = score_test_sets(model, config, run_dir)
+            checkpoint, test, final, seconds_per_image = score_test_sets(model, config, run_dir)
     results = {
         "experiment": config.run.experiment, "arm": config.run.arm, "seed": config.run.seed,
         "regularizer": regularizer_summary(config),
         "task": to_plain(config.task),
         "steps": config.training.steps, "precision": policy, "checkpoint": checkpoint,
-        "test": test,
-        "validation": validation_summary(state),
+        "selected_step": state.best_step if checkpoint == "best" else config.training.steps,
+        "test": test, "test_final": final, "cells": cell_ranges(config),
+        "validation": validation_summary(state, config),
         "cost": {"parameters": trainable_parameters(model),
                  "train_step_seconds": state.step_seconds,
                  "inference_seconds_per_image": seconds_per_image},
     }
     write_run_hparams(run_dir, run_hparams(results), test, step=config.training.steps)
     log_test_scores(run_dir, checkpoint, test)
+    if checkpoint != "final":
+        log_test_scores(run_dir, "final", final)
     runs.write_json_atomically(run_dir / runs.RESULTS_FILE, results)
     return results

@@ -115,7 +115,9 @@ def test_experiment_file_round_trips_with_its_baseline_rule(tmp_path):
     runs.write_experiment_file(tmp_path / "b", "b", ["x", "y"], [3], "c.yaml")
     assert runs.read_experiment_file(tmp_path / "a")["baseline"] == "baseline"
     assert runs.read_experiment_file(tmp_path / "b") == {
-        "name": "b", "arms": ["x", "y"], "seeds": [3], "baseline": "x", "source": "c.yaml"}
+        "name": "b", "arms": ["x", "y"], "seeds": [3], "baseline": "x", "source": "c.yaml",
+        "planned_seeds": [3], "added_after_look": [], "primary": None,
+        "primary_changed_after_look": False, "registered_primary": None}
     (tmp_path / "b" / runs.EXPERIMENT_FILE).write_text('{"arms": []}')
     with pytest.raises(ValueError, match="non-empty list of arms"):
         runs.read_experiment_file(tmp_path / "b")
@@ -211,3 +213,32 @@ def test_a_damaged_state_file_says_to_delete_the_run_directory(tmp_path):
     (tmp_path / runs.STATE_FILE).write_text("{not json")
     with pytest.raises(runs.RunError, match="not valid JSON .*delete the run directory to start it"):
         restore_state(tmp_path, None, 10)
+
+
+def test_experiment_file_keeps_the_plan_of_the_first_start_once_a_report_exists(tmp_path):
+    """Seeds and a primary endpoint changed before any report update the plan; after a report,
+    the added seeds are listed as added after a look and a changed endpoint is flagged."""
+    directory = tmp_path / "e"
+    primary = {"arms": ["x"], "sets": ["Set5"], "cells": [], "checkpoint": "final", "margin": 0.02,
+               "entries": ["Set5"]}
+    runs.write_experiment_file(directory, "e", ["baseline", "x"], [0, 1], "c.yaml", primary)
+    # Edited before anything was reported: still the plan.
+    runs.write_experiment_file(directory, "e", ["baseline", "x"], [0, 1, 2], "c.yaml", primary)
+    manifest = runs.read_experiment_file(directory)
+    assert manifest["planned_seeds"] == [0, 1, 2] and manifest["added_after_look"] == []
+    (directory / runs.REPORT_JSON).write_text("{}")
+    runs.write_experiment_file(directory, "e", ["baseline", "x"], [0, 1, 2, 3, 4], "c.yaml", primary)
+    manifest = runs.read_experiment_file(directory)
+    assert manifest["planned_seeds"] == [0, 1, 2]
+    assert manifest["added_after_look"] == [3, 4]
+    assert manifest["seeds"] == [0, 1, 2, 3, 4]
+    assert not manifest["primary_changed_after_look"]
+    changed = dict(primary, margin=0.0)
+    runs.write_experiment_file(directory, "e", ["baseline", "x"], [0, 1, 2, 3, 4], "c.yaml", changed)
+    manifest = runs.read_experiment_file(directory)
+    assert manifest["primary_changed_after_look"]
+    assert manifest["registered_primary"] == primary and manifest["primary"] == changed
+    # Changing it back does not erase that it was changed once.
+    runs.write_experiment_file(directory, "e", ["baseline", "x"], [0, 1, 2, 3, 4], "c.yaml", primary)
+    assert runs.read_experiment_file(directory)["primary_changed_after_look"]
+    assert runs.read_experiment_file(directory)["added_after_look"] == [3, 4]

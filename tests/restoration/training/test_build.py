@@ -2,10 +2,12 @@
 
 import dataclasses
 
+import numpy as np
 import pytest
 
 import dropblock
 from restoration import runs
+from restoration.config import ConfigError
 from restoration.config import load_config
 from restoration.training import build
 from restoration.training.run import check_resumable
@@ -117,3 +119,59 @@ def test_run_state_keeps_the_curve_and_reads_records_without_one():
                                   "final_psnr": 21.0, "final_step": 4, "train_psnr": 22.0})
     assert older.history == [[4, 21.0, 22.0]] and older.best_step == 2
     assert RunState.from_record({}).final_psnr is None
+
+
+def _validation(config):
+    return build.validation_data(config, build.load_images(config.data.validation, config))
+
+
+def test_a_blind_run_validates_on_crops_degraded_by_its_own_chain():
+    """Blind SR: the validation crops are fixed draws of the training chain, the same for every
+    arm and seed, and not the benchmark's bicubic inputs; the gap is measured on the same chain."""
+    chain = "data.degradation={noise_sigma: [20, 30], jpeg_quality: [30, 40]}"
+    blind = tiny("dropblock", chain)
+    inputs, targets, levels = _validation(blind)
+    plain_inputs, plain_targets, _ = _validation(tiny("dropblock"))
+    assert levels is None
+    draws = build.VALIDATION_DRAWS
+    assert inputs.shape[0] == targets.shape[0] == draws * plain_inputs.shape[0]
+    assert inputs.shape[1:] == plain_inputs.shape[1:]
+    np.testing.assert_array_equal(targets[: len(plain_targets)], plain_targets)
+    # Noise of sigma 20-30 and JPEG 30-40: far from the clean bicubic crop, and each draw its own.
+    assert np.abs(inputs[0] - plain_inputs[0]).mean() > 0.03
+    assert np.abs(inputs[0] - inputs[len(plain_inputs)]).mean() > 0.01
+    again = _validation(load_config(CONFIGS / "tiny_test.yaml", [chain]).arm("baseline", 1))
+    np.testing.assert_array_equal(again[0], inputs)
+    train_inputs, _, _ = build.training_crops(blind)
+    assert train_inputs.shape[0] % draws == 0
+    assert "training degradation chain" in build.selection_distribution(blind)
+
+
+def test_a_blind_denoiser_validates_across_its_noise_range_with_each_crops_level():
+    config = tiny("baseline", "task={type: denoise, sigma: 25, channels: 3}",
+                  "model={name: ffdnet, depth: 3, filters: 8}", "data.noise_range=[0, 40]")
+    inputs, targets, levels = _validation(config)
+    assert build.validation_levels((0, 40)) == [5.0, 15.0, 25.0, 35.0]
+    count = len(inputs) // 4
+    np.testing.assert_allclose(levels[:, 0], np.repeat([5, 15, 25, 35], count) / 255.0)
+    noise = (inputs - targets).reshape(4, -1).std(axis=1) * 255.0
+    np.testing.assert_allclose(noise, [5, 15, 25, 35], rtol=0.05)
+    assert "spread over the training range [0, 40]" in build.selection_distribution(config)
+
+
+def test_select_on_degrades_the_validation_crops_by_the_named_cells():
+    config = tiny("baseline", "evaluation.select_on=[noise15, jpeg10]")
+    inputs, targets, levels = _validation(config)
+    plain_inputs, _, _ = _validation(tiny("baseline"))
+    count = len(plain_inputs)
+    assert len(inputs) == 2 * count and levels is None
+    noise = (inputs[:count] - plain_inputs).std() * 255.0
+    assert 10 < noise < 20
+    assert build.selection_distribution(config) == "the grid cells noise15, jpeg10"
+
+
+def test_select_on_needs_validation_and_known_cells():
+    with pytest.raises(ConfigError, match=r"evaluation.select_on\[0\]: expected a sr grid cell"):
+        tiny("baseline", "evaluation.select_on=[blur9]")
+    with pytest.raises(ConfigError, match="empty when training.validate_every is 0"):
+        tiny("baseline", "evaluation.select_on=[noise15]", "training.validate_every=0")
