@@ -557,7 +557,7 @@ class EvaluationConfig:
     tile: int | None = positive(None)
     tile_overlap: int | None = non_negative(None)
     ssim: bool = False
-    # Cells of the task's generalisation grid (data/grid.py) every test set is also scored under.
+    # Cells of the task's grid (data/grid.py) every test set is also scored under.
     grid: tuple[str, ...] = spec("a list of unique grid cell names", unique, ())
     # Cells the validation crops are degraded by (empty: the training distribution).
     select_on: tuple[str, ...] = spec("a list of unique grid cell names", unique, ())
