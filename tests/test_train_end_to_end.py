@@ -500,3 +500,33 @@ def test_a_set_prepared_on_disk_trains_the_run_it_trains_in_memory(tmp_path, op_
     prepared = list((tmp_path / "disk" / ".prepared").iterdir())
     assert len([path for path in prepared if path.is_dir()]) == 1
     assert not (tmp_path / "memory" / ".prepared").exists()
+
+
+def test_a_blind_run_selects_its_checkpoint_on_crops_degraded_by_its_own_chain(tmp_path):
+    """The best validation, and the weights kept for it, are those of the degraded crops: scoring
+    best.keras on the chain's fixed validation draws gives the recorded best PSNR, which the clean
+    crops do not."""
+    from restoration.evaluation.metrics import conventions_for
+    from restoration.evaluation.protocol import score_images
+    from restoration.evaluation.protocol import to_uint8
+    from restoration.training import build
+
+    config = load_config(TINY, ["data.degradation={noise_sigma: [20, 30], jpeg_quality: [30, 40]}",
+                                f"output.root={tmp_path}"]).arm("baseline", 0)
+    results = train_run(config, tmp_path / "run", verbose=0)
+    validation = results["validation"]
+    assert validation["selected_on"] == "the training degradation chain, 4 fixed draws per crop"
+    assert results["selected_step"] == validation["best_step"]
+    model = runs.load_keras_model(tmp_path / "run" / runs.BEST_CHECKPOINT)
+    images = build.load_images(config.data.validation, config)
+
+    def psnr(inputs, targets):
+        outputs = model.predict(inputs, batch_size=4, verbose=0)
+        entries = [(index, to_uint8(target), to_uint8(output))
+                   for index, (target, output) in enumerate(zip(targets, outputs, strict=True))]
+        return score_images(entries, conventions_for(config.task)).psnr
+
+    degraded = build.validation_data(config, images)
+    assert psnr(*degraded[:2]) == pytest.approx(validation["best_psnr"], abs=1e-4)
+    clean = build.validation_data(load_config(TINY).arm("baseline", 0), images)
+    assert abs(psnr(*clean[:2]) - validation["best_psnr"]) > 0.05
