@@ -49,6 +49,10 @@ def _interval_text(entry, digits, signed=False):
 FDR = 0.05
 
 
+def _comparisons(count):
+    return f"the {count} comparisons" if count != 1 else "the 1 comparison"
+
+
 def describe_gain(arm, baseline, test_set, gain, level=0.95, family=None):
     """One sentence stating the sign of a gain, whether its interval excludes 0, and whether that
     survives the false-discovery control over the whole family of comparisons.
@@ -86,7 +90,7 @@ def describe_gain(arm, baseline, test_set, gain, level=0.95, family=None):
             sentence += "not distinguishable from zero"
         if psnr.get("q") is not None:
             survives = psnr["q"] < FDR
-            sentence += (f"; q = {_p(psnr['q'])} over the {family} comparisons: "
+            sentence += (f"; q = {_p(psnr['q'])} over {_comparisons(family)}: "
                          + ("a finding at a 5 % false-discovery rate" if survives
                             else "not a finding at a 5 % false-discovery rate"))
     return sentence + _image_level_text(gain) + "."
@@ -407,7 +411,7 @@ def format_gain_table(report):
         for row in rows
     ]
     lines.append(f"gain: arm minus {report['baseline']}, paired by seed, with its {level} t interval "
-                 f"over seeds; q: Benjamini-Hochberg over the {report.get('family', 0)} comparisons "
+                 f"over seeds; q: Benjamini-Hochberg over {_comparisons(report.get('family', 0))} "
                  f"(* below {FDR:g}).")
     lines.append("p: per-image tests over (image, seed) pairs of these trained models, not evidence "
                  "that a gain survives retraining.")
@@ -574,7 +578,7 @@ def plot_grid(report):
                         rotation=30, ha="right", fontsize=7)
         axes.set_yticks(range(len(arms)), arms, fontsize=7)
         axes.set_title(f"{base}: PSNR gain over {report['baseline']} (dB) at the selected checkpoint; "
-                       f"* q < {FDR:g} (Benjamini-Hochberg over {report.get('family', 0)} comparisons)",
+                       f"* q < {FDR:g} (Benjamini-Hochberg over {_comparisons(report.get('family', 0))})",
                        fontsize=8)
         figure.colorbar(image, ax=axes, fraction=0.03)
     figure.tight_layout()
