@@ -7,7 +7,8 @@ input, see `takes_noise_level`).
 A config entry such as `{name: edsr, scale: 2, num_blocks: 16}` maps onto
 `build_model("edsr", scale=2, num_blocks=16)`. A regularizer is passed as a
 `Regularizer` (factories plus a `Placement`); None builds the plain network.
-Importing this package does not import Keras: the builders and layers
+`SPECS` says what each network is (tasks, scales, blocks) without building
+it. Importing this package does not import Keras: the builders and layers
 are imported on first use, and importing `sr_models.layers` registers the
 layers (`PixelShuffle`, `PixelUnshuffle`, `Interpolate`, ...) that saved
 `.keras` models need. `receptive_field` gives the tile overlap that makes
@@ -17,7 +18,9 @@ tiled inference exact.
 import importlib
 import inspect
 
-NAMES = ("edsr", "srresnet", "rcan", "rrdbnet", "vdsr", "fsrcnn", "espcn", "dncnn", "ffdnet", "drunet")
+from sr_models.specs import PLACEMENTS
+from sr_models.specs import SPECS
+from sr_models.specs import NetworkSpec
 
 # The names this package exports from its modules that import Keras, by module.
 _LAZY = {
@@ -26,10 +29,9 @@ _LAZY = {
     "PixelShuffle": "layers",
     "PixelUnshuffle": "layers",
     "takes_noise_level": "layers",
-    "PLACEMENTS": "placement",
     "Placement": "placement",
     "Regularizer": "placement",
-    **{f"build_{name}": name for name in NAMES},
+    **{f"build_{name}": name for name in SPECS},
 }
 
 
@@ -37,7 +39,7 @@ def __getattr__(name):
     if name in _LAZY:
         return getattr(importlib.import_module(f"sr_models.{_LAZY[name]}"), name)
     if name == "MODELS":
-        return {network: __getattr__(f"build_{network}") for network in NAMES}
+        return {network: __getattr__(f"build_{network}") for network in SPECS}
     raise AttributeError(f"module 'sr_models' has no attribute {name!r}")
 
 
@@ -49,16 +51,16 @@ def build_model(name, regularizer=None, **kwargs):
     """Builds a registered model by name.
 
     Args:
-        name: One of `NAMES`, e.g. `"edsr"` or `"dncnn"`.
+        name: Key of `SPECS`, e.g. `"edsr"` or `"dncnn"`.
         regularizer: A `Regularizer`, or None for the plain network.
         **kwargs: Arguments of the builder, e.g. `scale=2, num_blocks=16`.
 
     Returns:
         The `keras.Model` returned by the builder.
     """
-    if name not in NAMES:
+    if name not in SPECS:
         raise ValueError(
-            f"Unknown model. Expected one of {sorted(NAMES)}. "
+            f"Unknown model. Expected one of {sorted(SPECS)}. "
             f"Received: name={name!r}"
         )
     builder = __getattr__(f"build_{name}")
@@ -78,9 +80,10 @@ def build_model(name, regularizer=None, **kwargs):
 
 __all__ = [
     "MODELS",
-    "NAMES",
     "PLACEMENTS",
+    "SPECS",
     "Field",
+    "NetworkSpec",
     "PixelShuffle",
     "PixelUnshuffle",
     "Placement",
@@ -88,5 +91,5 @@ __all__ = [
     "build_model",
     "receptive_field",
     "takes_noise_level",
-    *(f"build_{name}" for name in NAMES),
+    *(f"build_{name}" for name in SPECS),
 ]
