@@ -1,18 +1,17 @@
 """The schema agrees with the libraries it configures: names, choices and layer arguments."""
 
+import dataclasses
 import inspect
 import typing
 
 import pytest
 
 import dropblock
-import sr_models
 from data.builtin import BUILTIN_SPLITS
 from dropblock import drop_block
 from restoration.config.conversion import build_section
 from restoration.config.conversion import field_names
 from restoration.config.loading import ConfigError
-from restoration.config.regularizers import PLACEMENTS
 from restoration.config.regularizers import REGULARIZERS
 from restoration.config.regularizers import DropBlockConfig
 from restoration.config.schema import DataSourceConfig
@@ -29,9 +28,8 @@ def test_regularizer_sections_are_the_regularizers_of_the_library():
     assert set(REGULARIZERS) == set(dropblock.REGULARIZERS)
 
 
-def test_placements_and_splits_agree_with_the_libraries():
-    """The placements are sr_models'; the built-in splits are data.builtin's."""
-    assert set(PLACEMENTS) == set(sr_models.PLACEMENTS)
+def test_sources_and_splits_are_the_ones_data_reads():
+    """A data source is builtin, folder or set; the built-in splits are data.builtin's."""
     assert set(choices(DataSourceConfig, "source")) == {"builtin", "folder", "set"}
     assert set(BUILTIN_SPLITS) == {"train", "validation", "test"}
 
@@ -111,8 +109,6 @@ def test_every_run_section_has_a_docstring():
 
 def test_degradation_defaults_are_the_chain_defaults():
     """One set of default ranges: the config section's are data.blind.Chain's."""
-    import dataclasses
-
     from data import blind
     from restoration.config.conversion import to_plain
     from restoration.config.schema import DegradationConfig
