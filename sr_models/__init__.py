@@ -44,7 +44,7 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted({*globals(), *_LAZY, "MODELS"})
+    return sorted({*globals(), *__all__})
 
 
 def build_model(name, regularizer=None, **kwargs):
@@ -78,18 +78,4 @@ def build_model(name, regularizer=None, **kwargs):
     return builder(regularizer=regularizer, **kwargs)
 
 
-__all__ = [
-    "MODELS",
-    "PLACEMENTS",
-    "SPECS",
-    "Field",
-    "NetworkSpec",
-    "PixelShuffle",
-    "PixelUnshuffle",
-    "Placement",
-    "Regularizer",
-    "build_model",
-    "receptive_field",
-    "takes_noise_level",
-    *(f"build_{name}" for name in SPECS),
-]
+__all__ = ["MODELS", "PLACEMENTS", "SPECS", "NetworkSpec", "build_model", *_LAZY]
