@@ -322,7 +322,7 @@ def load_keras_model(model_file, compile=False):
 
     # Imported for their side effect: registering custom layers for deserialisation.
     import dropblock  # noqa: F401
-    import sr_models  # noqa: F401
+    import sr_models.layers  # noqa: F401
 
     if Path(model_file).is_file() and not zipfile.is_zipfile(model_file):
         raise ValueError(f"{model_file}: expected a .keras file (a zip archive), received a file "

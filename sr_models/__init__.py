@@ -7,63 +7,63 @@ input, see `takes_noise_level`).
 A config entry such as `{name: edsr, scale: 2, num_blocks: 16}` maps onto
 `build_model("edsr", scale=2, num_blocks=16)`. A regularizer is passed as a
 `Regularizer` (factories plus a `Placement`); None builds the plain network.
-Importing this package registers its layers (`PixelShuffle`, `PixelUnshuffle`,
-`Interpolate`, ...), so saved `.keras` models load without `custom_objects`.
-`receptive_field` gives the tile overlap that makes tiled inference exact.
+`SPECS` says what each network is (tasks, scales, blocks) without building
+it. Importing this package does not import Keras: the builders and layers
+are imported on first use, and importing `sr_models.layers` registers the
+layers (`PixelShuffle`, `PixelUnshuffle`, `Interpolate`, ...) that saved
+`.keras` models need. `receptive_field` gives the tile overlap that makes
+tiled inference exact.
 """
 
+import importlib
 import inspect
 
-from sr_models.dncnn import build_dncnn
-from sr_models.drunet import build_drunet
-from sr_models.edsr import build_edsr
-from sr_models.espcn import build_espcn
-from sr_models.ffdnet import build_ffdnet
-from sr_models.fsrcnn import build_fsrcnn
-from sr_models.layers import PixelShuffle
-from sr_models.layers import PixelUnshuffle
-from sr_models.layers import takes_noise_level as takes_noise_level
-from sr_models.placement import PLACEMENTS
-from sr_models.placement import Placement
-from sr_models.placement import Regularizer
-from sr_models.rcan import build_rcan
-from sr_models.receptive_field import Field as Field
-from sr_models.receptive_field import receptive_field as receptive_field
-from sr_models.rrdbnet import build_rrdbnet
-from sr_models.srresnet import build_srresnet
-from sr_models.vdsr import build_vdsr
+from sr_models.specs import PLACEMENTS
+from sr_models.specs import SPECS
+from sr_models.specs import NetworkSpec
 
-MODELS = {
-    "edsr": build_edsr,
-    "srresnet": build_srresnet,
-    "rcan": build_rcan,
-    "rrdbnet": build_rrdbnet,
-    "vdsr": build_vdsr,
-    "fsrcnn": build_fsrcnn,
-    "espcn": build_espcn,
-    "dncnn": build_dncnn,
-    "ffdnet": build_ffdnet,
-    "drunet": build_drunet,
+# The names this package exports from its modules that import Keras, by module.
+_LAZY = {
+    "Field": "field",
+    "receptive_field": "field",
+    "PixelShuffle": "layers",
+    "PixelUnshuffle": "layers",
+    "takes_noise_level": "layers",
+    "Placement": "placement",
+    "Regularizer": "placement",
+    **{f"build_{name}": name for name in SPECS},
 }
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"sr_models.{_LAZY[name]}"), name)
+    if name == "MODELS":
+        return {network: __getattr__(f"build_{network}") for network in SPECS}
+    raise AttributeError(f"module 'sr_models' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted({*globals(), *__all__})
 
 
 def build_model(name, regularizer=None, **kwargs):
     """Builds a registered model by name.
 
     Args:
-        name: Key of `MODELS`, e.g. `"edsr"` or `"dncnn"`.
+        name: Key of `SPECS`, e.g. `"edsr"` or `"dncnn"`.
         regularizer: A `Regularizer`, or None for the plain network.
         **kwargs: Arguments of the builder, e.g. `scale=2, num_blocks=16`.
 
     Returns:
         The `keras.Model` returned by the builder.
     """
-    if name not in MODELS:
+    if name not in SPECS:
         raise ValueError(
-            f"Unknown model. Expected one of {sorted(MODELS)}. "
+            f"Unknown model. Expected one of {sorted(SPECS)}. "
             f"Received: name={name!r}"
         )
-    builder = MODELS[name]
+    builder = __getattr__(f"build_{name}")
     accepted = [
         parameter
         for parameter in inspect.signature(builder).parameters
@@ -78,14 +78,4 @@ def build_model(name, regularizer=None, **kwargs):
     return builder(regularizer=regularizer, **kwargs)
 
 
-__all__ = [
-    "MODELS",
-    "PLACEMENTS",
-    "PixelShuffle",
-    "PixelUnshuffle",
-    "Placement",
-    "Regularizer",
-    "build_dncnn",
-    "build_edsr",
-    "build_model",
-]
+__all__ = ["MODELS", "PLACEMENTS", "SPECS", "NetworkSpec", "build_model", *_LAZY]

@@ -4,6 +4,9 @@ import keras
 
 from sr_models.placement import NetworkAssembler
 from sr_models.placement import check_positive_integer
+from sr_models.specs import SPECS
+
+SPEC = SPECS["dncnn"]
 
 
 def build_dncnn(
@@ -65,13 +68,7 @@ def build_dncnn(
             f"Received: batch_norm={batch_norm!r}"
         )
     num_stages = depth - 2
-    assembler = NetworkAssembler(regularizer, seed, num_stages, "orthogonal")
-    if regularizer is not None and regularizer.placement.where == "branch":
-        raise ValueError(
-            "DnCNN has no residual blocks, so it has no 'branch' site. Expected "
-            "a placement among every_block, blocks, after_body, before_last, "
-            "input. Received: where='branch'"
-        )
+    assembler = NetworkAssembler(SPEC, regularizer, seed, num_stages, "orthogonal")
     inputs = keras.Input(shape=(None, None, channels), name="noisy")
     features = assembler.insert(inputs, "input")
     features = assembler.conv(filters, "first_conv", site="input")(features)

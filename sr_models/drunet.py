@@ -8,7 +8,9 @@ from sr_models.layers import PadToMultiple
 from sr_models.layers import noise_level_input
 from sr_models.placement import NetworkAssembler
 from sr_models.placement import check_positive_integer
+from sr_models.specs import SPECS
 
+SPEC = SPECS["drunet"]
 # The reference training code initialises every kernel orthogonally with gain 0.2, so the
 # residual blocks start near the identity.
 SMALL_ORTHOGONAL = {"class_name": "Orthogonal", "config": {"gain": 0.2}}
@@ -70,7 +72,7 @@ def build_drunet(
         check_positive_integer(value, "filters")
     check_positive_integer(num_blocks, "num_blocks")
     check_positive_integer(channels, "channels")
-    assembler = NetworkAssembler(regularizer, seed, len(STAGES), SMALL_ORTHOGONAL)
+    assembler = NetworkAssembler(SPEC, regularizer, seed, len(STAGES), SMALL_ORTHOGONAL)
     inputs = keras.Input(shape=(None, None, channels), name="noisy")
     level = noise_level_input()
     features = assembler.insert(inputs, "input")

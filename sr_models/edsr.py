@@ -5,9 +5,10 @@ import keras
 from sr_models.layers import subpixel_upsampler
 from sr_models.placement import NetworkAssembler
 from sr_models.placement import check_positive_integer
+from sr_models.specs import SPECS
 
 DIV2K_RGB_MEAN = (0.4488, 0.4371, 0.4040)
-SCALES = (2, 3, 4)
+SPEC = SPECS["edsr"]
 
 
 def build_edsr(
@@ -57,7 +58,7 @@ def build_edsr(
           Super-Resolution, CVPRW 2017](https://arxiv.org/abs/1707.02921)
     """
     _check_edsr_arguments(scale, num_blocks, filters, res_scale, channels, rgb_mean)
-    assembler = NetworkAssembler(regularizer, seed, num_blocks, "glorot_uniform")
+    assembler = NetworkAssembler(SPEC, regularizer, seed, num_blocks, "glorot_uniform")
     inputs = keras.Input(shape=(None, None, channels), name="low_resolution")
     features = assembler.insert(inputs, "input")
     if rgb_mean is not None:
@@ -95,11 +96,7 @@ def _residual_block(inputs, assembler, filters, res_scale, block):
 
 
 def _check_edsr_arguments(scale, num_blocks, filters, res_scale, channels, rgb_mean):
-    if isinstance(scale, bool) or not isinstance(scale, int) or scale not in SCALES:
-        raise ValueError(
-            f"Unsupported EDSR scale. Expected one of {list(SCALES)}. "
-            f"Received: scale={scale!r}"
-        )
+    SPEC.check_scale(scale)
     check_positive_integer(num_blocks, "num_blocks")
     check_positive_integer(filters, "filters")
     check_positive_integer(channels, "channels")

@@ -5,10 +5,9 @@ import keras
 from sr_models.layers import PixelShuffle
 from sr_models.placement import NetworkAssembler
 from sr_models.placement import check_positive_integer
-from sr_models.placement import check_scale
-from sr_models.vdsr import reject_branch
+from sr_models.specs import SPECS
 
-SCALES = (2, 3, 4)
+SPEC = SPECS["espcn"]
 
 
 def build_espcn(
@@ -49,11 +48,10 @@ def build_espcn(
           an Efficient Sub-Pixel Convolutional Neural Network, CVPR 2016](
             https://arxiv.org/abs/1609.05158)
     """
-    check_scale(scale, SCALES, "ESPCN")
+    SPEC.check_scale(scale)
     check_positive_integer(filters, "filters", minimum=2)
     check_positive_integer(channels, "channels")
-    reject_branch(regularizer, "ESPCN")
-    assembler = NetworkAssembler(regularizer, seed, 2, "glorot_uniform")
+    assembler = NetworkAssembler(SPEC, regularizer, seed, 2, "glorot_uniform")
     inputs = keras.Input(shape=(None, None, channels), name="low_resolution")
     features = assembler.insert(inputs, "input")
     for layer, (width, size) in enumerate(((filters, 5), (filters // 2, 3))):

@@ -10,10 +10,9 @@ from sr_models.layers import PixelUnshuffle
 from sr_models.layers import noise_level_input
 from sr_models.placement import NetworkAssembler
 from sr_models.placement import check_positive_integer
-from sr_models.vdsr import reject_branch
+from sr_models.specs import SPECS
 
-# The paper's sizes: 15 layers x 64 on gray images, 12 x 96 on colour ones.
-DEFAULT_SIZES = {1: (15, 64), 3: (12, 96)}
+SPEC = SPECS["ffdnet"]
 
 
 def build_ffdnet(
@@ -59,19 +58,17 @@ def build_ffdnet(
         - [Zhang et al., FFDNet: Toward a Fast and Flexible Solution for CNN
           based Image Denoising, IEEE TIP 2018](https://arxiv.org/abs/1710.04026)
     """
-    if channels not in DEFAULT_SIZES:
+    if channels not in SPEC.paper_sizes:
         raise ValueError(f"FFDNet takes gray or colour images. Expected channels 1 or 3. "
                          f"Received: channels={channels!r}")
-    default_depth, default_filters = DEFAULT_SIZES[channels]
-    depth = default_depth if depth is None else depth
-    filters = default_filters if filters is None else filters
+    sized = SPEC.sized({"depth": depth, "filters": filters}, channels)
+    depth, filters = sized["depth"], sized["filters"]
     check_positive_integer(depth, "depth", minimum=3)
     check_positive_integer(filters, "filters")
-    reject_branch(regularizer, "FFDNet")
     num_stages = depth - 2
     # He-normal kernels keep the signal of a plain ReLU stack without batch norm; a gain-0.2
     # orthogonal start shrinks it about sevenfold per layer, and 15 layers do not train.
-    assembler = NetworkAssembler(regularizer, seed, num_stages, "he_normal")
+    assembler = NetworkAssembler(SPEC, regularizer, seed, num_stages, "he_normal")
     inputs = keras.Input(shape=(None, None, channels), name="noisy")
     level = noise_level_input()
     features = assembler.insert(inputs, "input")

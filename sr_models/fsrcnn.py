@@ -4,10 +4,9 @@ import keras
 
 from sr_models.placement import NetworkAssembler
 from sr_models.placement import check_positive_integer
-from sr_models.placement import check_scale
-from sr_models.vdsr import reject_branch
+from sr_models.specs import SPECS
 
-SCALES = (2, 3, 4)
+SPEC = SPECS["fsrcnn"]
 
 
 def build_fsrcnn(
@@ -54,11 +53,10 @@ def build_fsrcnn(
         - [Dong et al., Accelerating the Super-Resolution Convolutional Neural
           Network, ECCV 2016](https://arxiv.org/abs/1608.00367)
     """
-    check_scale(scale, SCALES, "FSRCNN")
+    SPEC.check_scale(scale)
     for value, argument in ((d, "d"), (s, "s"), (m, "m"), (channels, "channels")):
         check_positive_integer(value, argument)
-    reject_branch(regularizer, "FSRCNN")
-    assembler = NetworkAssembler(regularizer, seed, m, "he_normal")
+    assembler = NetworkAssembler(SPEC, regularizer, seed, m, "he_normal")
 
     def prelu(layer_name):
         return keras.layers.PReLU(shared_axes=[1, 2], name=layer_name)

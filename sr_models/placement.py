@@ -14,14 +14,8 @@ from typing import Optional
 
 import keras
 
-PLACEMENTS = (
-    "every_block",
-    "blocks",
-    "branch",
-    "after_body",
-    "before_last",
-    "input",
-)
+from sr_models.specs import PLACEMENTS
+
 _BLOCK_PLACEMENTS = ("every_block", "blocks", "branch")
 
 
@@ -166,6 +160,8 @@ class NetworkAssembler:
     also compare two different initialisations.
 
     Args:
+        spec: The network's `sr_models.specs.NetworkSpec`; a `"branch"`
+            placement is refused when it has no residual branches.
         regularizer: A `Regularizer`, or None for the plain network.
         seed: Base seed of the initializers. None draws one from Python's
             global RNG, so `keras.utils.set_random_seed` makes builds
@@ -177,7 +173,7 @@ class NetworkAssembler:
             a `{"class_name", "config"}` dict without the seed.
     """
 
-    def __init__(self, regularizer, seed, num_blocks, kernel_initializer):
+    def __init__(self, spec, regularizer, seed, num_blocks, kernel_initializer):
         if regularizer is not None and not isinstance(regularizer, Regularizer):
             raise ValueError(
                 "Expected `regularizer` to be a Regularizer or None. "
@@ -196,6 +192,10 @@ class NetworkAssembler:
                     f"blocks. Expected indices in [0, {num_blocks - 1}]. "
                     f"Received: blocks={placement.blocks!r}"
                 )
+        if placement is not None and placement.where == "branch" and not spec.branches:
+            others = ", ".join(where for where in PLACEMENTS if where != "branch")
+            raise ValueError(f"{spec.title} has no residual blocks, so it has no 'branch' site. "
+                             f"Expected a placement among {others}. Received: where='branch'")
         self.regularizer = regularizer
         self.kernel_initializer = kernel_initializer
         self._next_seed = seed if seed is not None else random.randint(0, 2**30)
@@ -293,10 +293,3 @@ def check_positive_integer(value, argument, minimum=1):
             f"Received: {argument}={value!r}"
         )
 
-
-def check_scale(scale, scales, model):
-    """Raises a ValueError unless `scale` is one of the integer `scales` the `model` supports."""
-    if isinstance(scale, bool) or not isinstance(scale, int) or scale not in scales:
-        raise ValueError(
-            f"Unsupported {model} scale. Expected one of {list(scales)}. Received: scale={scale!r}"
-        )

@@ -6,9 +6,9 @@ from sr_models.edsr import DIV2K_RGB_MEAN
 from sr_models.layers import subpixel_upsampler
 from sr_models.placement import NetworkAssembler
 from sr_models.placement import check_positive_integer
-from sr_models.placement import check_scale
+from sr_models.specs import SPECS
 
-SCALES = (2, 3, 4)
+SPEC = SPECS["rcan"]
 
 
 def build_rcan(
@@ -65,7 +65,7 @@ def build_rcan(
         - [Zhang et al., Image Super-Resolution Using Very Deep Residual
           Channel Attention Networks, ECCV 2018](https://arxiv.org/abs/1807.02758)
     """
-    check_scale(scale, SCALES, "RCAN")
+    SPEC.check_scale(scale)
     for value, argument in ((num_groups, "num_groups"), (num_blocks, "num_blocks"),
                             (filters, "filters"), (reduction, "reduction"), (channels, "channels")):
         check_positive_integer(value, argument)
@@ -79,7 +79,7 @@ def build_rcan(
             f"`rgb_mean` needs one value per channel. Expected length {channels} or None. "
             f"Received: rgb_mean={rgb_mean!r}"
         )
-    assembler = NetworkAssembler(regularizer, seed, num_groups, "glorot_uniform")
+    assembler = NetworkAssembler(SPEC, regularizer, seed, num_groups, "glorot_uniform")
     inputs = keras.Input(shape=(None, None, channels), name="low_resolution")
     features = assembler.insert(inputs, "input")
     mean = [0.0] * channels if rgb_mean is None else [float(value) for value in rgb_mean]

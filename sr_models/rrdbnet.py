@@ -7,10 +7,10 @@ from sr_models.layers import PadToMultiple
 from sr_models.layers import PixelUnshuffle
 from sr_models.placement import NetworkAssembler
 from sr_models.placement import check_positive_integer
-from sr_models.placement import check_scale
+from sr_models.specs import SPECS
 from sr_models.srresnet import SMALL_KAIMING
 
-SCALES = (2, 4)
+SPEC = SPECS["rrdbnet"]
 # PyTorch's default convolution initialisation, kept by the reference for the
 # convolutions outside the dense blocks: uniform with bound 1 / sqrt(fan_in).
 TORCH_DEFAULT = {"class_name": "VarianceScaling",
@@ -66,11 +66,11 @@ def build_rrdbnet(
         - [Wang et al., ESRGAN: Enhanced Super-Resolution Generative
           Adversarial Networks, ECCV Workshops 2018](https://arxiv.org/abs/1809.00219)
     """
-    check_scale(scale, SCALES, "RRDBNet")
+    SPEC.check_scale(scale)
     for value, argument in ((num_blocks, "num_blocks"), (filters, "filters"),
                             (growth, "growth"), (channels, "channels")):
         check_positive_integer(value, argument)
-    assembler = NetworkAssembler(regularizer, seed, num_blocks, TORCH_DEFAULT)
+    assembler = NetworkAssembler(SPEC, regularizer, seed, num_blocks, TORCH_DEFAULT)
 
     def leaky(layer_name):
         return keras.layers.LeakyReLU(negative_slope=0.2, name=layer_name)

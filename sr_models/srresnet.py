@@ -6,9 +6,9 @@ from sr_models.layers import Interpolate
 from sr_models.layers import subpixel_upsampler
 from sr_models.placement import NetworkAssembler
 from sr_models.placement import check_positive_integer
-from sr_models.placement import check_scale
+from sr_models.specs import SPECS
 
-SCALES = (2, 3, 4)
+SPEC = SPECS["srresnet"]
 # Kaiming-normal (fan in) scaled by 0.1: variance 2 / fan_in * 0.1**2.
 SMALL_KAIMING = {"class_name": "VarianceScaling",
                  "config": {"scale": 0.02, "mode": "fan_in", "distribution": "untruncated_normal"}}
@@ -58,11 +58,11 @@ def build_srresnet(
         - [Wang et al., ESRGAN, ECCV Workshops 2018](https://arxiv.org/abs/1809.00219)
           (MSRResNet, the version without batch norm)
     """
-    check_scale(scale, SCALES, "SRResNet")
+    SPEC.check_scale(scale)
     check_positive_integer(num_blocks, "num_blocks")
     check_positive_integer(filters, "filters")
     check_positive_integer(channels, "channels")
-    assembler = NetworkAssembler(regularizer, seed, num_blocks, SMALL_KAIMING)
+    assembler = NetworkAssembler(SPEC, regularizer, seed, num_blocks, SMALL_KAIMING)
 
     def leaky(layer_name):
         return keras.layers.LeakyReLU(negative_slope=0.1, name=layer_name)

@@ -5,9 +5,9 @@ import keras
 from sr_models.layers import Interpolate
 from sr_models.placement import NetworkAssembler
 from sr_models.placement import check_positive_integer
-from sr_models.placement import check_scale
+from sr_models.specs import SPECS
 
-SCALES = (2, 3, 4)
+SPEC = SPECS["vdsr"]
 
 
 def build_vdsr(
@@ -52,13 +52,12 @@ def build_vdsr(
         - [Kim et al., Accurate Image Super-Resolution Using Very Deep
           Convolutional Networks, CVPR 2016](https://arxiv.org/abs/1511.04587)
     """
-    check_scale(scale, SCALES, "VDSR")
+    SPEC.check_scale(scale)
     check_positive_integer(depth, "depth", minimum=3)
     check_positive_integer(filters, "filters")
     check_positive_integer(channels, "channels")
-    reject_branch(regularizer, "VDSR")
     num_stages = depth - 2
-    assembler = NetworkAssembler(regularizer, seed, num_stages, "he_normal")
+    assembler = NetworkAssembler(SPEC, regularizer, seed, num_stages, "he_normal")
     inputs = keras.Input(shape=(None, None, channels), name="low_resolution")
     upscaled = Interpolate(scale, "bicubic", name="bicubic", dtype="float32")(inputs)
     features = assembler.insert(upscaled, "input")
@@ -75,11 +74,3 @@ def build_vdsr(
     outputs = keras.layers.Add(name="global_skip", dtype="float32")([upscaled, residual])
     return keras.Model(inputs, outputs, name=name)
 
-
-def reject_branch(regularizer, model):
-    """Networks without residual blocks have no `"branch"` site."""
-    if regularizer is not None and regularizer.placement.where == "branch":
-        raise ValueError(
-            f"{model} has no residual blocks, so it has no 'branch' site. Expected a placement "
-            "among every_block, blocks, after_body, before_last, input. Received: where='branch'"
-        )

@@ -1,9 +1,12 @@
 """The import graph: no cycles, and every package imports only the layers below it."""
 
 import ast
+import subprocess
+import sys
 
 import pytest
 
+from tests.helpers import CONFIGS
 from tests.helpers import REPO_ROOT
 
 LIBRARIES = ("dropblock", "sr_models", "data")
@@ -16,7 +19,7 @@ ALLOWED = {
     "data": set(),
     "restoration.console": set(),
     "restoration.runs": {"dropblock", "sr_models"},
-    "restoration.config": {"data", "restoration.runs"},
+    "restoration.config": {"sr_models", "data", "restoration.runs"},
     "restoration.evaluation": {"sr_models", "data", "restoration.runs", "restoration.config"},
     "restoration.reporting": {"restoration.runs", "restoration.config"},
     "restoration.training": {
@@ -113,3 +116,19 @@ def test_no_library_module_imports_a_command_line_entry_point():
     """train.py, evaluate.py, report.py and restore.py are imported by nobody but the tests."""
     for name, targets in GRAPH.items():
         assert not set(CLIS) & targets, name
+
+
+def test_sr_models_and_configs_load_without_keras():
+    """`sr_models`, its specs and a config of every network load without importing Keras or a backend."""
+    paths = [*sorted((CONFIGS / "zoo").glob("*.yaml")), CONFIGS / "edsr_baseline_x2_div2k.yaml",
+             CONFIGS / "dncnn_sigma25_train400.yaml"]
+    code = "\n".join([
+        "import sys",
+        "import sr_models.specs",
+        "from restoration.config import load_config",
+        *(f"load_config({str(path)!r}, check_data=False)" for path in paths),
+        "print(sorted(name for name in sys.modules if name.split('.')[0] in ('keras', 'tensorflow', 'jax')))",
+    ])
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -18,8 +18,7 @@ from restoration.config.conversion import section
 from restoration.config.conversion import spec
 from restoration.config.conversion import to_plain
 from restoration.config.conversion import unique
-
-PLACEMENTS = ("every_block", "blocks", "branch", "after_body", "before_last", "input")
+from sr_models.specs import PLACEMENTS
 
 
 def short_ramp(schedule_steps, steps, rate):

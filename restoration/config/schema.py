@@ -10,7 +10,6 @@ its `name`. `RunConfig` assembles the sections of one run.
 
 import dataclasses
 import os
-from typing import ClassVar
 from typing import Literal
 
 import yaml
@@ -32,6 +31,7 @@ from restoration.config.conversion import to_plain
 from restoration.config.conversion import unique
 from restoration.config.loading import read_yaml_file
 from restoration.config.regularizers import RegularizerConfig
+from sr_models.specs import SPECS
 
 BUILTIN_SET = "builtin"
 
@@ -68,25 +68,16 @@ class TaskConfig:
 
 
 class _Model:
-    """What every model section tells the rest of the run."""
+    """A model section: the builder's arguments, and its network's spec."""
 
-    # The task types the network solves, and the super-resolution scales it supports.
-    tasks: ClassVar[tuple] = ()
-    scales: ClassVar[tuple] = (2, 3, 4)
-    # Whether it has residual blocks, so a `branch` placement has somewhere to go.
-    branches: ClassVar[bool] = True
-    # Whether the network takes the noise level as a second input (its noise-level map).
-    noise_level: ClassVar[bool] = False
-    # Whether an output pixel depends on the whole image, so no tile overlap is exact.
-    global_context: ClassVar[bool] = False
+    @property
+    def network(self):
+        """The `sr_models.specs.NetworkSpec`: tasks, scales, branches, noise-level input, blocks."""
+        return SPECS[self.name]
 
     def builder_kwargs(self):
         """Returns the builder's keyword arguments: every field but `name`."""
         return {key: value for key, value in to_plain(self).items() if key != "name"}
-
-    def block_count(self, channels):
-        """How many blocks (or stages) a `blocks` placement may index, for `channels` image channels."""
-        raise NotImplementedError
 
 
 @section
@@ -98,15 +89,10 @@ class EDSRConfig(_Model):
           Super-Resolution, CVPR Workshops 2017](https://arxiv.org/abs/1707.02921)
     """
 
-    tasks: ClassVar[tuple] = ("sr",)
-
     name: Literal["edsr"]
     num_blocks: int = positive(16)
     filters: int = positive(64)
     res_scale: float = positive(1.0, noun="a number")
-
-    def block_count(self, channels):
-        return self.num_blocks
 
 
 @section
@@ -118,14 +104,9 @@ class SRResNetConfig(_Model):
           version without batch norm of [ESRGAN](https://arxiv.org/abs/1809.00219)
     """
 
-    tasks: ClassVar[tuple] = ("sr",)
-
     name: Literal["srresnet"]
     num_blocks: int = positive(16)
     filters: int = positive(64)
-
-    def block_count(self, channels):
-        return self.num_blocks
 
 
 @section
@@ -136,19 +117,12 @@ class RCANConfig(_Model):
         - [Zhang et al., RCAN, ECCV 2018](https://arxiv.org/abs/1807.02758)
     """
 
-    tasks: ClassVar[tuple] = ("sr",)
-    # The channel attention pools the whole feature map.
-    global_context: ClassVar[bool] = True
-
     name: Literal["rcan"]
     num_groups: int = positive(10)
     num_blocks: int = positive(20)
     filters: int = positive(64)
     reduction: int = positive(16)
     res_scale: float = positive(1.0, noun="a number")
-
-    def block_count(self, channels):
-        return self.num_groups
 
     def relations(self):
         if self.filters % self.reduction:
@@ -163,16 +137,10 @@ class RRDBNetConfig(_Model):
         - [Wang et al., ESRGAN, ECCV Workshops 2018](https://arxiv.org/abs/1809.00219)
     """
 
-    tasks: ClassVar[tuple] = ("sr",)
-    scales: ClassVar[tuple] = (2, 4)
-
     name: Literal["rrdbnet"]
     num_blocks: int = positive(23)
     filters: int = positive(64)
     growth: int = positive(32)
-
-    def block_count(self, channels):
-        return self.num_blocks
 
 
 @section
@@ -183,15 +151,9 @@ class VDSRConfig(_Model):
         - [Kim et al., VDSR, CVPR 2016](https://arxiv.org/abs/1511.04587)
     """
 
-    tasks: ClassVar[tuple] = ("sr",)
-    branches: ClassVar[bool] = False
-
     name: Literal["vdsr"]
     depth: int = spec("an integer >= 3", lambda value: value >= 3, 20)
     filters: int = positive(64)
-
-    def block_count(self, channels):
-        return self.depth - 2
 
 
 @section
@@ -202,16 +164,10 @@ class FSRCNNConfig(_Model):
         - [Dong et al., FSRCNN, ECCV 2016](https://arxiv.org/abs/1608.00367)
     """
 
-    tasks: ClassVar[tuple] = ("sr",)
-    branches: ClassVar[bool] = False
-
     name: Literal["fsrcnn"]
     d: int = positive(56)
     s: int = positive(12)
     m: int = positive(4)
-
-    def block_count(self, channels):
-        return self.m
 
 
 @section
@@ -222,14 +178,8 @@ class ESPCNConfig(_Model):
         - [Shi et al., ESPCN, CVPR 2016](https://arxiv.org/abs/1609.05158)
     """
 
-    tasks: ClassVar[tuple] = ("sr",)
-    branches: ClassVar[bool] = False
-
     name: Literal["espcn"]
     filters: int = spec("an integer >= 2", lambda value: value >= 2, 64)
-
-    def block_count(self, channels):
-        return 2
 
 
 @section
@@ -241,17 +191,10 @@ class DnCNNConfig(_Model):
           https://arxiv.org/abs/1608.03981)
     """
 
-    tasks: ClassVar[tuple] = ("denoise",)
-    branches: ClassVar[bool] = False
-
     name: Literal["dncnn"]
     depth: int = spec("an integer >= 3", lambda value: value >= 3, 17)
     filters: int = positive(64)
     batch_norm: bool = True
-
-    def block_count(self, channels):
-        # The first and last convolutions are not stages.
-        return self.depth - 2
 
 
 @section
@@ -265,20 +208,9 @@ class FFDNetConfig(_Model):
         - [Zhang et al., FFDNet, IEEE TIP 2018](https://arxiv.org/abs/1710.04026)
     """
 
-    tasks: ClassVar[tuple] = ("denoise",)
-    branches: ClassVar[bool] = False
-    noise_level: ClassVar[bool] = True
-
     name: Literal["ffdnet"]
     depth: int | None = spec("an integer >= 3", lambda value: value >= 3, None)
     filters: int | None = positive(None)
-
-    # The paper's depths by channels, those of `sr_models.ffdnet.DEFAULT_SIZES` (tested to agree),
-    # kept here so that loading a config does not import the networks.
-    paper_depths: ClassVar[dict] = {1: 15, 3: 12}
-
-    def block_count(self, channels):
-        return (self.depth if self.depth is not None else self.paper_depths[channels]) - 2
 
 
 @section
@@ -290,9 +222,6 @@ class DRUNetConfig(_Model):
           Prior, IEEE TPAMI 2021](https://arxiv.org/abs/2008.13751)
     """
 
-    tasks: ClassVar[tuple] = ("denoise",)
-    noise_level: ClassVar[bool] = True
-
     name: Literal["drunet"]
     filters: tuple[int, ...] = spec(
         "a list of four integers > 0",
@@ -300,9 +229,6 @@ class DRUNetConfig(_Model):
         (64, 128, 256, 512),
     )
     num_blocks: int = positive(4)
-
-    def block_count(self, channels):
-        return 7
 
 
 @section
@@ -613,23 +539,24 @@ class RunConfig:
         if self.evaluation.select_on and not self.training.validate_every:
             expected = "empty when training.validate_every is 0 (nothing is validated)"
             yield "evaluation.select_on", expected, list(self.evaluation.select_on)
-        if self.task.type not in self.model.tasks:
+        network = self.model.network
+        if self.task.type not in network.tasks:
             expected = f"a model for task {self.task.type!r}, not {self.model.name!r}"
             yield "model.name", expected, self.model.name
-        elif self.task.type == "sr" and self.task.scale not in self.model.scales:
-            expected = f"a scale {self.model.name} supports ({', '.join(map(str, self.model.scales))})"
+        elif self.task.type == "sr" and self.task.scale not in network.scales:
+            expected = f"a scale {self.model.name} supports ({', '.join(map(str, network.scales))})"
             yield "task.scale", expected, self.task.scale
         evaluation = self.evaluation
-        if self.model.global_context and evaluation.tile is not None and evaluation.tile_overlap is None:
+        if network.global_context and evaluation.tile is not None and evaluation.tile_overlap is None:
             expected = (f"null for {self.model.name}, whose output depends on the whole image "
                         "(or an explicit evaluation.tile_overlap, accepting an approximation)")
             yield "evaluation.tile", expected, evaluation.tile
         placement = getattr(self.regularizer, "placement", None)
-        if placement == "branch" and not self.model.branches:
+        if placement == "branch" and not network.branches:
             expected = f"a placement {self.model.name} has (it has no residual branches)"
             yield "regularizer.placement", expected, placement
         blocks = self.regularizer.blocks if self.regularizer is not None else ()
-        count = self.model.block_count(self.task.channels)
+        count = network.block_count(self.model.builder_kwargs(), self.task.channels)
         if any(index >= count for index in blocks):
             expected = f"block indices in [0, {count - 1}] ({self.model.name} has {count} blocks)"
             yield "regularizer.blocks", expected, list(blocks)

@@ -185,7 +185,7 @@ def training_dataset(config, images, skip_steps=0):
         dataset = make_sr_dataset(images, task.scale, **common)
     else:
         sigma = config.data.noise_range or task.sigma
-        dataset = make_denoise_dataset(images, sigma, noise_level=config.model.noise_level, **common)
+        dataset = make_denoise_dataset(images, sigma, noise_level=config.model.network.noise_level, **common)
     return dataset
 
 
@@ -259,7 +259,7 @@ def validation_data(config, images):
         inputs, targets = make_validation_set(arrays, task.type, scale=task.scale, sigma=task.sigma,
                                               crop=crop)
     levels = None
-    if config.model.noise_level:
+    if config.model.network.noise_level:
         sigmas = np.full(len(inputs), task.sigma, np.float32) if sigmas is None else sigmas
         levels = np.asarray(sigmas, np.float32).reshape(-1, 1) / 255.0
     return inputs, targets, levels

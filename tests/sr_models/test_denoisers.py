@@ -12,7 +12,7 @@ from sr_models import Placement
 from sr_models import Regularizer
 from sr_models import build_model
 from sr_models import takes_noise_level
-from sr_models.ffdnet import DEFAULT_SIZES
+from sr_models.specs import SPECS
 
 # Counts worked out from the reference layer shapes (KAIR's FFDNet and UNetRes); the DRUNet
 # paper's comparison quotes them rounded: FFDNet 0.49 M (gray), DRUNet 32.64 M.
@@ -34,13 +34,6 @@ def test_denoisers_have_the_published_parameter_counts(name, channels, exact, ro
         assert abs(exact - rounded) / rounded < 0.03
     assert takes_noise_level(model)
     assert [tensor.name for tensor in model.inputs] == ["noisy", "noise_level"]
-
-
-def test_ffdnet_paper_sizes_agree_with_the_config_schema():
-    """The schema validates block indices against the builder's default depths."""
-    from restoration.config.schema import FFDNetConfig
-
-    assert FFDNetConfig.paper_depths == {channels: depth for channels, (depth, _) in DEFAULT_SIZES.items()}
 
 
 SMALL = {
@@ -110,9 +103,9 @@ def test_drunet_is_bias_free_with_additive_skips():
                    if layer.name != "with_noise_level")
 
 
-PLACEMENTS = [("every_block", {"ffdnet": 3, "drunet": 7}), ("blocks", {"ffdnet": 1, "drunet": 1}),
-              ("after_body", {"ffdnet": 1, "drunet": 1}), ("before_last", {"ffdnet": 1, "drunet": 1}),
-              ("input", {"ffdnet": 1, "drunet": 1}), ("branch", {"drunet": 7})]
+# Layers each placement inserts; None: one per block (the small DRUNet has one residual block a stage).
+PLACEMENTS = [("every_block", None), ("blocks", 1), ("after_body", 1), ("before_last", 1), ("input", 1),
+              ("branch", None)]
 
 
 def dropout(name):
@@ -120,10 +113,10 @@ def dropout(name):
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
-@pytest.mark.parametrize("where, counts", PLACEMENTS, ids=[where for where, _ in PLACEMENTS])
-def test_every_placement_inserts_its_layers_and_keeps_the_initial_weights(name, where, counts):
+@pytest.mark.parametrize("where, count", PLACEMENTS, ids=[where for where, _ in PLACEMENTS])
+def test_every_placement_inserts_its_layers_and_keeps_the_initial_weights(name, where, count):
     """One layer per site; the same initial weights and inference outputs as the plain network."""
-    if name not in counts:
+    if where == "branch" and not SPECS[name].branches:
         with pytest.raises(ValueError, match="Received: where='branch'"):
             small(name, regularizer=Regularizer(layer=dropout, placement=Placement(where)))
         return
@@ -131,7 +124,7 @@ def test_every_placement_inserts_its_layers_and_keeps_the_initial_weights(name, 
     plain = small(name)
     regularized = small(name, regularizer=Regularizer(layer=dropout, placement=placement))
     inserted = [layer.name for layer in regularized.layers if layer.name.startswith("regularizer_")]
-    assert len(inserted) == counts[name]
+    assert len(inserted) == (SPECS[name].block_count(SMALL[name], 3) if count is None else count)
     for first, second in zip(plain.get_weights(), regularized.get_weights(), strict=True):
         np.testing.assert_array_equal(first, second)
     inputs = [noisy((1, 16, 16, 3)), levels(1, 25)]

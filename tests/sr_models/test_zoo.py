@@ -11,6 +11,7 @@ import pytest
 from sr_models import Placement
 from sr_models import Regularizer
 from sr_models import build_model
+from sr_models.specs import SPECS
 
 # Parameter counts of the reference implementations (BasicSR's MSRResNet, RCAN and
 # RRDBNet; the papers' VDSR, FSRCNN and ESPCN with biases, FSRCNN with per-channel
@@ -50,9 +51,7 @@ SMALL = {
     "fsrcnn": {"d": 8, "s": 4, "m": 2},
     "espcn": {"filters": 8},
 }
-BLOCKS = {"srresnet": 2, "rcan": 2, "rrdbnet": 2, "vdsr": 3, "fsrcnn": 2, "espcn": 2}
-SCALES = {"rrdbnet": (2, 4)}
-SCALED = [(name, scale) for name in SMALL for scale in SCALES.get(name, (2, 3, 4))]
+SCALED = [(name, scale) for name in SMALL for scale in SPECS[name].scales]
 
 
 def small(name, scale=2, regularizer=None, seed=0, channels=3):
@@ -77,12 +76,11 @@ def test_every_model_upscales_odd_non_square_inputs_by_its_scale(name, scale):
 @pytest.mark.parametrize("name", sorted(SMALL))
 def test_unsupported_scales_and_branchless_placements_are_refused(name):
     """A scale the paper does not define, or a branch site in a network without blocks, names the value."""
-    if name == "rrdbnet":
-        with pytest.raises(ValueError, match="Received: scale=3"):
-            small(name, 3)
-    with pytest.raises(ValueError, match="Received: scale=5"):
-        small(name, 5)
-    if name in ("vdsr", "fsrcnn", "espcn"):
+    assert SPECS["rrdbnet"].scales == (2, 4)
+    for scale in sorted({1, 2, 3, 4, 5} - set(SPECS[name].scales)):
+        with pytest.raises(ValueError, match=f"Received: scale={scale}"):
+            small(name, scale)
+    if not SPECS[name].branches:
         with pytest.raises(ValueError, match="Received: where='branch'"):
             small(name, regularizer=Regularizer(layer=dropout, placement=Placement("branch")))
 
@@ -99,13 +97,13 @@ PLACEMENT_COUNTS = [("every_block", None), ("blocks", 1), ("after_body", 1), ("b
 @pytest.mark.parametrize("where, count", PLACEMENT_COUNTS)
 def test_every_placement_inserts_its_layers_and_keeps_the_initial_weights(name, where, count):
     """One layer per site (one per block for the block placements), no new weights, same outputs."""
-    if where == "branch" and name in ("vdsr", "fsrcnn", "espcn"):
+    if where == "branch" and not SPECS[name].branches:
         pytest.skip("no residual blocks")
     placement = Placement("blocks", (1,)) if where == "blocks" else Placement(where)
     plain = small(name)
     regularized = small(name, regularizer=Regularizer(layer=dropout, placement=placement))
     inserted = [layer.name for layer in regularized.layers if layer.name.startswith("regularizer_")]
-    assert len(inserted) == (BLOCKS[name] if count is None else count)
+    assert len(inserted) == (SPECS[name].block_count(SMALL[name], 3) if count is None else count)
     assert len(plain.get_weights()) == len(regularized.get_weights())
     for first, second in zip(plain.get_weights(), regularized.get_weights()):
         np.testing.assert_array_equal(first, second)

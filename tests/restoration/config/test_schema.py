@@ -1,5 +1,6 @@
-"""The schema agrees with the libraries it configures: names, choices and layer arguments."""
+"""The schema agrees with the libraries it configures: names, choices, layer and builder arguments."""
 
+import dataclasses
 import inspect
 import typing
 
@@ -12,12 +13,12 @@ from dropblock import drop_block
 from restoration.config.conversion import build_section
 from restoration.config.conversion import field_names
 from restoration.config.loading import ConfigError
-from restoration.config.regularizers import PLACEMENTS
 from restoration.config.regularizers import REGULARIZERS
 from restoration.config.regularizers import DropBlockConfig
 from restoration.config.schema import DataSourceConfig
 from restoration.config.schema import EvaluationConfig
 from restoration.config.schema import RunConfig
+from sr_models.specs import SPECS
 
 
 def choices(cls, key):
@@ -29,9 +30,8 @@ def test_regularizer_sections_are_the_regularizers_of_the_library():
     assert set(REGULARIZERS) == set(dropblock.REGULARIZERS)
 
 
-def test_placements_and_splits_agree_with_the_libraries():
-    """The placements are sr_models'; the built-in splits are data.builtin's."""
-    assert set(PLACEMENTS) == set(sr_models.PLACEMENTS)
+def test_sources_and_splits_are_the_ones_data_reads():
+    """A data source is builtin, folder or set; the built-in splits are data.builtin's."""
     assert set(choices(DataSourceConfig, "source")) == {"builtin", "folder", "set"}
     assert set(BUILTIN_SPLITS) == {"train", "validation", "test"}
 
@@ -50,6 +50,26 @@ def test_every_layer_key_is_a_constructor_argument(name):
     layer_keys = set(field_names(cls)) - set(cls.placing_keys)
     parameters = set(inspect.signature(dropblock.REGULARIZERS[name].__init__).parameters)
     assert layer_keys and layer_keys <= parameters
+
+
+MODEL_SECTIONS = typing.get_args(typing.get_type_hints(RunConfig)["model"])
+# Builder arguments that a model section leaves to the task, the run or the builder's default.
+NOT_CONFIGURED = {"scale", "channels", "regularizer", "seed", "name", "rgb_mean"}
+
+
+def test_one_model_section_per_network():
+    """Every `sr_models.SPECS` name has a model section, and every section names a network."""
+    assert sorted(choices(cls, "name")[0] for cls in MODEL_SECTIONS) == sorted(SPECS)
+
+
+@pytest.mark.parametrize("cls", MODEL_SECTIONS, ids=lambda cls: cls.__name__)
+def test_model_keys_and_defaults_are_the_builder_arguments(cls):
+    """A model key is an argument of its builder with the builder's default (a key is an argument)."""
+    name = choices(cls, "name")[0]
+    parameters = inspect.signature(getattr(sr_models, f"build_{name}")).parameters
+    keys = {field.name: field.default for field in dataclasses.fields(cls) if field.name != "name"}
+    assert set(keys) == set(parameters) - NOT_CONFIGURED
+    assert keys == {key: parameters[key].default for key in keys}
 
 
 # Boundary values of every range the schema accepts; each must build its layer.
@@ -111,8 +131,6 @@ def test_every_run_section_has_a_docstring():
 
 def test_degradation_defaults_are_the_chain_defaults():
     """One set of default ranges: the config section's are data.blind.Chain's."""
-    import dataclasses
-
     from data import blind
     from restoration.config.conversion import to_plain
     from restoration.config.schema import DegradationConfig

@@ -69,7 +69,7 @@ def test_every_arm_trains_one_batch(path):
         channels, scale = config.task.channels, config.task.scale or 1
         inputs = np.random.default_rng(0).uniform(size=(2, 12, 12, channels)).astype("float32")
         targets = np.repeat(np.repeat(inputs, scale, axis=1), scale, axis=2)
-        feed = [inputs, np.full((2, 1), 0.1, np.float32)] if config.model.noise_level else inputs
+        feed = [inputs, np.full((2, 1), 0.1, np.float32)] if config.model.network.noise_level else inputs
         loss = model.train_on_batch(feed, targets)
         assert np.isfinite(loss), arm
         assert tuple(model.output_shape) == (None, None, None, channels)
