@@ -395,7 +395,7 @@ def test_a_grid_experiment_with_a_primary_endpoint_reports_it_first(tmp_path, ca
                                      .read_text())["test_final"][name]["psnr"]
                         for name in ("builtin/blur2.0", "builtin/noise40")]) for seed in (0, 1)]
     np.testing.assert_allclose(entry["per_seed"], by_seed, atol=1e-9)
-    assert entry["sign_flip_p"] == 1.0 if by_seed[0] * by_seed[1] < 0 else 0.5
+    assert entry["sign_flip_p"] == (1.0 if by_seed[0] * by_seed[1] < 0 else 0.5)
     markdown = (experiment / runs.REPORT_MARKDOWN).read_text()
     assert [line for line in markdown.splitlines() if line.startswith("## ")][0] == (
         "## Primary endpoint (pre-registered)")
