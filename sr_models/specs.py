@@ -1,10 +1,11 @@
-"""What each network is, without building it: its tasks, scales, sites and blocks.
+"""What each network is, without building it: its tasks, scales, arguments and blocks.
 
 One `NetworkSpec` per network name holds the facts that code outside the
-builder needs: the configuration checks a run against them when it loads
-(without starting Keras: this module imports nothing), and each builder
-checks its arguments against its own spec. The network `name` is built by
-`build_<name>` in `sr_models/<name>.py`.
+builder needs: the configuration reads its model sections from them and
+checks a run against them when it loads (without starting Keras: this module
+imports nothing), and each builder checks its arguments against its own
+spec. The network `name` is built by `build_<name>` in `sr_models/<name>.py`,
+whose keyword defaults are the `arguments` below.
 """
 
 import dataclasses
@@ -12,6 +13,36 @@ from typing import Callable
 
 # Where a regularizer may go; `sr_models.placement.Placement` says what each one means.
 PLACEMENTS = ("every_block", "blocks", "branch", "after_body", "before_last", "input")
+
+
+@dataclasses.dataclass(frozen=True)
+class Argument:
+    """A builder argument that a configuration may set.
+
+    Args:
+        annotation: Its type: `int`, `float`, `bool`, `int | None`, `tuple[int, ...]`.
+        default: The builder's default.
+        expected: What a valid value is, for messages; None when any value
+            of the type is valid.
+        check: Callable taking a value of the type and returning whether it is
+            valid; None when any is.
+    """
+
+    annotation: object
+    default: object
+    expected: str | None = None
+    check: Callable | None = None
+
+
+def _count(default, minimum=1, annotation=int):
+    """An integer argument of at least `minimum` (a depth, a width, a block count)."""
+    expected = "an integer > 0" if minimum == 1 else f"an integer >= {minimum}"
+    return Argument(annotation, default, expected, lambda value: value >= minimum)
+
+
+def _scale_factor(default):
+    """A positive number, such as a residual scaling."""
+    return Argument(float, default, "a number > 0", lambda value: value > 0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +62,10 @@ class NetworkSpec:
             second input, besides the image.
         global_context: Whether an output pixel depends on the whole image,
             so that no tile overlap makes tiled inference exact.
+        arguments: The builder's keyword arguments that a configuration
+            sets, name to `Argument` (the task gives `scale` and `channels`).
+        relations: Callable `relations(arguments)` yielding `(name, expected,
+            received)` for arguments that are invalid together; None if none are.
         paper_sizes: For arguments whose None default depends on the image
             channels: `{channels: {argument: value}}`.
     """
@@ -42,7 +77,13 @@ class NetworkSpec:
     branches: bool = True
     noise_level: bool = False
     global_context: bool = False
+    arguments: dict = dataclasses.field(default_factory=dict)
+    relations: Callable | None = None
     paper_sizes: dict = dataclasses.field(default_factory=dict)
+
+    def defaults(self):
+        """The builder's keyword arguments at their defaults, name to value."""
+        return {name: argument.default for name, argument in self.arguments.items()}
 
     def sized(self, arguments, channels):
         """Returns `arguments` with those left None set to the paper's size for `channels`."""
@@ -69,25 +110,44 @@ class NetworkSpec:
                              f"Received: scale={scale!r}")
 
 
+def _divides_filters(arguments):
+    if arguments["filters"] % arguments["reduction"]:
+        yield "reduction", f"a divisor of filters ({arguments['filters']})", arguments["reduction"]
+
+
+_FOUR_WIDTHS = Argument(tuple[int, ...], (64, 128, 256, 512), "a list of four integers > 0",
+                        lambda value: len(value) == 4 and all(count >= 1 for count in value))
+
 SPECS = {
-    "edsr": NetworkSpec("EDSR", ("sr",), lambda arguments: arguments["num_blocks"], scales=(2, 3, 4)),
+    "edsr": NetworkSpec("EDSR", ("sr",), lambda arguments: arguments["num_blocks"], scales=(2, 3, 4),
+                        arguments={"num_blocks": _count(16), "filters": _count(64),
+                                   "res_scale": _scale_factor(1.0)}),
     "srresnet": NetworkSpec("SRResNet", ("sr",), lambda arguments: arguments["num_blocks"],
-                            scales=(2, 3, 4)),
+                            scales=(2, 3, 4), arguments={"num_blocks": _count(16), "filters": _count(64)}),
     # The blocks are the residual groups; the channel attention pools the whole feature map.
     "rcan": NetworkSpec("RCAN", ("sr",), lambda arguments: arguments["num_groups"], scales=(2, 3, 4),
-                        global_context=True),
-    "rrdbnet": NetworkSpec("RRDBNet", ("sr",), lambda arguments: arguments["num_blocks"], scales=(2, 4)),
+                        global_context=True, relations=_divides_filters,
+                        arguments={"num_groups": _count(10), "num_blocks": _count(20), "filters": _count(64),
+                                   "reduction": _count(16), "res_scale": _scale_factor(1.0)}),
+    "rrdbnet": NetworkSpec("RRDBNet", ("sr",), lambda arguments: arguments["num_blocks"], scales=(2, 4),
+                           arguments={"num_blocks": _count(23), "filters": _count(64), "growth": _count(32)}),
     # The blocks of the plain convolution stacks are their middle layers.
     "vdsr": NetworkSpec("VDSR", ("sr",), lambda arguments: arguments["depth"] - 2, scales=(2, 3, 4),
-                        branches=False),
+                        branches=False, arguments={"depth": _count(20, minimum=3), "filters": _count(64)}),
     "fsrcnn": NetworkSpec("FSRCNN", ("sr",), lambda arguments: arguments["m"], scales=(2, 3, 4),
-                          branches=False),
-    "espcn": NetworkSpec("ESPCN", ("sr",), lambda arguments: 2, scales=(2, 3, 4), branches=False),
-    "dncnn": NetworkSpec("DnCNN", ("denoise",), lambda arguments: arguments["depth"] - 2, branches=False),
+                          branches=False, arguments={"d": _count(56), "s": _count(12), "m": _count(4)}),
+    "espcn": NetworkSpec("ESPCN", ("sr",), lambda arguments: 2, scales=(2, 3, 4), branches=False,
+                         arguments={"filters": _count(64, minimum=2)}),
+    "dncnn": NetworkSpec("DnCNN", ("denoise",), lambda arguments: arguments["depth"] - 2, branches=False,
+                         arguments={"depth": _count(17, minimum=3), "filters": _count(64),
+                                    "batch_norm": Argument(bool, True)}),
     # The paper's sizes: 15 layers x 64 on gray images, 12 x 96 on colour ones.
     "ffdnet": NetworkSpec("FFDNet", ("denoise",), lambda arguments: arguments["depth"] - 2,
                           branches=False, noise_level=True,
+                          arguments={"depth": _count(None, minimum=3, annotation=int | None),
+                                     "filters": _count(None, annotation=int | None)},
                           paper_sizes={1: {"depth": 15, "filters": 64}, 3: {"depth": 12, "filters": 96}}),
     # The blocks are the seven stages: three encoder scales, the bottleneck, three decoder scales.
-    "drunet": NetworkSpec("DRUNet", ("denoise",), lambda arguments: 7, noise_level=True),
+    "drunet": NetworkSpec("DRUNet", ("denoise",), lambda arguments: 7, noise_level=True,
+                          arguments={"filters": _FOUR_WIDTHS, "num_blocks": _count(4)}),
 }

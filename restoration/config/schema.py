@@ -30,11 +30,10 @@ from restoration.config.conversion import spec
 from restoration.config.conversion import to_plain
 from restoration.config.conversion import unique
 from restoration.config.loading import read_yaml_file
+from restoration.config.models import ModelConfig
 from restoration.config.regularizers import RegularizerConfig
-from sr_models.specs import SPECS
 
 BUILTIN_SET = "builtin"
-
 
 
 def _is_image_set(name):
@@ -65,170 +64,6 @@ class TaskConfig:
             yield needed, f"a value for {task} (required)", None
         if getattr(self, unused) is not None:
             yield unused, f"null for {task} ({unused} is not used)", getattr(self, unused)
-
-
-class _Model:
-    """A model section: the builder's arguments, and its network's spec."""
-
-    @property
-    def network(self):
-        """The `sr_models.specs.NetworkSpec`: tasks, scales, branches, noise-level input, blocks."""
-        return SPECS[self.name]
-
-    def builder_kwargs(self):
-        """Returns the builder's keyword arguments: every field but `name`."""
-        return {key: value for key, value in to_plain(self).items() if key != "name"}
-
-
-@section
-class EDSRConfig(_Model):
-    """Arguments of the EDSR builder (task gives `scale` and `channels`).
-
-    Reference:
-        - [Lim et al., Enhanced Deep Residual Networks for Single Image
-          Super-Resolution, CVPR Workshops 2017](https://arxiv.org/abs/1707.02921)
-    """
-
-    name: Literal["edsr"]
-    num_blocks: int = positive(16)
-    filters: int = positive(64)
-    res_scale: float = positive(1.0, noun="a number")
-
-
-@section
-class SRResNetConfig(_Model):
-    """Arguments of the MSRResNet builder (task gives `scale` and `channels`).
-
-    Reference:
-        - [Ledig et al., SRResNet, CVPR 2017](https://arxiv.org/abs/1609.04802); the
-          version without batch norm of [ESRGAN](https://arxiv.org/abs/1809.00219)
-    """
-
-    name: Literal["srresnet"]
-    num_blocks: int = positive(16)
-    filters: int = positive(64)
-
-
-@section
-class RCANConfig(_Model):
-    """Arguments of the RCAN builder; its blocks, for a regularizer, are the residual groups.
-
-    Reference:
-        - [Zhang et al., RCAN, ECCV 2018](https://arxiv.org/abs/1807.02758)
-    """
-
-    name: Literal["rcan"]
-    num_groups: int = positive(10)
-    num_blocks: int = positive(20)
-    filters: int = positive(64)
-    reduction: int = positive(16)
-    res_scale: float = positive(1.0, noun="a number")
-
-    def relations(self):
-        if self.filters % self.reduction:
-            yield "reduction", f"a divisor of filters ({self.filters})", self.reduction
-
-
-@section
-class RRDBNetConfig(_Model):
-    """Arguments of the RRDBNet (ESRGAN generator) builder; x2 and x4 only.
-
-    Reference:
-        - [Wang et al., ESRGAN, ECCV Workshops 2018](https://arxiv.org/abs/1809.00219)
-    """
-
-    name: Literal["rrdbnet"]
-    num_blocks: int = positive(23)
-    filters: int = positive(64)
-    growth: int = positive(32)
-
-
-@section
-class VDSRConfig(_Model):
-    """Arguments of the VDSR builder; its blocks are the `depth - 2` middle layers.
-
-    Reference:
-        - [Kim et al., VDSR, CVPR 2016](https://arxiv.org/abs/1511.04587)
-    """
-
-    name: Literal["vdsr"]
-    depth: int = spec("an integer >= 3", lambda value: value >= 3, 20)
-    filters: int = positive(64)
-
-
-@section
-class FSRCNNConfig(_Model):
-    """Arguments of the FSRCNN builder; its blocks are the `m` mapping layers.
-
-    Reference:
-        - [Dong et al., FSRCNN, ECCV 2016](https://arxiv.org/abs/1608.00367)
-    """
-
-    name: Literal["fsrcnn"]
-    d: int = positive(56)
-    s: int = positive(12)
-    m: int = positive(4)
-
-
-@section
-class ESPCNConfig(_Model):
-    """Arguments of the ESPCN builder; its blocks are the two hidden layers.
-
-    Reference:
-        - [Shi et al., ESPCN, CVPR 2016](https://arxiv.org/abs/1609.05158)
-    """
-
-    name: Literal["espcn"]
-    filters: int = spec("an integer >= 2", lambda value: value >= 2, 64)
-
-
-@section
-class DnCNNConfig(_Model):
-    """Arguments of the DnCNN builder (task gives `channels`).
-
-    Reference:
-        - [Zhang et al., Beyond a Gaussian Denoiser, IEEE TIP 2017](
-          https://arxiv.org/abs/1608.03981)
-    """
-
-    name: Literal["dncnn"]
-    depth: int = spec("an integer >= 3", lambda value: value >= 3, 17)
-    filters: int = positive(64)
-    batch_norm: bool = True
-
-
-@section
-class FFDNetConfig(_Model):
-    """Arguments of the FFDNet builder; its blocks are the `depth - 2` middle layers.
-
-    `depth` and `filters` left null take the paper's sizes for the task's
-    channels: 15 x 64 for gray, 12 x 96 for colour.
-
-    Reference:
-        - [Zhang et al., FFDNet, IEEE TIP 2018](https://arxiv.org/abs/1710.04026)
-    """
-
-    name: Literal["ffdnet"]
-    depth: int | None = spec("an integer >= 3", lambda value: value >= 3, None)
-    filters: int | None = positive(None)
-
-
-@section
-class DRUNetConfig(_Model):
-    """Arguments of the DRUNet builder; its blocks are the seven stages (`sr_models.drunet.STAGES`).
-
-    Reference:
-        - [Zhang et al., Plug-and-Play Image Restoration with Deep Denoiser
-          Prior, IEEE TPAMI 2021](https://arxiv.org/abs/2008.13751)
-    """
-
-    name: Literal["drunet"]
-    filters: tuple[int, ...] = spec(
-        "a list of four integers > 0",
-        lambda value: len(value) == 4 and all(count >= 1 for count in value),
-        (64, 128, 256, 512),
-    )
-    num_blocks: int = positive(4)
 
 
 @section
@@ -511,8 +346,7 @@ class RunConfig:
 
     run: RunInfo
     task: TaskConfig
-    model: (EDSRConfig | SRResNetConfig | RCANConfig | RRDBNetConfig | VDSRConfig | FSRCNNConfig
-            | ESPCNConfig | DnCNNConfig | FFDNetConfig | DRUNetConfig)
+    model: ModelConfig
     regularizer: RegularizerConfig | None = None
     data: DataConfig
     training: TrainingConfig

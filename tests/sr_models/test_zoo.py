@@ -1,5 +1,6 @@
 """Tests for the super-resolution model zoo: published sizes, shapes, stages, round trips, precision."""
 
+import inspect
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -8,6 +9,7 @@ import keras
 import numpy as np
 import pytest
 
+import sr_models
 from sr_models import Placement
 from sr_models import Regularizer
 from sr_models import build_model
@@ -186,3 +188,28 @@ def test_pixel_unshuffle_inverts_pixel_shuffle_and_padding_is_cropped_back():
     np.testing.assert_array_equal(padded[:, :5, 7], odd[:, :, 6])
     cropped = CropToInput(2)([image((1, 12, 16, 1)), odd])
     assert tuple(cropped.shape) == (1, 10, 14, 1)
+
+
+# Builder arguments that a spec leaves to the task, the run or the builder's default.
+NOT_CONFIGURED = {"scale", "channels", "regularizer", "seed", "name", "rgb_mean"}
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_spec_arguments_are_the_builder_keyword_arguments(name):
+    """A spec's arguments are its builder's keyword arguments, with the builder's defaults."""
+    parameters = inspect.signature(getattr(sr_models, f"build_{name}")).parameters
+    defaults = {key: parameter.default for key, parameter in parameters.items()}
+    assert SPECS[name].defaults() == {key: defaults[key] for key in defaults.keys() - NOT_CONFIGURED}
+
+
+def test_the_network_listing_gives_each_key_with_its_default_and_range(capsys):
+    """`python -m sr_models` lists every network with its traits, keys, defaults and ranges."""
+    from sr_models.__main__ import main
+
+    main()
+    listing = capsys.readouterr().out
+    assert "ffdnet (FFDNet): denoise, noise-level input, no branch site\n" in listing
+    assert "rrdbnet (RRDBNet): sr, x2/x4\n" in listing
+    assert "  filters: [64], an integer >= 2\n" in listing  # ESPCN's
+    assert "  depth: [paper size for the channels], an integer >= 3\n" in listing
+    assert listing.count("\n  ") == sum(len(network.arguments) for network in SPECS.values())

@@ -7,7 +7,6 @@ import typing
 import pytest
 
 import dropblock
-import sr_models
 from data.builtin import BUILTIN_SPLITS
 from dropblock import drop_block
 from restoration.config.conversion import build_section
@@ -18,7 +17,6 @@ from restoration.config.regularizers import DropBlockConfig
 from restoration.config.schema import DataSourceConfig
 from restoration.config.schema import EvaluationConfig
 from restoration.config.schema import RunConfig
-from sr_models.specs import SPECS
 
 
 def choices(cls, key):
@@ -50,26 +48,6 @@ def test_every_layer_key_is_a_constructor_argument(name):
     layer_keys = set(field_names(cls)) - set(cls.placing_keys)
     parameters = set(inspect.signature(dropblock.REGULARIZERS[name].__init__).parameters)
     assert layer_keys and layer_keys <= parameters
-
-
-MODEL_SECTIONS = typing.get_args(typing.get_type_hints(RunConfig)["model"])
-# Builder arguments that a model section leaves to the task, the run or the builder's default.
-NOT_CONFIGURED = {"scale", "channels", "regularizer", "seed", "name", "rgb_mean"}
-
-
-def test_one_model_section_per_network():
-    """Every `sr_models.SPECS` name has a model section, and every section names a network."""
-    assert sorted(choices(cls, "name")[0] for cls in MODEL_SECTIONS) == sorted(SPECS)
-
-
-@pytest.mark.parametrize("cls", MODEL_SECTIONS, ids=lambda cls: cls.__name__)
-def test_model_keys_and_defaults_are_the_builder_arguments(cls):
-    """A model key is an argument of its builder with the builder's default (a key is an argument)."""
-    name = choices(cls, "name")[0]
-    parameters = inspect.signature(getattr(sr_models, f"build_{name}")).parameters
-    keys = {field.name: field.default for field in dataclasses.fields(cls) if field.name != "name"}
-    assert set(keys) == set(parameters) - NOT_CONFIGURED
-    assert keys == {key: parameters[key].default for key in keys}
 
 
 # Boundary values of every range the schema accepts; each must build its layer.
