@@ -74,8 +74,9 @@ import math
 import tensorflow as tf
 
 from data import realesrgan
+from data.realesrgan import DEFAULTS
 
-DOWNSAMPLING = ("bicubic", "bilinear", "area")
+DOWNSAMPLING = DEFAULTS["downsampling"]
 KERNELS = realesrgan.KERNELS
 KERNEL_SIZE = 21
 # Keys each chain consumes from the caller's key list, per example.
@@ -160,39 +161,39 @@ class Chain:
             final sinc] comes before the last JPEG rather than after it.
     """
 
-    blur_probability: float = 1.0
-    blur_sigma: tuple = (0.2, 3.0)
-    anisotropic_probability: float = 0.5
-    downsampling: tuple = DOWNSAMPLING
-    noise_probability: float = 1.0
-    noise_sigma: tuple = (1.0, 30.0)
-    gray_noise_probability: float = 0.4
-    jpeg_probability: float = 1.0
-    jpeg_quality: tuple = (30, 95)
-    order: int = 1
-    kernel_probabilities: tuple | None = None
-    kernel_size: tuple | None = None
-    generalized_beta: tuple = (0.5, 4.0)
-    plateau_beta: tuple = (1.0, 2.0)
-    sinc_probability: float | None = None
-    gaussian_noise_probability: float | None = None
-    poisson_scale: tuple = (0.05, 3.0)
-    resize_probabilities: tuple = (0.2, 0.7, 0.1)
-    resize_range: tuple = (0.15, 1.5)
-    second_order_probability: float = 1.0
-    second_blur_probability: float = 0.8
-    second_blur_sigma: tuple = (0.2, 1.5)
-    second_kernel_probabilities: tuple = REALESRGAN_KERNEL_PROBABILITIES
-    second_sinc_probability: float = 0.1
-    second_resize_probabilities: tuple = (0.3, 0.4, 0.3)
-    second_resize_range: tuple = (0.3, 1.2)
-    second_gaussian_noise_probability: float = 0.5
-    second_noise_sigma: tuple = (1.0, 25.0)
-    second_poisson_scale: tuple = (0.05, 2.5)
-    second_gray_noise_probability: float = 0.4
-    second_jpeg_quality: tuple = (30, 95)
-    final_sinc_probability: float = 0.8
-    sinc_before_jpeg_probability: float = 0.5
+    blur_probability: float = DEFAULTS["blur_probability"]
+    blur_sigma: tuple = DEFAULTS["blur_sigma"]
+    anisotropic_probability: float = DEFAULTS["anisotropic_probability"]
+    downsampling: tuple = DEFAULTS["downsampling"]
+    noise_probability: float = DEFAULTS["noise_probability"]
+    noise_sigma: tuple = DEFAULTS["noise_sigma"]
+    gray_noise_probability: float = DEFAULTS["gray_noise_probability"]
+    jpeg_probability: float = DEFAULTS["jpeg_probability"]
+    jpeg_quality: tuple = DEFAULTS["jpeg_quality"]
+    order: int = DEFAULTS["order"]
+    kernel_probabilities: tuple | None = DEFAULTS["kernel_probabilities"]
+    kernel_size: tuple | None = DEFAULTS["kernel_size"]
+    generalized_beta: tuple = DEFAULTS["generalized_beta"]
+    plateau_beta: tuple = DEFAULTS["plateau_beta"]
+    sinc_probability: float | None = DEFAULTS["sinc_probability"]
+    gaussian_noise_probability: float | None = DEFAULTS["gaussian_noise_probability"]
+    poisson_scale: tuple = DEFAULTS["poisson_scale"]
+    resize_probabilities: tuple = DEFAULTS["resize_probabilities"]
+    resize_range: tuple = DEFAULTS["resize_range"]
+    second_order_probability: float = DEFAULTS["second_order_probability"]
+    second_blur_probability: float = DEFAULTS["second_blur_probability"]
+    second_blur_sigma: tuple = DEFAULTS["second_blur_sigma"]
+    second_kernel_probabilities: tuple = DEFAULTS["second_kernel_probabilities"]
+    second_sinc_probability: float = DEFAULTS["second_sinc_probability"]
+    second_resize_probabilities: tuple = DEFAULTS["second_resize_probabilities"]
+    second_resize_range: tuple = DEFAULTS["second_resize_range"]
+    second_gaussian_noise_probability: float = DEFAULTS["second_gaussian_noise_probability"]
+    second_noise_sigma: tuple = DEFAULTS["second_noise_sigma"]
+    second_poisson_scale: tuple = DEFAULTS["second_poisson_scale"]
+    second_gray_noise_probability: float = DEFAULTS["second_gray_noise_probability"]
+    second_jpeg_quality: tuple = DEFAULTS["second_jpeg_quality"]
+    final_sinc_probability: float = DEFAULTS["final_sinc_probability"]
+    sinc_before_jpeg_probability: float = DEFAULTS["sinc_before_jpeg_probability"]
 
     def __post_init__(self):
         for field in dataclasses.fields(self):  # YAML lists become tuples, so chains compare equal.

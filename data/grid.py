@@ -28,6 +28,7 @@ import numpy as np
 from data.degradations import add_gaussian_noise
 from data.degradations import bicubic_downscale
 from data.degradations import modcrop
+from data.realesrgan import DEFAULTS
 from data.realesrgan import GAUSSIAN_NOISE_PROBABILITY
 
 
@@ -104,26 +105,12 @@ NEGLIGIBLE_BLUR_SIGMA = 0.3
 NEGLIGIBLE_NOISE_SIGMA = 1.0
 NEGLIGIBLE_JPEG_QUALITY = 95
 
-# The settings `in_range` reads and their defaults: `data.blind.Chain`'s (the first-order ones for
-# the first round, Real-ESRGAN's for the second), copied because `data.blind` imports TensorFlow
-# and this module must not (configs name grid cells); a test keeps the two equal. `None` takes
-# the order's value, as in the chain.
-CHAIN_DEFAULTS = {
-    "order": 1,
-    "blur_probability": 1.0,
-    "blur_sigma": (0.2, 3.0),
-    "noise_probability": 1.0,
-    "noise_sigma": (1.0, 30.0),
-    "gaussian_noise_probability": None,
-    "jpeg_probability": 1.0,
-    "jpeg_quality": (30, 95),
-    "second_order_probability": 1.0,
-    "second_blur_probability": 0.8,
-    "second_blur_sigma": (0.2, 1.5),
-    "second_gaussian_noise_probability": 0.5,
-    "second_noise_sigma": (1.0, 25.0),
-    "second_jpeg_quality": (30, 95),
-}
+# The settings `in_range` reads, with their defaults (`None` takes the order's value, as in the chain).
+CHAIN_DEFAULTS = {name: DEFAULTS[name] for name in (
+    "order", "blur_probability", "blur_sigma", "noise_probability", "noise_sigma",
+    "gaussian_noise_probability", "jpeg_probability", "jpeg_quality", "second_order_probability",
+    "second_blur_probability", "second_blur_sigma", "second_gaussian_noise_probability",
+    "second_noise_sigma", "second_jpeg_quality")}
 
 # How reasons name each component: (in the cell, its strength in the chain).
 _WORDS = {"blur": ("blur", "blur sigma"), "noise": ("noise", "noise sigma"),

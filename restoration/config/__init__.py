@@ -11,8 +11,11 @@ Modules, from the bottom up:
 
 - `loading`: strict YAML reading, `ConfigError` and dotted overrides.
 - `conversion`: a raw tree checked against frozen dataclass sections.
+- `models`: one section per network, made from `sr_models.specs`.
+- `degradation`: the blind-SR chain's section, its defaults `data.realesrgan`'s.
 - `regularizers`: one typed section per regularizer, its layer's arguments.
-- `schema`: every other section, one frozen dataclass each, and `RunConfig`.
+- `schema`: the task, data, training, evaluation and output sections, and
+  `RunConfig`, whose sections each say where they do not fit the others.
 - `data_checks`: data sets, image sizes and patch sizes on disk.
 - `experiment`: `ExperimentConfig`, `load_config` and `base:` files.
 """

@@ -32,6 +32,24 @@ class _Model:
         if self.network.relations is not None:
             yield from self.network.relations(self.builder_kwargs())
 
+    def fits(self, task, evaluation):
+        """Yields `(dotted key, expected, received)` where the network does not fit the run.
+
+        Args:
+            task: The run's `TaskConfig`: a task and scale the network must solve.
+            evaluation: The run's `EvaluationConfig`: tiles the network's reach allows.
+        """
+        network = self.network
+        if task.type not in network.tasks:
+            yield "model.name", f"a model for task {task.type!r}, not {self.name!r}", self.name
+        elif task.type == "sr" and task.scale not in network.scales:
+            expected = f"a scale {self.name} supports ({', '.join(map(str, network.scales))})"
+            yield "task.scale", expected, task.scale
+        if network.global_context and evaluation.tile is not None and evaluation.tile_overlap is None:
+            expected = (f"null for {self.name}, whose output depends on the whole image "
+                        "(or an explicit evaluation.tile_overlap, accepting an approximation)")
+            yield "evaluation.tile", expected, evaluation.tile
+
 
 def _field(argument):
     if argument.check is None:

@@ -84,6 +84,21 @@ class _Regularizer:
         if self.placement != "blocks" and self.blocks:
             yield "blocks", "an empty list unless placement is 'blocks'", list(self.blocks)
 
+    def fits(self, model, channels):
+        """Yields `(dotted key, expected, received)` where the placement does not fit the network.
+
+        Args:
+            model: The run's model section (`restoration.config.models`).
+            channels: The task's image channels, which can size the network.
+        """
+        if self.placement == "branch" and not model.network.branches:
+            expected = f"a placement {model.name} has (it has no residual branches)"
+            yield "regularizer.placement", expected, self.placement
+        count = model.network.block_count(model.builder_kwargs(), channels)
+        if any(index >= count for index in self.blocks):
+            expected = f"block indices in [0, {count - 1}] ({model.name} has {count} blocks)"
+            yield "regularizer.blocks", expected, list(self.blocks)
+
 
 @section
 class _RateAndSeed(_Regularizer):

@@ -14,7 +14,6 @@ from typing import Literal
 
 import yaml
 
-from data import realesrgan
 from data.builtin import BUILTIN_SPLITS
 from data.grid import GRIDS
 from data.testsets import IMAGE_SETS
@@ -29,6 +28,8 @@ from restoration.config.conversion import section
 from restoration.config.conversion import spec
 from restoration.config.conversion import to_plain
 from restoration.config.conversion import unique
+from restoration.config.degradation import DegradationConfig
+from restoration.config.degradation import value_range
 from restoration.config.loading import read_yaml_file
 from restoration.config.models import ModelConfig
 from restoration.config.regularizers import RegularizerConfig
@@ -88,115 +89,6 @@ class DataSourceConfig:
             yield "name", f"a known image set ({_known_sets()})", self.name
 
 
-def _probability(default):
-    return spec("a number in [0, 1]", lambda value: 0 <= value <= 1, default)
-
-
-def _range(low, high, default, noun="numbers"):
-    """A `[low, high]` pair of `noun` inside the bounds, low <= high."""
-    expected = f"[low, high] {noun} with {low} <= low <= high <= {high}"
-    return spec(expected, lambda pair: len(pair) == 2 and low <= pair[0] <= pair[1] <= high, default)
-
-
-_REALESRGAN_KERNELS = realesrgan.KERNEL_PROBABILITIES
-_SECOND_ORDER_ONLY = realesrgan.SECOND_ORDER_ONLY
-
-
-def _range_around_one(low, high, default):
-    """A `[low, high]` pair inside the bounds with low <= 1 <= high (resize factors, kernel shapes)."""
-    expected = f"[low, high] numbers with {low} <= low <= 1 <= high <= {high}"
-    return spec(expected, lambda pair: len(pair) == 2 and low <= pair[0] <= 1 <= pair[1] <= high, default)
-
-
-def _distribution(count, default, of):
-    """`count` probabilities, one per `of`, >= 0 and summing to 1."""
-    expected = f"{count} numbers >= 0 summing to 1 (chances of {of})"
-    return spec(expected, lambda values: len(values) == count and min(values) >= 0
-                and abs(sum(values) - 1) <= 1e-6, default)
-
-
-_KERNEL_KINDS = ", ".join(realesrgan.KERNELS)
-
-
-@section
-class DegradationConfig:
-    """A random degradation chain per training patch, for blind super-resolution.
-
-    `order: 1` (the default) is the classical chain: each stage happens with
-    its probability and draws its strength from its range (see
-    `data/blind.py`, whose defaults are Real-ESRGAN's first-order ranges):
-    Gaussian blur (sigma in pixels, anisotropic with its own probability),
-    downsampling by a method drawn from the list, Gaussian noise (sigma on
-    0-255, gray with its own probability), JPEG (quality). `order: 2` is
-    Real-ESRGAN's second-order chain, its defaults those of the reference
-    training options: the keys above are its first round; the kernel mix
-    (generalised-Gaussian, plateau, sinc), Poisson noise and random resizes
-    join it; the `second_*` keys are its second round; then the final sinc
-    filter and the last JPEG in either order. Keys left null take the
-    order's value (first order: Gaussian kernels of size 21, no sinc,
-    Gaussian noise; second order: Real-ESRGAN's). Keys that only the second
-    order reads must keep their defaults at order 1.
-
-    Reference:
-        - [Wang et al., Real-ESRGAN, ICCV Workshops 2021](https://arxiv.org/abs/2107.10833)
-    """
-
-    blur_probability: float = _probability(1.0)
-    blur_sigma: tuple[float, ...] = _range(0.001, 50, (0.2, 3.0))
-    anisotropic_probability: float = _probability(0.5)
-    downsampling: tuple[Literal["bicubic", "bilinear", "area"], ...] = spec(
-        "a non-empty list of distinct methods", lambda methods: methods and unique(methods),
-        ("bicubic", "bilinear", "area"),
-    )
-    noise_probability: float = _probability(1.0)
-    noise_sigma: tuple[float, ...] = _range(0, 255, (1.0, 30.0))
-    gray_noise_probability: float = _probability(0.4)
-    jpeg_probability: float = _probability(1.0)
-    jpeg_quality: tuple[int, ...] = _range(1, 100, (30, 95), noun="integers")
-    order: Literal[1, 2] = 1
-    kernel_probabilities: tuple[float, ...] | None = _distribution(6, None, _KERNEL_KINDS)
-    kernel_size: tuple[int, ...] | None = spec(
-        "[low, high] odd integers with 1 <= low <= high <= 21",
-        lambda pair: len(pair) == 2 and 1 <= pair[0] <= pair[1] <= 21 and pair[0] % 2 == pair[1] % 2 == 1,
-        None,
-    )
-    generalized_beta: tuple[float, ...] = _range_around_one(0.001, 10, (0.5, 4.0))
-    plateau_beta: tuple[float, ...] = _range_around_one(0.001, 10, (1.0, 2.0))
-    sinc_probability: float | None = _probability(None)
-    gaussian_noise_probability: float | None = _probability(None)
-    poisson_scale: tuple[float, ...] = _range(0, 50, (0.05, 3.0))
-    resize_probabilities: tuple[float, ...] = _distribution(3, (0.2, 0.7, 0.1), "up, down, keep")
-    resize_range: tuple[float, ...] = _range_around_one(0.01, 4, (0.15, 1.5))
-    second_order_probability: float = _probability(1.0)
-    second_blur_probability: float = _probability(0.8)
-    second_blur_sigma: tuple[float, ...] = _range(0.001, 50, (0.2, 1.5))
-    second_kernel_probabilities: tuple[float, ...] = _distribution(6, _REALESRGAN_KERNELS, _KERNEL_KINDS)
-    second_sinc_probability: float = _probability(0.1)
-    second_resize_probabilities: tuple[float, ...] = _distribution(3, (0.3, 0.4, 0.3), "up, down, keep")
-    second_resize_range: tuple[float, ...] = _range_around_one(0.01, 4, (0.3, 1.2))
-    second_gaussian_noise_probability: float = _probability(0.5)
-    second_noise_sigma: tuple[float, ...] = _range(0, 255, (1.0, 25.0))
-    second_poisson_scale: tuple[float, ...] = _range(0, 50, (0.05, 2.5))
-    second_gray_noise_probability: float = _probability(0.4)
-    second_jpeg_quality: tuple[int, ...] = _range(1, 100, (30, 95), noun="integers")
-    final_sinc_probability: float = _probability(0.8)
-    sinc_before_jpeg_probability: float = _probability(0.5)
-
-    def relations(self):
-        defaults = {field.name: field.default for field in dataclasses.fields(self)}
-        if self.order == 1:
-            for name in _SECOND_ORDER_ONLY:
-                if getattr(self, name) != defaults[name]:
-                    expected = f"its default {to_plain(defaults[name])!r} at order 1 (set order: 2 to use it)"
-                    yield name, expected, to_plain(getattr(self, name))
-                    return
-        mixed = self.order == 2 or self.kernel_probabilities is not None
-        if mixed and self.anisotropic_probability != defaults["anisotropic_probability"]:
-            expected = ("its default 0.5 when kernel_probabilities (or order 2) gives the kernels: "
-                        "set the anisotropic kinds' chances there")
-            yield "anisotropic_probability", expected, self.anisotropic_probability
-
-
 @section
 class DataConfig:
     """Training, validation and test images, and how training patches are batched.
@@ -213,7 +105,7 @@ class DataConfig:
     batch_size: int = positive()
     # Blind training: a degradation chain per patch (sr), a noise level per patch (denoise).
     degradation: DegradationConfig | None = None
-    noise_range: tuple[float, ...] | None = _range(0, 255, None)
+    noise_range: tuple[float, ...] | None = value_range(0, 255, None)
     # Where training pixels live: decoded in memory, or prepared once on disk and read patch by
     # patch (`auto`: on disk above 2 GiB of decoded pixels). Both give the same batches.
     storage: Literal["auto", "memory", "disk"] = "auto"
@@ -230,6 +122,17 @@ class DataConfig:
                 expected = f"each set once ({name!r} is {seen[canonical]!r} again)"
                 yield f"test_sets[{index}]", expected, name
             seen.setdefault(canonical, name)
+
+    def fits(self, task, training):
+        """Yields `(dotted key, expected, received)` where the data does not fit the task or training."""
+        if training.validate_every and self.validation is None:
+            yield "training.validate_every", "0 when data.validation is null", training.validate_every
+        if self.degradation is not None and task.type != "sr":
+            expected = "null for a denoise task (train a blind denoiser with data.noise_range)"
+            yield "data.degradation", expected, "a degradation chain"
+        if self.noise_range is not None and task.type != "denoise":
+            expected = "null for an sr task (blind super-resolution uses data.degradation)"
+            yield "data.noise_range", expected, list(self.noise_range)
 
 
 @section
@@ -323,6 +226,18 @@ class EvaluationConfig:
     # Cells the validation crops are degraded by (empty: the training distribution).
     select_on: tuple[str, ...] = spec("a list of unique grid cell names", unique, ())
 
+    def fits(self, task, training):
+        """Yields `(dotted key, expected, received)` for cells outside the task's grid, or unused."""
+        known = [cell.name for cell in GRIDS[task.type]]
+        for key in ("grid", "select_on"):
+            for index, name in enumerate(getattr(self, key)):
+                if name not in known:
+                    yield f"evaluation.{key}[{index}]", f"a {task.type} grid cell ({', '.join(known)})", name
+                    break
+        if self.select_on and not training.validate_every:
+            expected = "empty when training.validate_every is 0 (nothing is validated)"
+            yield "evaluation.select_on", expected, list(self.select_on)
+
 
 @section
 class OutputConfig:
@@ -354,46 +269,12 @@ class RunConfig:
     output: OutputConfig = dataclasses.field(default_factory=OutputConfig)
 
     def relations(self):
-        if self.training.validate_every and self.data.validation is None:
-            expected = "0 when data.validation is null"
-            yield "training.validate_every", expected, self.training.validate_every
-        if self.data.degradation is not None and self.task.type != "sr":
-            expected = "null for a denoise task (train a blind denoiser with data.noise_range)"
-            yield "data.degradation", expected, "a degradation chain"
-        if self.data.noise_range is not None and self.task.type != "denoise":
-            expected = "null for an sr task (blind super-resolution uses data.degradation)"
-            yield "data.noise_range", expected, list(self.data.noise_range)
-        known = [cell.name for cell in GRIDS[self.task.type]]
-        for key in ("grid", "select_on"):
-            for index, name in enumerate(getattr(self.evaluation, key)):
-                if name not in known:
-                    yield (f"evaluation.{key}[{index}]",
-                           f"a {self.task.type} grid cell ({', '.join(known)})", name)
-                    break
-        if self.evaluation.select_on and not self.training.validate_every:
-            expected = "empty when training.validate_every is 0 (nothing is validated)"
-            yield "evaluation.select_on", expected, list(self.evaluation.select_on)
-        network = self.model.network
-        if self.task.type not in network.tasks:
-            expected = f"a model for task {self.task.type!r}, not {self.model.name!r}"
-            yield "model.name", expected, self.model.name
-        elif self.task.type == "sr" and self.task.scale not in network.scales:
-            expected = f"a scale {self.model.name} supports ({', '.join(map(str, network.scales))})"
-            yield "task.scale", expected, self.task.scale
-        evaluation = self.evaluation
-        if network.global_context and evaluation.tile is not None and evaluation.tile_overlap is None:
-            expected = (f"null for {self.model.name}, whose output depends on the whole image "
-                        "(or an explicit evaluation.tile_overlap, accepting an approximation)")
-            yield "evaluation.tile", expected, evaluation.tile
-        placement = getattr(self.regularizer, "placement", None)
-        if placement == "branch" and not network.branches:
-            expected = f"a placement {self.model.name} has (it has no residual branches)"
-            yield "regularizer.placement", expected, placement
-        blocks = self.regularizer.blocks if self.regularizer is not None else ()
-        count = network.block_count(self.model.builder_kwargs(), self.task.channels)
-        if any(index >= count for index in blocks):
-            expected = f"block indices in [0, {count - 1}] ({self.model.name} has {count} blocks)"
-            yield "regularizer.blocks", expected, list(blocks)
+        # Each section says where it does not fit the rest of the run.
+        yield from self.data.fits(self.task, self.training)
+        yield from self.evaluation.fits(self.task, self.training)
+        yield from self.model.fits(self.task, self.evaluation)
+        if self.regularizer is not None:
+            yield from self.regularizer.fits(self.model, self.task.channels)
 
     def to_dict(self):
         """Returns the configuration as plain dicts and lists, the form `from_dict` reads."""

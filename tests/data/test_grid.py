@@ -1,6 +1,5 @@
 """Grid cells: the clean cell is the benchmark input, every other stage applies; which cells a run covers."""
 
-import dataclasses
 import subprocess
 import sys
 
@@ -119,12 +118,10 @@ def test_combined_cells_apply_their_stages_in_the_chain_order(name):
     np.testing.assert_array_equal(grid.degrade_sr(image, 2, cell), low)
 
 
-def test_the_copied_chain_defaults_are_the_chain_s():
-    """`in_range` reads the chain's defaults without TensorFlow: they must stay `data.blind.Chain`'s."""
+def test_the_order_dependent_noise_default_resolves_as_the_chain_s():
+    """`in_range` resolves a null Gaussian-noise chance by the order, as `data.blind.Chain` does."""
     from data import blind
 
-    defaults = {field.name: field.default for field in dataclasses.fields(blind.Chain)}
-    assert {name: defaults[name] for name in grid.CHAIN_DEFAULTS} == grid.CHAIN_DEFAULTS
     for order in (1, 2):  # The order-dependent noise default resolves as the chain resolves it.
         settings = grid._settings({"order": order})
         assert settings["gaussian_noise_probability"] == blind.Chain(order=order).first_round()[3]
@@ -140,7 +137,7 @@ def test_in_range_does_not_start_tensorflow():
 def plain(**settings):
     """`data.degradation` as a run's config gives it: every key, `None` for order-dependent defaults."""
     from restoration.config.conversion import to_plain
-    from restoration.config.schema import DegradationConfig
+    from restoration.config.degradation import DegradationConfig
 
     return to_plain(DegradationConfig(**settings))
 

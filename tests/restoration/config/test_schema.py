@@ -1,6 +1,5 @@
 """The schema agrees with the libraries it configures: names, choices, layer and builder arguments."""
 
-import dataclasses
 import inspect
 import typing
 
@@ -107,18 +106,6 @@ def test_every_run_section_has_a_docstring():
         assert cls.__doc__ and cls.__doc__.strip()
 
 
-def test_degradation_defaults_are_the_chain_defaults():
-    """One set of default ranges: the config section's are data.blind.Chain's."""
-    from data import blind
-    from restoration.config.conversion import to_plain
-    from restoration.config.schema import DegradationConfig
-
-    section = to_plain(DegradationConfig())
-    chain = {key: list(value) if isinstance(value, tuple) else value
-             for key, value in dataclasses.asdict(blind.Chain()).items()}
-    assert section == chain
-
-
 @pytest.mark.parametrize("values", [
     {"blur_sigma": [0.001, 50]}, {"noise_sigma": [0, 255]}, {"jpeg_quality": [1, 100]},
     {"downsampling": ["area"]}, {"blur_probability": 0, "noise_probability": 1, "jpeg_probability": 0.5},
@@ -136,7 +123,7 @@ def test_degradation_defaults_are_the_chain_defaults():
 def test_what_the_degradation_schema_accepts_the_chain_accepts(values):
     from data import blind
     from restoration.config.conversion import to_plain
-    from restoration.config.schema import DegradationConfig
+    from restoration.config.degradation import DegradationConfig
 
     section = build_section(DegradationConfig, values, "data.degradation", "test.yaml")
     blind.Chain(**to_plain(section))
@@ -172,7 +159,7 @@ def test_what_the_degradation_schema_accepts_the_chain_accepts(values):
 ])
 def test_what_the_chain_refuses_the_degradation_schema_refuses(values, key):
     from data import blind
-    from restoration.config.schema import DegradationConfig
+    from restoration.config.degradation import DegradationConfig
 
     with pytest.raises(ConfigError) as raised:
         build_section(DegradationConfig, values, "data.degradation", "test.yaml")
@@ -185,7 +172,7 @@ def test_degradation_order_two_is_real_esrgan_and_order_one_is_unchanged():
     """`{order: 2}` alone gives the reference second-order chain; `{}` the first-order chain as before."""
     from data import blind
     from restoration.config.conversion import to_plain
-    from restoration.config.schema import DegradationConfig
+    from restoration.config.degradation import DegradationConfig
 
     section = build_section(DegradationConfig, {"order": 2}, "data.degradation", "t.yaml")
     second = blind.Chain(**to_plain(section))
