@@ -13,8 +13,8 @@ import argparse
 import time
 
 from benchmarks import markdown
-from data.testsets import load_set
-from data.testsets import resolve_data_root
+from data.imagesets import load_set
+from data.imagesets import resolve_data_root
 from restoration.evaluation.metrics import sr_conventions
 from restoration.evaluation.protocol import bicubic_predictor
 from restoration.evaluation.protocol import evaluate_sr

@@ -54,9 +54,9 @@ from data.fetch import fetch
 from data.fetch import hash_file
 from data.fetch import read_record
 from data.images import list_images
+from data.imagesets import candidate_roots
 from data.sources import ALIASES
 from data.sources import SOURCES
-from data.testsets import candidate_roots
 
 ARCHIVE_FOLDER = ".archives"
 _CHUNK_BYTES = 1 << 20

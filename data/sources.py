@@ -1,13 +1,16 @@
 """The table of image sets that `data.download` fetches, and where each comes from.
 
 Each `Source` names an archive, the pattern that selects the set's images
-inside it, how many images it must hold and, where it is known in advance,
-its sha256. Where the archives come from, and why the GitHub snapshots carry
-no pinned sha256, is explained in the `data.download` module docstring, which
-`python -m data.download --help` prints.
+inside it and, where it is known in advance, its sha256; how many images
+the set must hold is the registry's (`data.imagesets.IMAGE_SETS`). Where
+the archives come from, and why the GitHub snapshots carry no pinned sha256,
+is explained in the `data.download` module docstring, which `python -m
+data.download --help` prints.
 """
 
 import dataclasses
+
+from data.imagesets import IMAGE_SETS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -20,7 +23,8 @@ class Source:
         member_glob: pattern over archive member paths that selects the images,
             matched segment by segment with `fnmatch` (so `*` never crosses a
             `/`); the images are written flat into the set folder by file name.
-        image_count: number of images the set must contain.
+        image_count: number of images the set must contain; None takes the
+            registry's size (`data.imagesets.IMAGE_SETS`).
         sha256: expected sha256 of the archive, or `None` when it is not
             known in advance (the computed sum is printed instead).
     """
@@ -28,8 +32,12 @@ class Source:
     name: str
     url: str
     member_glob: str
-    image_count: int
+    image_count: int | None = None
     sha256: str | None = None
+
+    def __post_init__(self):
+        if self.image_count is None:
+            object.__setattr__(self, "image_count", IMAGE_SETS[self.name].size)
 
 
 def github_archive(repository, commit):
@@ -53,26 +61,26 @@ _DCSCN = github_archive(
 
 SOURCES = (
     Source(
-        "DIV2K_train_HR", f"{_DIV2K}/DIV2K_train_HR.zip", "DIV2K_train_HR/*.png", 800,
+        "DIV2K_train_HR", f"{_DIV2K}/DIV2K_train_HR.zip", "DIV2K_train_HR/*.png", sha256=
         "9d0b9c463f6e35b6c62cc6a930ee2224f670b34c1df841a57670f9acf0f6c335",
     ),
     Source(
-        "DIV2K_valid_HR", f"{_DIV2K}/DIV2K_valid_HR.zip", "DIV2K_valid_HR/*.png", 100,
+        "DIV2K_valid_HR", f"{_DIV2K}/DIV2K_valid_HR.zip", "DIV2K_valid_HR/*.png", sha256=
         "20dd31fd84d777bc1cf5d6b7654a3f569c0aec74458ae094122ad1d0489900fc",
     ),
-    Source("Set5", _SWINIR, "*/testsets/Set5/HR/*.png", 5),
-    Source("Set14", _DENOISING_DATASETS, "*/CSet14/*.png", 14),
-    Source("BSD100", _NEIGHBOR2NEIGHBOR, "*/validation/BSD300/test/*.png", 100),
-    Source("Urban100", _DENOISING_DATASETS, "*/CUrban100/*.png", 100),
-    Source("Manga109", _DENOISING_DATASETS, "*/Manga109/*.png", 109),
-    Source("Set12", _DNCNN, "*/testsets/Set12/*.png", 12),
-    Source("BSD68", _DNCNN, "*/testsets/BSD68/*.png", 68),
-    Source("CBSD68", _FFDNET, "*/testsets/CBSD68/*.png", 68),
-    Source("Kodak24", _NEIGHBOR2NEIGHBOR, "*/validation/Kodak/*.png", 24),
-    Source("McMaster", _FFDNET, "*/testsets/McMaster/*.tif", 18),
-    Source("T91", _DCSCN, "*/data/yang91/*.bmp", 91),
+    Source("Set5", _SWINIR, "*/testsets/Set5/HR/*.png"),
+    Source("Set14", _DENOISING_DATASETS, "*/CSet14/*.png"),
+    Source("BSD100", _NEIGHBOR2NEIGHBOR, "*/validation/BSD300/test/*.png"),
+    Source("Urban100", _DENOISING_DATASETS, "*/CUrban100/*.png"),
+    Source("Manga109", _DENOISING_DATASETS, "*/Manga109/*.png"),
+    Source("Set12", _DNCNN, "*/testsets/Set12/*.png"),
+    Source("BSD68", _DNCNN, "*/testsets/BSD68/*.png"),
+    Source("CBSD68", _FFDNET, "*/testsets/CBSD68/*.png"),
+    Source("Kodak24", _NEIGHBOR2NEIGHBOR, "*/validation/Kodak/*.png"),
+    Source("McMaster", _FFDNET, "*/testsets/McMaster/*.tif"),
+    Source("T91", _DCSCN, "*/data/yang91/*.bmp"),
     Source(
-        "Train400", _DNCNN, "*/TrainingCodes/DnCNN_TrainingCodes_v1.0/data/Train400/*.png", 400
+        "Train400", _DNCNN, "*/TrainingCodes/DnCNN_TrainingCodes_v1.0/data/Train400/*.png"
     ),
 )
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import evaluate
-from data.testsets import load_set
+from data.imagesets import load_set
 from restoration.config import load_config
 from restoration.evaluation import sources
 from restoration.evaluation.protocol import bicubic_predictor

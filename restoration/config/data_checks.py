@@ -13,7 +13,7 @@ from data.builtin import load_builtin
 from data.images import ImageError
 from data.images import image_size
 from data.images import list_images
-from data.testsets import find_set
+from data.imagesets import find_set
 from restoration.config.loading import ConfigError
 from restoration.config.loading import describe
 from restoration.config.schema import BUILTIN_SET

@@ -16,8 +16,8 @@ import yaml
 
 from data.builtin import BUILTIN_SPLITS
 from data.grid import GRIDS
-from data.testsets import IMAGE_SETS
-from data.testsets import get_image_set
+from data.imagesets import IMAGE_SETS
+from data.imagesets import get_image_set
 from restoration import runs
 from restoration.config.conversion import build_section
 from restoration.config.conversion import fraction

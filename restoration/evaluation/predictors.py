@@ -13,7 +13,7 @@ import functools
 import numpy as np
 
 from data.builtin import load_builtin
-from data.testsets import load_set
+from data.imagesets import load_set
 from restoration.config.schema import BUILTIN_SET
 from restoration.evaluation.protocol import bicubic_predictor
 from restoration.evaluation.protocol import evaluate_denoise

@@ -19,8 +19,8 @@ from data import grid
 from data.builtin import builtin_names
 from data.images import encode_png
 from data.images import list_images
-from data.testsets import find_set
-from data.testsets import get_image_set
+from data.imagesets import find_set
+from data.imagesets import get_image_set
 from restoration import runs
 from restoration.config import RunConfig
 from restoration.config.schema import BUILTIN_SET

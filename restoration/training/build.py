@@ -19,6 +19,7 @@ from data.builtin import load_builtin
 from data.images import image_size
 from data.images import list_images
 from data.images import read_image
+from data.imagesets import find_set
 from data.pipeline import make_blind_sr_dataset
 from data.pipeline import make_cell_validation_set
 from data.pipeline import make_chain_validation_set
@@ -26,7 +27,6 @@ from data.pipeline import make_denoise_dataset
 from data.pipeline import make_noise_range_validation_set
 from data.pipeline import make_sr_dataset
 from data.pipeline import make_validation_set
-from data.testsets import find_set
 from restoration.config.conversion import to_plain
 from restoration.training.schedules import LearningRate
 

@@ -144,4 +144,4 @@ def test_default_config_documents_every_key_of_the_schema():
     assert not missing
     # The experiment section and the data sets are documented too.
     assert {"name", "seeds", "arms", "base"} <= words
-    assert "builtin" in words and "data/testsets.py" in reference
+    assert "builtin" in words and "data/imagesets.py" in reference

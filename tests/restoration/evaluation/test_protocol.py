@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from data import testsets
+from data import imagesets
 from data.degradations import bicubic_downscale
 from data.degradations import bicubic_upscale
 from data.degradations import modcrop
@@ -120,7 +120,7 @@ def test_evaluate_denoise_reuses_the_seed_for_every_image():
 @pytest.mark.parametrize("scale", [2, 4])
 def test_set5_bicubic_baseline_matches_published_table(scale):
     """Bicubic on Set5 reproduces the published PSNR within 0.02 dB."""
-    images = testsets.load_set("Set5", SHARED_DATA)
+    images = imagesets.load_set("Set5", SHARED_DATA)
     evaluation = evaluate_sr(bicubic_predictor(scale), images, scale, compute_ssim=False)
     assert evaluation.psnr == pytest.approx(PUBLISHED_SET5_BICUBIC[scale], abs=0.02)
 
@@ -158,7 +158,7 @@ def test_noisy_input_scores_the_reference_realisation(set_name):
     """At sigma 25 the noisy input scores what the DnCNN/KAIR scripts' noise scores, within 0.002 dB."""
     if not (SHARED_DATA / set_name).is_dir():
         pytest.skip(f"{set_name} not found in {SHARED_DATA}")
-    images = testsets.load_set(set_name, SHARED_DATA, channels=1)
+    images = imagesets.load_set(set_name, SHARED_DATA, channels=1)
     evaluation = evaluate_denoise(identity_predictor(), images, sigma=25, compute_ssim=False)
     assert evaluation.psnr == pytest.approx(REFERENCE_NOISY_INPUT[set_name], abs=0.002)
 

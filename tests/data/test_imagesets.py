@@ -1,9 +1,9 @@
-"""Tests for image-set lookup and loading (`data.testsets`)."""
+"""Tests for image-set lookup and loading (`data.imagesets`)."""
 
 import numpy as np
 import pytest
 
-from data import testsets
+from data import imagesets
 from data.images import list_images
 from data.images import read_image
 from tests.helpers import SHARED_DATA
@@ -20,27 +20,27 @@ def random_image(shape, seed=0):
 
 def test_every_set_has_a_task_and_colour():
     """Each registered set says whether it is for SR or denoising, gray or RGB."""
-    for image_set in testsets.IMAGE_SETS.values():
+    for image_set in imagesets.IMAGE_SETS.values():
         assert image_set.task in ("sr", "denoise") and image_set.colour in ("gray", "rgb")
         assert image_set.split in ("train", "valid", "test") and image_set.folders
 
 
 def test_names_and_aliases_are_case_insensitive():
     """B100 and b100 resolve to BSD100; DIV2K to its training split."""
-    assert testsets.get_image_set("b100").name == "BSD100"
-    assert testsets.get_image_set("DIV2K").name == "DIV2K_train_HR"
+    assert imagesets.get_image_set("b100").name == "BSD100"
+    assert imagesets.get_image_set("DIV2K").name == "DIV2K_train_HR"
 
 
 def test_unknown_name_lists_known_sets():
     """An unknown set name raises ValueError listing the known names."""
     with pytest.raises(ValueError, match="Set5.*Urban100.*Received: name=Set6"):
-        testsets.get_image_set("Set6")
+        imagesets.get_image_set("Set6")
 
 
 def test_missing_set_names_every_path_and_the_download_command(tmp_path):
     """A missing set's error lists the folders searched and how to fetch the set."""
     with pytest.raises(FileNotFoundError) as error:
-        testsets.find_set("BSD100", tmp_path)
+        imagesets.find_set("BSD100", tmp_path)
     message = str(error.value)
     for folder in ("BSD100", "B100", "B100/HR"):
         assert str(tmp_path / folder) in message
@@ -49,13 +49,13 @@ def test_missing_set_names_every_path_and_the_download_command(tmp_path):
 
 def test_data_root_resolution_order(tmp_path, monkeypatch):
     """An explicit root wins, then $RESTORATION_DATA, then the repository defaults."""
-    monkeypatch.setenv(testsets.DATA_ROOT_VARIABLE, str(tmp_path / "from_env"))
-    assert testsets.resolve_data_root(tmp_path / "explicit") == tmp_path / "explicit"
-    assert testsets.resolve_data_root() == tmp_path / "from_env"
-    monkeypatch.delenv(testsets.DATA_ROOT_VARIABLE)
-    defaults = testsets.candidate_roots()
-    assert defaults[0] == testsets.REPOSITORY_ROOT / "datasets"
-    assert testsets.resolve_data_root() in defaults
+    monkeypatch.setenv(imagesets.DATA_ROOT_VARIABLE, str(tmp_path / "from_env"))
+    assert imagesets.resolve_data_root(tmp_path / "explicit") == tmp_path / "explicit"
+    assert imagesets.resolve_data_root() == tmp_path / "from_env"
+    monkeypatch.delenv(imagesets.DATA_ROOT_VARIABLE)
+    defaults = imagesets.candidate_roots()
+    assert defaults[0] == imagesets.REPOSITORY_ROOT / "datasets"
+    assert imagesets.resolve_data_root() in defaults
 
 
 def test_load_set_reads_sorted_images_from_nested_layout(tmp_path):
@@ -64,7 +64,7 @@ def test_load_set_reads_sorted_images_from_nested_layout(tmp_path):
     names = ("woman", "baby", "head", "bird", "butterfly")
     for index, name in enumerate(names):
         write_image(tmp_path / "Set5" / "HR" / f"{name}.png", random_image((4, 6, 3), seed=index))
-    loaded = testsets.load_set("set5", tmp_path)
+    loaded = imagesets.load_set("set5", tmp_path)
     assert [name for name, _ in loaded] == sorted(names)
     assert all(image.dtype == np.uint8 and image.shape == (4, 6, 3) for _, image in loaded)
 
@@ -74,7 +74,7 @@ def test_a_set_with_another_image_count_is_refused(tmp_path):
     for index in range(4):
         write_image(tmp_path / "Set5" / f"image{index}.png", random_image((4, 4, 3), seed=index))
     with pytest.raises(FileNotFoundError, match="holds 4 images, expected 5") as raised:
-        testsets.find_set("Set5", tmp_path)
+        imagesets.find_set("Set5", tmp_path)
     assert "make data SETS=Set5" in str(raised.value)
 
 
@@ -83,14 +83,14 @@ def test_an_incomplete_set_lists_the_images_it_lacks(tmp_path):
     for index, name in enumerate(("baby", "bird", "butterfly", "notes")):
         write_image(tmp_path / "Set5" / f"{name}.png", random_image((4, 4, 3), seed=index))
     with pytest.raises(FileNotFoundError) as raised:
-        testsets.find_set("Set5", tmp_path)
+        imagesets.find_set("Set5", tmp_path)
     assert "missing: head, woman; not in the set: notes" in str(raised.value)
 
 
 def test_reference_file_lists_match_the_registered_sizes():
     """Every set with a reference file list lists exactly as many files as it has images."""
-    for name, image_set in testsets.IMAGE_SETS.items():
-        stems = testsets.reference_stems(name)
+    for name, image_set in imagesets.IMAGE_SETS.items():
+        stems = imagesets.reference_stems(name)
         assert not stems or len(stems) == image_set.size, name
 
 
@@ -100,22 +100,13 @@ def test_a_broken_link_in_a_set_is_named(tmp_path):
         write_image(tmp_path / "Set5" / f"image{index}.png", random_image((4, 4, 3), seed=index))
     (tmp_path / "Set5" / "gone.png").symlink_to(tmp_path / "nowhere.png")
     with pytest.raises(ValueError, match="Broken symbolic links in .*Set5: gone.png"):
-        testsets.find_set("Set5", tmp_path)
-
-
-def test_download_table_and_set_registry_agree_on_sizes():
-    """The download checks the same image count the registry knows."""
-    from data.sources import SOURCES
-
-    assert {source.name: source.image_count for source in SOURCES} == {
-        name: image_set.size for name, image_set in testsets.IMAGE_SETS.items()
-    }
+        imagesets.find_set("Set5", tmp_path)
 
 
 @needs_shared_data
 def test_shared_set14_keeps_gray_bridge_gray():
     """Set14 loads 14 images; `bridge` stays single-channel as in the original set."""
-    images = dict(testsets.load_set("Set14", SHARED_DATA))
+    images = dict(imagesets.load_set("Set14", SHARED_DATA))
     assert len(images) == 14
     assert images["bridge"].shape[-1] == 1 and images["lenna"].shape[-1] == 3
 
@@ -134,5 +125,5 @@ def test_shared_sets_are_complete_and_match_their_reference_lists():
     """Every benchmark set beside the repository is found whole, with the reference file names."""
     for name in ("Set5", "Set14", "BSD100", "Urban100", "Set12", "BSD68", "CBSD68", "Kodak24",
                  "McMaster", "T91", "Train400"):
-        folder = testsets.find_set(name, SHARED_DATA)
-        assert {path.stem for path in list_images(folder)} == testsets.reference_stems(name)
+        folder = imagesets.find_set(name, SHARED_DATA)
+        assert {path.stem for path in list_images(folder)} == imagesets.reference_stems(name)
