@@ -28,7 +28,6 @@ from restoration import console
 from restoration import runs
 from restoration.config import ConfigError
 from restoration.config import load_config
-from restoration.config.regularizers import short_ramp
 
 # TensorFlow 2.21's oneDNN graph rewrites feed the second replica of a MirroredStrategy over CPU
 # devices a wrong tensor ("input depth must be evenly divisible by filter depth: 3 vs 8", seen on
@@ -99,13 +98,6 @@ def main(argv=None):
         return 1
 
 
-def ramp_warning(config):
-    """`short_ramp` of a run's regularizer, if it has a rate ramp."""
-    regularizer = config.regularizer
-    return short_ramp(getattr(regularizer, "schedule_steps", 0), config.training.steps,
-                      getattr(regularizer, "rate", 0.0))
-
-
 def run_experiment(experiment, plan, output_root, args):
     """Trains the planned runs, then writes the report; returns the exit status."""
     from restoration.reporting.formatting import format_gain_table
@@ -118,15 +110,10 @@ def run_experiment(experiment, plan, output_root, args):
     from restoration.training.callbacks import Diverged
 
     configs = [experiment.arm(arm, seed) for arm, seed in plan]
-    modes = {config.training.distribution for config in configs}
     try:
-        for mode in sorted(modes):
-            distribution.check_backend(mode)
-        if "data_parallel" in modes:
-            # Before JAX touches a device: joins the other processes the environment names.
-            distribution.initialize_processes()
-        for config in configs:
-            distribution.check_batch(config.data.batch_size, config.training.distribution)
+        # Before anything touches a device: backends, the other processes, batches that split.
+        primary = distribution.prepare((config.training.distribution, config.data.batch_size)
+                                       for config in configs)
         warning = devices.check_accelerator()
         if warning:
             print(f"warning: {warning}", file=sys.stderr, flush=True)
@@ -138,11 +125,10 @@ def run_experiment(experiment, plan, output_root, args):
         print(f"error: {experiment.source}: {error}", file=sys.stderr)
         return 2
     for arm in sorted({arm for arm, _ in plan}):
-        warning = ramp_warning(experiment.arm(arm, plan[0][1]))
-        if warning:
+        config = experiment.arm(arm, plan[0][1])
+        for warning in config.regularizer.warnings(config.training.steps) if config.regularizer else []:
             print(f"warning: {experiment.source}: arm {arm}: {warning}", file=sys.stderr, flush=True)
     # With several processes, process 0 writes the experiment files and the report.
-    primary = distribution.is_primary()
     directory = runs.experiment_directory(output_root, experiment.name)
     if primary:
         runs.write_experiment_file(directory, experiment.name, experiment.arm_names,

@@ -64,13 +64,13 @@ def worker(arguments):
     from restoration.training import build
     from restoration.training import distribution
 
-    distribution.initialize_processes()
+    distribution.prepare([(arguments.worker, BATCH)])
     rng = np.random.default_rng(0)
     inputs = rng.uniform(size=(4 * BATCH, PATCH, PATCH, 3)).astype("float32")
     targets = rng.uniform(size=(4 * BATCH, PATCH * SCALE, PATCH * SCALE, 3)).astype("float32")
     dataset = tf.data.Dataset.from_tensor_slices((inputs, targets)).repeat().batch(BATCH)
     keras.utils.set_random_seed(0)
-    with distribution.scope(arguments.worker, BATCH) as devices:
+    with distribution.scope(arguments.worker) as devices:
         model = sr_models.build_edsr(scale=SCALE, num_blocks=arguments.blocks,
                                      filters=arguments.filters, seed=0)
         # "auto": JAX compiles its step (an uncompiled one runs op by op); TensorFlow runs a graph.

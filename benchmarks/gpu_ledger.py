@@ -32,6 +32,7 @@ import numpy as np  # noqa: E402
 from benchmarks import markdown  # noqa: E402
 from restoration import runs  # noqa: E402
 from restoration.config import load_config  # noqa: E402
+from restoration.evaluation.predictors import load_keras_model
 from restoration.training import build  # noqa: E402
 from restoration.training import memory  # noqa: E402
 
@@ -118,7 +119,7 @@ def checkpoint_seconds(config, folder):
     runs.save_model_atomically(weights_alone, folder / "best.keras")
     best = time.perf_counter() - start
     start = time.perf_counter()
-    runs.load_keras_model(path, compile=True)
+    load_keras_model(path, compile=True)
     loaded = time.perf_counter() - start
     return path.stat().st_size / 1e6, saved, best, loaded
 

@@ -304,33 +304,3 @@ def checkpoints(run_dir):
     """The checkpoints a run can resume from, newest first."""
     paths = (Path(run_dir) / LATEST_CHECKPOINT, Path(run_dir) / PREVIOUS_CHECKPOINT)
     return [path for path in paths if path.exists()]
-
-
-def load_keras_model(model_file, compile=False):
-    """Loads a `.keras` file with the project's custom layers registered.
-
-    `compile=True` also restores the optimizer and its state, to resume
-    training; the caller must then have imported the learning-rate schedule
-    (`restoration.training.schedules`), as training does. Keras' safe mode
-    stays on: a file that is not a `.keras` archive, or whose layers name
-    something other than a layer (a lambda, a Python function), is a
-    `ValueError` naming the file, and nothing in it runs.
-    """
-    import zipfile
-
-    import keras
-
-    # Imported for their side effect: registering custom layers for deserialisation.
-    import dropblock  # noqa: F401
-    import sr_models.layers  # noqa: F401
-
-    if Path(model_file).is_file() and not zipfile.is_zipfile(model_file):
-        raise ValueError(f"{model_file}: expected a .keras file (a zip archive), received a file "
-                         "that is not one (damaged, cut short, or of another format)")
-    try:
-        return keras.saving.load_model(model_file, compile=compile)
-    except TypeError as error:
-        # A config whose class is not a Keras object (`module: os, class_name: system`).
-        reason = str(error).split("\n")[0].split(". Full config")[0]
-        raise ValueError(f"{model_file}: expected a model of Keras layers, received a layer "
-                         f"Keras cannot rebuild ({reason})") from None

@@ -14,6 +14,7 @@ import train
 from benchmarks.distribution_speed import TWO_TF_CPUS as TWO_LOGICAL_CPUS
 from benchmarks.distribution_speed import free_port
 from restoration import runs
+from restoration.evaluation.predictors import load_keras_model
 from tests.helpers import CONFIGS
 from tests.helpers import REPO_ROOT
 
@@ -53,7 +54,7 @@ def run_dir(root):
 
 
 def final_weights(root):
-    return runs.load_keras_model(run_dir(root) / runs.FINAL_MODEL).get_weights()
+    return load_keras_model(run_dir(root) / runs.FINAL_MODEL).get_weights()
 
 
 def assert_same_training(root, reference):

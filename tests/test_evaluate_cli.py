@@ -11,11 +11,11 @@ import evaluate
 from data.imagesets import load_set
 from restoration.config import load_config
 from restoration.evaluation import sources
+from restoration.evaluation.predictors import load_keras_model
 from restoration.evaluation.protocol import bicubic_predictor
 from restoration.evaluation.protocol import evaluate_denoise
 from restoration.evaluation.protocol import evaluate_sr
 from restoration.evaluation.protocol import identity_predictor
-from restoration.runs import load_keras_model
 from tests.helpers import REPO_ROOT
 from tests.helpers import write_image
 

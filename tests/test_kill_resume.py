@@ -12,6 +12,7 @@ import numpy as np
 import yaml
 
 from restoration import runs
+from restoration.evaluation.predictors import load_keras_model
 from tests.helpers import CONFIGS
 from tests.helpers import REPO_ROOT
 
@@ -40,7 +41,7 @@ def checkpoint_steps(run_dir):
 
 
 def final_weights(run_dir):
-    model = runs.load_keras_model(run_dir / runs.FINAL_MODEL)
+    model = load_keras_model(run_dir / runs.FINAL_MODEL)
     return [keras.ops.convert_to_numpy(weight) for weight in model.weights]
 
 

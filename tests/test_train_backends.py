@@ -9,6 +9,7 @@ import tensorflow as tf
 
 import train
 from restoration import runs
+from restoration.evaluation.predictors import load_keras_model
 from tests.helpers import CONFIGS
 
 pytestmark = pytest.mark.backend_agnostic
@@ -42,7 +43,7 @@ def test_the_application_runs_on_this_backend(tmp_path):
     assert results["cost"]["train_step_seconds"] > 0
     assert np.isfinite(results["test"]["builtin"]["psnr"])
     # The ramp (2 steps) ended at the target rate, and the saved model records it.
-    model = runs.load_keras_model(run_dir / runs.FINAL_MODEL)
+    model = load_keras_model(run_dir / runs.FINAL_MODEL)
     rates = [float(keras.ops.convert_to_numpy(layer.current_rate)) for layer in model.layers
              if layer.name.startswith("regularizer_")]
     assert rates == pytest.approx([0.1])

@@ -16,6 +16,7 @@ from restoration import runs
 from restoration.config import load_config
 from restoration.evaluation.predictors import Task
 from restoration.evaluation.predictors import evaluate_predictor
+from restoration.evaluation.predictors import load_keras_model
 from restoration.evaluation.predictors import model_predictor
 from restoration.training import callbacks
 from restoration.training.run import train_run
@@ -55,7 +56,7 @@ def test_every_run_leaves_a_self_describing_directory(experiment):
             assert results["test"]["builtin"]["images"] == 2
             assert np.isfinite(results["test"]["builtin"]["psnr"])
             # Checkpoints every 2 steps: the last one (4) is saved once, so previous holds step 2.
-            steps = [optimizer_step(runs.load_keras_model(run_dir / name, compile=True))
+            steps = [optimizer_step(load_keras_model(run_dir / name, compile=True))
                      for name in (runs.LATEST_CHECKPOINT, runs.PREVIOUS_CHECKPOINT)]
             assert steps == [4, 2]
 
@@ -158,8 +159,8 @@ def test_text_log_holds_what_tensorboard_and_results_hold(experiment):
         assert float(steps[step]["lr"]) == pytest.approx(rate, rel=1e-3)
     for step, psnr in scalar_values(run_dir / "logs", "validation/psnr"):
         assert float(steps[step]["validation_psnr"]) == pytest.approx(psnr, abs=5e-4)
-    assert "dropblock_rate" in steps[4]
-    assert "dropblock_rate" not in text_log_fields(experiment / "baseline" / "seed0")[0][4]
+    assert "dropblock_current_rate" in steps[4] and "dropblock_realised_rate" in steps[4]
+    assert "dropblock_current_rate" not in text_log_fields(experiment / "baseline" / "seed0")[0][4]
     assert float(steps[4]["elapsed"]) >= float(steps[1]["elapsed"]) >= 0
     results = json.loads((run_dir / runs.RESULTS_FILE).read_text())
     assert "training tiny_test, arm dropblock, seed 0 from step 0 to 4" in sections[0]
@@ -374,7 +375,7 @@ def test_a_grid_experiment_with_a_primary_endpoint_reports_it_first(tmp_path, ca
     assert results["checkpoint"] == "best" and results["selected_step"] in (2, 4)
     task = Task.from_config(load_config(TINY).arm("dropblock", 1).task)
     for name, key in ((runs.FINAL_MODEL, "test_final"), (runs.BEST_CHECKPOINT, "test")):
-        model = runs.load_keras_model(experiment / "dropblock" / "seed1" / name)
+        model = load_keras_model(experiment / "dropblock" / "seed1" / name)
         psnr = evaluate_predictor(model_predictor(model, task), "builtin", ssim=False).psnr
         assert results[key]["builtin"]["psnr"] == pytest.approx(psnr, abs=1e-9)
     # A plain bicubic training run: every degraded cell lies outside what it trained on.
@@ -434,7 +435,7 @@ def test_every_zoo_model_trains_validates_and_scores_from_a_config(name, tmp_pat
     results = train_run(experiment.arm("dropblock", 0), tmp_path / name, verbose=0)
     assert results["validation"]["best_step"] == 2
     assert np.isfinite(results["test"]["builtin"]["psnr"])
-    reloaded = runs.load_keras_model(tmp_path / name / runs.FINAL_MODEL)
+    reloaded = load_keras_model(tmp_path / name / runs.FINAL_MODEL)
     assert reloaded.name == name
 
 
@@ -517,7 +518,7 @@ def test_a_blind_run_selects_its_checkpoint_on_crops_degraded_by_its_own_chain(t
     validation = results["validation"]
     assert validation["selected_on"] == "the training degradation chain, 4 fixed draws per crop"
     assert results["selected_step"] == validation["best_step"]
-    model = runs.load_keras_model(tmp_path / "run" / runs.BEST_CHECKPOINT)
+    model = load_keras_model(tmp_path / "run" / runs.BEST_CHECKPOINT)
     images = build.load_images(config.data.validation, config)
 
     def psnr(inputs, targets):

@@ -9,6 +9,7 @@ import yaml
 
 import train
 from restoration import runs
+from restoration.evaluation.predictors import load_keras_model
 from restoration.training import callbacks
 from tests.helpers import CONFIGS
 from tests.helpers import write_image
@@ -31,7 +32,7 @@ def run_train(config, root, capsys, arm="dropblock"):
 
 
 def weights(run_dir):
-    model = runs.load_keras_model(run_dir / runs.FINAL_MODEL)
+    model = load_keras_model(run_dir / runs.FINAL_MODEL)
     return [keras.ops.convert_to_numpy(weight) for weight in model.weights]
 
 

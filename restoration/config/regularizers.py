@@ -5,6 +5,10 @@ constructor arguments of its layer (`dropblock.get(name, **layer_kwargs())`),
 checked here with the ranges the layer accepts: a typo or an out-of-range
 value is a `ConfigError` naming the dotted key before any run starts, never
 an error from the layer after another arm has trained.
+
+A section is also all the training application knows of its regularizer:
+the callbacks it needs (`callbacks`), the warnings a run should print and
+record (`warnings`) and the values it logs while training (`logged`).
 """
 
 import typing
@@ -19,23 +23,6 @@ from restoration.config.conversion import spec
 from restoration.config.conversion import to_plain
 from restoration.config.conversion import unique
 from sr_models.specs import PLACEMENTS
-
-
-def short_ramp(schedule_steps, steps, rate):
-    """A sentence when a rate ramp outlasts training, so the rate never reaches its target.
-
-    Args:
-        schedule_steps: the ramp length (`regularizer.schedule_steps`), 0 or None for none.
-        steps: `training.steps`.
-        rate: the target rate.
-
-    Returns:
-        The warning, or None when the ramp fits.
-    """
-    if not schedule_steps or schedule_steps <= steps:
-        return None
-    return (f"regularizer.schedule_steps ({schedule_steps}) is longer than training.steps ({steps}): "
-            f"the rate ends at {steps / schedule_steps:.3g} of its target {rate:g}")
 
 
 def _block_size(default):
@@ -63,8 +50,8 @@ class _Regularizer:
     layers accept, so a mistake is a `ConfigError` before any run starts.
     """
 
-    # Keys that place the layer rather than configure it.
-    placing_keys: ClassVar[tuple] = ("name", "placement", "blocks", "schedule_steps")
+    # Keys that are not arguments of the layer: where it goes, and how training drives it.
+    non_layer_keys: ClassVar[tuple] = ("name", "placement", "blocks")
 
     name: str
     placement: Literal[PLACEMENTS] = "every_block"
@@ -75,8 +62,20 @@ class _Regularizer:
         return {
             key: tuple(value) if isinstance(value, list) else value
             for key, value in to_plain(self).items()
-            if key not in self.placing_keys
+            if key not in self.non_layer_keys
         }
+
+    def callbacks(self, steps):
+        """The Keras callbacks a run of `steps` training steps needs for this regularizer."""
+        return []
+
+    def warnings(self, steps):
+        """Sentences a run of `steps` training steps should print and record in results.json."""
+        return []
+
+    def logged(self, model):
+        """Values to log while training, tag to float (`<name>/<value>`); empty if none."""
+        return {}
 
     def relations(self):
         if self.placement == "blocks" and not self.blocks:
@@ -121,6 +120,8 @@ class DropBlockConfig(_Regularizer):
         - [Ghiasi et al., DropBlock, NeurIPS 2018](https://arxiv.org/abs/1810.12890)
     """
 
+    non_layer_keys: ClassVar[tuple] = (*_Regularizer.non_layer_keys, "schedule_steps")
+
     name: Literal["dropblock"]
     schedule_steps: int = non_negative(0)
     rate: float = fraction()
@@ -129,6 +130,30 @@ class DropBlockConfig(_Regularizer):
     channels: Literal["independent", "shared"] = "independent"
     normalize: Literal["per_sample", "batch", "none"] = "per_sample"
     seed: int | None = optional_seed()
+
+    def callbacks(self, steps):
+        import dropblock
+
+        return [dropblock.DropBlockSchedule(self.schedule_steps)] if self.schedule_steps else []
+
+    def warnings(self, steps):
+        if self.schedule_steps <= steps:
+            return []
+        return [f"regularizer.schedule_steps ({self.schedule_steps}) is longer than training.steps "
+                f"({steps}): the rate ends at {steps / self.schedule_steps:.3g} of its target {self.rate:g}"]
+
+    def logged(self, model):
+        """The mean target (`current_rate`) and realised drop rates of the model's DropBlock layers."""
+        import keras
+
+        from dropblock.schedule import scheduled_layers
+
+        layers = scheduled_layers(model)
+        if not layers:
+            return {}
+        return {f"dropblock/{value}": sum(float(keras.ops.convert_to_numpy(getattr(layer, value)))
+                                          for layer in layers) / len(layers)
+                for value in ("current_rate", "realised_rate")}
 
 
 @section

@@ -9,6 +9,8 @@ conventions; training calls it at the end of a run, `evaluate.py` through
 
 import dataclasses
 import functools
+import zipfile
+from pathlib import Path
 
 import numpy as np
 
@@ -222,3 +224,31 @@ def evaluate_predictor(predictor, set_name, data_root=None, tile=None, overlap=N
         return evaluate_sr(predictor.predict_fn, images, task.scale, cell=cell, **common)
     sigma = task.sigma if cell is None else cell.noise
     return evaluate_denoise(predictor.function_for(sigma), images, sigma, seed=NOISE_SEED, **common)
+
+
+def load_keras_model(model_file, compile=False):
+    """Loads a `.keras` file with the project's custom layers registered.
+
+    `compile=True` also restores the optimizer and its state, to resume
+    training; the caller must then have imported the learning-rate schedule
+    (`restoration.training.schedules`), as training does. Keras' safe mode
+    stays on: a file that is not a `.keras` archive, or whose layers name
+    something other than a layer (a lambda, a Python function), is a
+    `ValueError` naming the file, and nothing in it runs.
+    """
+    import keras
+
+    # Imported for their side effect: registering custom layers for deserialisation.
+    import dropblock  # noqa: F401
+    import sr_models.layers  # noqa: F401
+
+    if Path(model_file).is_file() and not zipfile.is_zipfile(model_file):
+        raise ValueError(f"{model_file}: expected a .keras file (a zip archive), received a file "
+                         "that is not one (damaged, cut short, or of another format)")
+    try:
+        return keras.saving.load_model(model_file, compile=compile)
+    except TypeError as error:
+        # A config whose class is not a Keras object (`module: os, class_name: system`).
+        reason = str(error).split("\n")[0].split(". Full config")[0]
+        raise ValueError(f"{model_file}: expected a model of Keras layers, received a layer "
+                         f"Keras cannot rebuild ({reason})") from None

@@ -28,6 +28,7 @@ from restoration.config.schema import EvaluationConfig
 from restoration.evaluation.predictors import Task
 from restoration.evaluation.predictors import baseline_predictor
 from restoration.evaluation.predictors import evaluate_predictor
+from restoration.evaluation.predictors import load_keras_model
 from restoration.evaluation.predictors import model_predictor
 from restoration.evaluation.targets import check_targets
 
@@ -162,7 +163,7 @@ def load_predictor(source):
     task = source.task
     if source.model_file is None:
         return baseline_predictor(task)
-    model = runs.load_keras_model(source.model_file)
+    model = load_keras_model(source.model_file)
     model_channels = model.inputs[0].shape[-1]
     if task.channels not in (None, model_channels):
         raise ValueError(

@@ -13,15 +13,12 @@ import math
 from pathlib import Path
 
 from restoration import runs
-from restoration.config.regularizers import short_ramp
 from restoration.reporting import statistics
 from restoration.reporting.formatting import COST_KEYS
 from restoration.reporting.formatting import describe_gain
 from restoration.reporting.formatting import format_markdown
-from restoration.reporting.formatting import grid_cells
-from restoration.reporting.formatting import plot_gains
-from restoration.reporting.formatting import plot_grid
-from restoration.reporting.formatting import plot_validation
+from restoration.reporting.plots import FIGURES
+from restoration.reporting.plots import figures
 
 
 @dataclasses.dataclass(frozen=True)
@@ -331,11 +328,10 @@ def _arm_summary(results, arm):
         values = [value for value in values if value is not None]
         cost[key] = sum(values) / len(values) if values else None
     regularizer = runs[0].get("regularizer") if runs else None
-    ramps = {short_ramp((regularizer or {}).get("schedule_steps"), run.get("steps"),
-                        (regularizer or {}).get("rate", 0.0)) for run in runs} - {None}
+    warnings = {warning for run in runs for warning in run.get("warnings", ())}
     return {
         "regularizer": regularizer,
-        "warnings": sorted(ramps),
+        "warnings": sorted(warnings),
         "precision": sorted({run.get("precision", "float32") for run in runs}),
         "finished_seeds": [seed for (run_arm, seed) in results.runs if run_arm == arm],
         "steps": max((run.get("steps") or 0 for run in runs), default=None),
@@ -437,10 +433,11 @@ def write_report(experiment_dir, level=0.95, resamples=10000):
     report = build_report(directory, level, resamples)
     runs.write_json_atomically(directory / runs.REPORT_JSON, report, allow_nan=False)
     runs.write_text_atomically(directory / runs.REPORT_MARKDOWN, format_markdown(report))
-    runs.write_bytes_atomically(directory / runs.GAIN_PLOT, plot_gains(report))
-    if grid_cells(report) and len(report["arms"]) > 1:
-        runs.write_bytes_atomically(directory / runs.GRID_PLOT, plot_grid(report))
-    if report["validation_curves"]:
-        runs.write_bytes_atomically(directory / runs.VALIDATION_PLOT, plot_validation(report))
+    drawn = figures(report)
+    for _, name in FIGURES:
+        if name in drawn:
+            runs.write_bytes_atomically(directory / name, drawn[name])
+        else:  # A plot of an earlier report that this one does not have.
+            (directory / name).unlink(missing_ok=True)
     return report
 

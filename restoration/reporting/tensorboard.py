@@ -33,10 +33,7 @@ from tensorboard.summary.writer.record_writer import RecordWriter
 
 from restoration import runs
 from restoration.reporting.formatting import format_markdown
-from restoration.reporting.formatting import grid_cells
-from restoration.reporting.formatting import plot_gains
-from restoration.reporting.formatting import plot_grid
-from restoration.reporting.formatting import plot_validation
+from restoration.reporting.plots import FIGURES
 
 
 class SummaryWriter:
@@ -263,7 +260,7 @@ def experiment_layout(report):
          [multiline("validation PSNR (dB)", r"^validation/psnr$"),
           multiline("training loss", r"^train/loss$"),
           multiline("overfitting gap (dB)", r"^overfitting/gap$"),
-          multiline("DropBlock rate", r"^dropblock/(current|realised)_rate$")], True),
+          multiline("regularizer rate: target and realised", r"^\w+/(current|realised)_rate$")], True),
     ]
     # TensorBoard's Custom Scalars dashboard lays a category's charts out last first.
     categories = [layout_pb2.Category(title=title, chart=list(reversed(charts)), closed=closed)
@@ -276,11 +273,12 @@ def write_experiment_summary(experiment_dir, report):
 
     `<experiment_dir>/summary/` holds the custom-scalars layout
     (`experiment_layout`), the markdown report as the text `report` (its
-    verdict first), and the images `gain` (`gain.png`), `validation_curves`
-    (`validation.png`, with validation curves) and `grid_gain` (`grid.png`,
-    with grid cells). `<experiment_dir>/summary/<arm>/`, one run per arm so
-    that the colours of the charts follow arms, holds the arm's means over
-    seeds with their intervals (`summary_tags`): test PSNR and its gain over
+    verdict first), and the plots `write_report` drew (`gain.png`,
+    `validation.png`, `grid.png`; `restoration.reporting.plots.FIGURES`) as
+    the images `gain`, `validation_curves` and `grid_gain`.
+    `<experiment_dir>/summary/<arm>/`, one run per arm so that the colours
+    of the charts follow arms, holds the arm's means over seeds with their
+    intervals (`summary_tags`): test PSNR and its gain over
     the baseline at the last training step (the baseline's gain is 0, the
     line the others are read against), validation PSNR, its paired gain and
     the overfitting gap at every validation step. The summary is a snapshot
@@ -304,14 +302,11 @@ def write_experiment_summary(experiment_dir, report):
         layout = summary_v1.custom_scalar_pb(experiment_layout(report))
         tf.summary.experimental.write_raw_pb(layout.SerializeToString(), step=0)
         tf.summary.text("report", format_markdown(report), step=0)
-        if len(report["arms"]) > 1 and report["sets"]:
-            tf.summary.image("gain", tf.io.decode_png(plot_gains(report), channels=3)[None], step=0)
-        if grid_cells(report) and len(report["arms"]) > 1:
-            heatmap = tf.io.decode_png(plot_grid(report), channels=3)
-            tf.summary.image("grid_gain", heatmap[None], step=0)
-        if report["validation_curves"]:
-            curves = tf.io.decode_png(plot_validation(report), channels=3)
-            tf.summary.image("validation_curves", curves[None], step=0)
+        # The plots `write_report` drew beside report.md, not drawn again.
+        for tag, name in FIGURES:
+            path = Path(experiment_dir) / name
+            if path.exists():
+                tf.summary.image(tag, tf.io.decode_png(path.read_bytes(), channels=3)[None], step=0)
     writer.close()
     tags = summary_tags(report["experiment"])
     for arm in report["arms"]:

@@ -13,7 +13,6 @@ from pathlib import Path
 import keras
 import numpy as np
 
-import dropblock
 from dropblock.schedule import optimizer_step
 from restoration import runs
 from restoration.evaluation.protocol import score_images
@@ -57,23 +56,24 @@ def _crossed(previous, current, every):
 
 
 class TrainingLogger(keras.callbacks.Callback):
-    """Writes loss, learning rate and DropBlock rates to TensorBoard.
+    """Writes loss, learning rate and the regularizer's values to TensorBoard.
 
     The loss is the mean over the steps since the previous log, recovered
     from Keras' running mean, so each point is a window, not a cumulative
-    average. It also times the training steps (after the first execution,
-    which includes tracing). The same values go to the run's text log.
+    average. The regularizer section says what else to log (`logged`, such
+    as DropBlock's target and realised rates). It also times the training
+    steps (after the first execution, which includes tracing). The same
+    values go to the run's text log.
     """
 
-    def __init__(self, writer, every, state, text_log):
+    def __init__(self, writer, every, state, text_log, regularizer=None):
         super().__init__()
         self.writer, self.every, self.state, self.text_log = writer, every, state, text_log
+        self.regularizer = regularizer
 
     def on_train_begin(self, logs=None):
         self.start_step = self.last_step = optimizer_step(self.model)
         self.last_sum = 0.0
-        self.layers = [layer for layer in self.model._flatten_layers(include_self=False)
-                       if isinstance(layer, dropblock.DropBlock2D)]
         self.timer_step, self.timer_start = None, None
 
     def on_train_batch_end(self, batch, logs=None):
@@ -93,14 +93,10 @@ class TrainingLogger(keras.callbacks.Callback):
         learning_rate = self.model.optimizer.learning_rate
         scalars = {"train/loss": window,
                    "train/learning_rate": float(keras.ops.convert_to_numpy(learning_rate))}
-        if self.layers:
-            for name in ("current_rate", "realised_rate"):
-                values = [keras.ops.convert_to_numpy(getattr(layer, name)) for layer in self.layers]
-                scalars[f"dropblock/{name}"] = float(np.mean(values))
-        self.writer.scalars(step, scalars)
+        logged = self.regularizer.logged(self.model) if self.regularizer is not None else {}
+        self.writer.scalars(step, {**scalars, **logged})
         fields = {"loss": f"{window:.6f}", "lr": f"{scalars['train/learning_rate']:.3e}"}
-        if self.layers:
-            fields["dropblock_rate"] = f"{scalars['dropblock/current_rate']:.4f}"
+        fields.update({tag.replace("/", "_"): f"{value:.4f}" for tag, value in logged.items()})
         self.text_log.line(step, fields)
 
 

@@ -140,33 +140,56 @@ def _mirrored_strategy():
     return tf.distribute.MirroredStrategy(devices=devices)
 
 
+def prepare(runs):
+    """Readies this process for the runs' modes, once, before anything touches a device.
+
+    Checks each mode's backend, joins the other processes of a multi-host JAX
+    job (`initialize_processes`), and checks that each global batch splits
+    evenly over its mode's devices. `train.py` prepares every planned run
+    before the first trains; `train_run` prepares its own run (a second call
+    costs nothing), so that calling it directly is just as safe.
+
+    Args:
+        runs: `(mode, batch_size)` pairs: a run's `training.distribution` and
+            `data.batch_size`.
+
+    Returns:
+        Whether this process is the primary one, which writes (`is_primary`).
+
+    Raises:
+        ValueError: A mode belongs to another backend, or a batch does not
+            split evenly over the devices.
+    """
+    runs = list(runs)
+    for mode in sorted({mode for mode, _ in runs}):
+        check_backend(mode)
+    if any(mode == "data_parallel" for mode, _ in runs):
+        initialize_processes()
+    for mode, batch_size in runs:
+        check_batch(batch_size, mode)
+    return is_primary()
+
+
 @contextlib.contextmanager
-def scope(mode, batch_size):
+def scope(mode):
     """Builds, loads and trains models inside this context to spread them over the devices of `mode`.
+
+    The process must have been prepared for `mode` (`prepare`).
 
     Args:
         mode: One of `MODES`.
-        batch_size: The global batch, which must split evenly over the devices.
 
     Yields:
         The number of devices (replicas) the batch is split over.
-
-    Raises:
-        ValueError: The mode belongs to another backend, or the batch does not
-            split evenly over the devices.
     """
-    check_backend(mode)
     if mode == "none":
         yield 1
         return
     if mode == "mirrored":
-        check_batch(batch_size, mode)
         strategy = _mirrored_strategy()
         with strategy.scope():
             yield strategy.num_replicas_in_sync
         return
-    initialize_processes()
-    check_batch(batch_size, mode)
     devices = keras.distribution.list_devices()
     previous = keras.distribution.distribution()
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))

@@ -10,17 +10,16 @@ from pathlib import Path
 import keras
 import numpy as np
 
-import dropblock
 from data import grid
 from dropblock.schedule import optimizer_step
 from restoration import runs
 from restoration.config import ConfigError
 from restoration.config import RunConfig
 from restoration.config.conversion import to_plain
-from restoration.config.regularizers import DropBlockConfig
 from restoration.evaluation.metrics import conventions_for
 from restoration.evaluation.predictors import Task
 from restoration.evaluation.predictors import evaluate_predictor
+from restoration.evaluation.predictors import load_keras_model
 from restoration.evaluation.predictors import model_predictor
 from restoration.reporting.tensorboard import SummaryWriter
 from restoration.reporting.tensorboard import run_hparams
@@ -99,7 +98,7 @@ def restore_or_build(config, run_dir):
     candidates = runs.checkpoints(run_dir)
     for path in candidates:
         try:
-            model = runs.load_keras_model(path, compile=True)
+            model = load_keras_model(path, compile=True)
         except Exception as error:  # Keras raises several types for a damaged archive.
             print(f"warning: {path} is unreadable ({type(error).__name__}: {error}); "
                   "trying the previous checkpoint", flush=True)
@@ -149,8 +148,8 @@ def train_remaining_steps(model, config, run_dir, state, verbose, primary=True):
     dataset = build.training_dataset(config, build.training_images(config), skip_steps=done)
     steps = [callbacks.DivergenceGuard()]
     regularizer = config.regularizer
-    if isinstance(regularizer, DropBlockConfig) and regularizer.schedule_steps > 0:
-        steps.append(dropblock.DropBlockSchedule(regularizer.schedule_steps))
+    if regularizer is not None:
+        steps += regularizer.callbacks(training.steps)
     if not primary:
         model.fit(dataset, epochs=1, steps_per_epoch=remaining, callbacks=steps, verbose=0,
                   shuffle=False)
@@ -159,7 +158,7 @@ def train_remaining_steps(model, config, run_dir, state, verbose, primary=True):
     text_log = TextLog(run_dir / runs.TRAIN_LOG)
     text_log.section(("resuming" if done else "training") + f" {config.run.experiment}, arm "
                      f"{config.run.arm}, seed {config.run.seed} from step {done} to {training.steps}")
-    steps.append(callbacks.TrainingLogger(writer, training.log_every, state, text_log))
+    steps.append(callbacks.TrainingLogger(writer, training.log_every, state, text_log, regularizer))
     best = callbacks.BestWeights(run_dir)
     if config.data.validation is not None and training.validate_every > 0:
         validation = build.validation_data(config, build.load_images(config.data.validation, config))
@@ -228,7 +227,7 @@ def score_test_sets(model, config, run_dir):
     best = run_dir / runs.BEST_CHECKPOINT
     if not best.exists():
         return "final", final, final, seconds / images if images else None
-    selected, more_seconds, more_images = _score_weights(runs.load_keras_model(best), config)
+    selected, more_seconds, more_images = _score_weights(load_keras_model(best), config)
     seconds, images = seconds + more_seconds, images + more_images
     return "best", selected, final, seconds / images if images else None
 
@@ -278,11 +277,7 @@ def train_run(config, run_dir, verbose="auto"):
     writes, and the others return None.
     """
     run_dir = Path(run_dir)
-    training = config.training
-    distribution.check_backend(training.distribution)
-    if training.distribution == "data_parallel":
-        distribution.initialize_processes()
-    if not distribution.is_primary():
+    if not distribution.prepare([(config.training.distribution, config.data.batch_size)]):
         return _train_locked(config, run_dir, verbose, primary=False)
     with runs.lock_run_directory(run_dir):
         return _train_locked(config, run_dir, verbose)
@@ -301,8 +296,7 @@ def _train_locked(config, run_dir, verbose, primary=True):
         config.save_resolved(run_dir)
     keras.utils.set_random_seed(config.run.seed)
     policy = resolve_policy(config.training.mixed_precision)
-    with dtype_policy(policy), distribution.scope(config.training.distribution,
-                                                  config.data.batch_size):
+    with dtype_policy(policy), distribution.scope(config.training.distribution):
         model, state = restore_or_build(config, run_dir)
         # Under `mirrored`, a training function that runs steps_per_execution and jit_compile.
         distribution.prepare_training(model, config.training.distribution)
@@ -322,6 +316,7 @@ def _train_locked(config, run_dir, verbose, primary=True):
     results = {
         "experiment": config.run.experiment, "arm": config.run.arm, "seed": config.run.seed,
         "regularizer": regularizer_summary(config),
+        "warnings": config.regularizer.warnings(config.training.steps) if config.regularizer else [],
         "task": to_plain(config.task),
         "steps": config.training.steps, "precision": policy, "checkpoint": checkpoint,
         "selected_step": state.best_step if checkpoint == "best" else config.training.steps,

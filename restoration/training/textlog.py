@@ -1,6 +1,6 @@
 """The plain-text training log of a run, `<run_dir>/train.log`, flushed line by line.
 
-One line per logged window (step, loss, learning rate, DropBlock rate) and
+One line per logged window (step, loss, learning rate, the regularizer's values) and
 one per validation (PSNR, SSIM, the train-crop gap), each with the seconds
 since this process started training; the test scores close the log as `#`
 lines with the wall-clock time. Every start or resume opens a `#` section

@@ -44,7 +44,7 @@ def test_dropblock_choices_are_the_layer_modes():
 def test_every_layer_key_is_a_constructor_argument(name):
     """A section's layer keys are arguments of its layer (a key is a constructor argument)."""
     cls = REGULARIZERS[name]
-    layer_keys = set(field_names(cls)) - set(cls.placing_keys)
+    layer_keys = set(field_names(cls)) - set(cls.non_layer_keys)
     parameters = set(inspect.signature(dropblock.REGULARIZERS[name].__init__).parameters)
     assert layer_keys and layer_keys <= parameters
 
@@ -181,3 +181,25 @@ def test_degradation_order_two_is_real_esrgan_and_order_one_is_unchanged():
     assert (second.second_blur_probability, second.final_sinc_probability) == (0.8, 0.8)
     first = blind.Chain(**to_plain(build_section(DegradationConfig, {}, "data.degradation", "t.yaml")))
     assert first == blind.Chain() and first.first_round() == (None, (21, 21), 0.0, 1.0)
+
+
+def test_a_regularizer_section_names_its_callbacks_warnings_and_logged_values():
+    """DropBlock's section adds its ramp, warns of a ramp past the end, logs its layers' rates."""
+    import keras
+
+    from dropblock.schedule import DropBlockSchedule
+
+    ramped = build_section(DropBlockConfig, {"name": "dropblock", "rate": 0.1, "schedule_steps": 40},
+                           "regularizer", "test.yaml")
+    assert ramped.warnings(10) == ["regularizer.schedule_steps (40) is longer than training.steps (10): "
+                                   "the rate ends at 0.25 of its target 0.1"]
+    assert ramped.warnings(40) == []
+    [callback] = ramped.callbacks(40)
+    assert isinstance(callback, DropBlockSchedule) and callback.ramp_steps == 40
+    assert build_section(DropBlockConfig, {"name": "dropblock", "rate": 0.1}, "r", "t").callbacks(40) == []
+    inputs = keras.Input((8, 8, 2))
+    model = keras.Model(inputs, dropblock.DropBlock2D(0.2, block_size=3)(inputs))
+    assert ramped.logged(model) == {"dropblock/current_rate": pytest.approx(0.2),
+                                    "dropblock/realised_rate": pytest.approx(0.0)}
+    dropout = build_section(REGULARIZERS["dropout"], {"name": "dropout", "rate": 0.5}, "r", "t")
+    assert dropout.callbacks(10) == [] and dropout.warnings(10) == [] and dropout.logged(model) == {}

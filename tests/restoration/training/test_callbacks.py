@@ -4,8 +4,8 @@ import zipfile
 
 import numpy as np
 
-from restoration import runs
 from restoration.config import load_config
+from restoration.evaluation.predictors import load_keras_model
 from restoration.training import build
 from restoration.training.callbacks import BestWeights
 from tests.helpers import CONFIGS
@@ -22,7 +22,7 @@ def test_held_weights_are_written_later_as_weights_alone(tmp_path):
     best.hold(model)
     model.set_weights([weight + 1.0 for weight in held])  # training moves on
     best.write(model)
-    written = runs.load_keras_model(best.path).get_weights()
+    written = load_keras_model(best.path).get_weights()
     assert len(written) == len(held)
     for saved, expected in zip(written, held, strict=True):
         np.testing.assert_array_equal(saved, expected)
