@@ -37,5 +37,5 @@ SMALL = {
     "espcn": {"filters": 8},
     "dncnn": {"depth": 5, "filters": 8},
     "ffdnet": {"depth": 5, "filters": 8},
-    "drunet": {"filters": [4, 8, 8, 16], "num_blocks": 1},
+    "drunet": {"filters": (4, 8, 8, 16), "num_blocks": 1},
 }

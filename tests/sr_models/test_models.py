@@ -1,9 +1,5 @@
 """Tests for the EDSR and DnCNN builders and regularizer placement."""
 
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 import keras
 import numpy as np
 import pytest
@@ -66,18 +62,6 @@ def _assert_same_weights(first, second):
     assert len(first_weights) == len(second_weights)
     for first_array, second_array in zip(first_weights, second_weights):
         np.testing.assert_array_equal(first_array, second_array)
-
-
-def test_edsr_baseline_has_about_1_37_million_parameters_at_x2():
-    """EDSR-baseline (16 blocks x 64 filters, x2) matches the published 1.37 M."""
-    count = build_edsr(2, seed=0).count_params()
-    assert abs(count - 1.37e6) / 1.37e6 < 0.01
-
-
-def test_dncnn_s_has_about_0_56_million_parameters():
-    """DnCNN-S (17 layers x 64 filters, gray) matches the published 0.56 M."""
-    count = build_dncnn(seed=0).count_params()
-    assert abs(count - 0.56e6) / 0.56e6 < 0.01
 
 
 @pytest.mark.parametrize("scale", [2, 3, 4])

@@ -1,9 +1,6 @@
 """Tests for the receptive field read off each network, and the exact tiled inference it gives."""
 
 import math
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 import numpy as np

@@ -1,9 +1,6 @@
-"""Tests for the super-resolution model zoo: published sizes, shapes, stages, round trips, precision."""
+"""The whole zoo, one parametrised test each: published sizes, shapes, placements, round trips, precision."""
 
 import inspect
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 import numpy as np
@@ -13,73 +10,79 @@ import sr_models
 from sr_models import Placement
 from sr_models import Regularizer
 from sr_models import build_model
+from sr_models import takes_noise_level
 from sr_models.specs import SPECS
-
-# Parameter counts of the reference implementations (BasicSR's MSRResNet, RCAN and
-# RRDBNet; the papers' VDSR, FSRCNN and ESPCN with biases, FSRCNN with per-channel
-# PReLU), worked out from their layer shapes; and the rounded counts the papers quote.
-PUBLISHED = [
-    ("srresnet", {"scale": 4}, 1_517_571, 1.52e6),
-    ("srresnet", {"scale": 2}, 1_369_859, None),
-    ("srresnet", {"scale": 3}, 1_554_499, None),
-    ("rcan", {"scale": 2}, 15_444_643, 15.4e6),
-    ("rcan", {"scale": 3}, 15_629_283, None),
-    ("rcan", {"scale": 4}, 15_592_355, 15.6e6),
-    ("rrdbnet", {"scale": 4}, 16_697_987, 16.7e6),
-    ("rrdbnet", {"scale": 2}, 16_703_171, None),
-    ("vdsr", {"scale": 2}, 665_921, 0.67e6),
-    ("fsrcnn", {"scale": 3}, 12_809, 12.5e3),
-    ("espcn", {"scale": 3}, 22_729, None),
-    ("espcn", {"scale": 2}, 21_284, None),
-]
-
-
-@pytest.mark.parametrize("name, kwargs, exact, rounded", PUBLISHED,
-                         ids=[f"{name}_x{kwargs['scale']}" for name, kwargs, _, _ in PUBLISHED])
-def test_models_have_the_published_parameter_counts(name, kwargs, exact, rounded):
-    """Default arguments build the published network: its exact count, and the paper's within 3 %."""
-    count = build_model(name, seed=0, **kwargs).count_params()
-    assert count == exact
-    if rounded is not None:
-        assert abs(count - rounded) / rounded < 0.03
-
-
-# Small versions of each network: same structure, few blocks and channels.
-SMALL = {
-    "srresnet": {"num_blocks": 2, "filters": 8},
-    "rcan": {"num_groups": 2, "num_blocks": 2, "filters": 16, "reduction": 4},
-    "rrdbnet": {"num_blocks": 2, "filters": 8, "growth": 4},
-    "vdsr": {"depth": 5, "filters": 8},
-    "fsrcnn": {"d": 8, "s": 4, "m": 2},
-    "espcn": {"filters": 8},
-}
-SCALED = [(name, scale) for name in SMALL for scale in SPECS[name].scales]
+from tests.sr_models.networks import PUBLISHED
+from tests.sr_models.networks import SMALL
 
 
 def small(name, scale=2, regularizer=None, seed=0, channels=3):
-    return build_model(name, scale=scale, channels=channels, regularizer=regularizer, seed=seed,
-                       **SMALL[name])
+    """The small version of network `name` (`tests.sr_models.networks.SMALL`)."""
+    arguments = dict(SMALL[name], channels=channels, regularizer=regularizer, seed=seed)
+    if SPECS[name].scales:
+        arguments["scale"] = scale
+    return build_model(name, **arguments)
 
 
 def image(shape, seed=0):
     return np.random.default_rng(seed).random(shape, dtype=np.float32)
 
 
+def inputs_for(name, shape, sigma=25, seed=0):
+    """A batch for network `name`: the image, with its noise level where the network takes one."""
+    batch = image(shape, seed)
+    return [batch, np.full((shape[0], 1), sigma / 255, np.float32)] if SPECS[name].noise_level else batch
+
+
+def output_shape(name, shape, scale=2):
+    factor = scale if SPECS[name].scales else 1
+    return (shape[0], shape[1] * factor, shape[2] * factor, shape[3])
+
+
+@pytest.mark.parametrize("name, kwargs, exact, rounded", PUBLISHED,
+                         ids=[f"{name}_" + "_".join(f"{key}{value}" for key, value in kwargs.items())
+                              for name, kwargs, _, _ in PUBLISHED])
+def test_models_have_the_published_parameter_counts(name, kwargs, exact, rounded):
+    """Default arguments build the published network: its exact count, and the paper's within 3 %."""
+    model = build_model(name, seed=0, **kwargs)
+    assert model.count_params() == exact
+    if rounded is not None:
+        assert abs(exact - rounded) / rounded < 0.03
+    assert takes_noise_level(model) == SPECS[name].noise_level
+
+
+def test_every_network_has_a_small_version_and_a_published_count():
+    """The test table covers the whole zoo."""
+    assert set(SMALL) == set(SPECS) == {name for name, _, _, _ in PUBLISHED}
+
+
+SCALED = [(name, scale) for name in SMALL for scale in (SPECS[name].scales or (1,))]
+
+
 @pytest.mark.parametrize("name, scale", SCALED, ids=[f"{n}_x{s}" for n, s in SCALED])
-def test_every_model_upscales_odd_non_square_inputs_by_its_scale(name, scale):
-    """A 13x17 input becomes (13*scale)x(17*scale); a 9x6 one through the same model too."""
+def test_every_model_keeps_odd_non_square_inputs_and_scales_them(name, scale):
+    """A 13x17 input becomes (13*scale)x(17*scale) (a denoiser's stays 13x17); a 9x6 one too."""
     model = small(name, scale)
     for height, width in ((13, 17), (9, 6)):
-        outputs = model.predict(image((2, height, width, 3)), verbose=0)
-        assert outputs.shape == (2, height * scale, width * scale, 3)
+        outputs = model.predict(inputs_for(name, (2, height, width, 3)), verbose=0)
+        assert outputs.shape == output_shape(name, (2, height, width, 3), scale)
         assert np.all(np.isfinite(outputs))
+
+
+@pytest.mark.parametrize("name", sorted(name for name in SMALL if SPECS[name].noise_level))
+@pytest.mark.parametrize("channels", [1, 3])
+def test_the_noise_level_changes_the_output(name, channels):
+    """Another sigma, another output, gray and colour."""
+    model = small(name, channels=channels)
+    low = model.predict(inputs_for(name, (2, 13, 17, channels), sigma=10), verbose=0)
+    high = model.predict(inputs_for(name, (2, 13, 17, channels), sigma=50), verbose=0)
+    assert np.abs(low - high).mean() > 0.01 * np.abs(low).mean() > 0
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
 def test_unsupported_scales_and_branchless_placements_are_refused(name):
     """A scale the paper does not define, or a branch site in a network without blocks, names the value."""
-    assert SPECS["rrdbnet"].scales == (2, 4)
-    for scale in sorted({1, 2, 3, 4, 5} - set(SPECS[name].scales)):
+    for scale in sorted({1, 2, 3, 4, 5} - set(SPECS[name].scales)) if SPECS[name].scales else ():
         with pytest.raises(ValueError, match=f"Received: scale={scale}"):
             small(name, scale)
     if not SPECS[name].branches:
@@ -96,22 +99,20 @@ PLACEMENT_COUNTS = [("every_block", None), ("blocks", 1), ("after_body", 1), ("b
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
-@pytest.mark.parametrize("where, count", PLACEMENT_COUNTS)
+@pytest.mark.parametrize("where, count", PLACEMENT_COUNTS, ids=[where for where, _ in PLACEMENT_COUNTS])
 def test_every_placement_inserts_its_layers_and_keeps_the_initial_weights(name, where, count):
     """One layer per site (one per block for the block placements), no new weights, same outputs."""
     if where == "branch" and not SPECS[name].branches:
-        pytest.skip("no residual blocks")
+        pytest.skip("no residual branches")
     placement = Placement("blocks", (1,)) if where == "blocks" else Placement(where)
     plain = small(name)
     regularized = small(name, regularizer=Regularizer(layer=dropout, placement=placement))
     inserted = [layer.name for layer in regularized.layers if layer.name.startswith("regularizer_")]
     assert len(inserted) == (SPECS[name].block_count(SMALL[name], 3) if count is None else count)
-    assert len(plain.get_weights()) == len(regularized.get_weights())
-    for first, second in zip(plain.get_weights(), regularized.get_weights()):
+    for first, second in zip(plain.get_weights(), regularized.get_weights(), strict=True):
         np.testing.assert_array_equal(first, second)
-    inputs = image((1, 8, 10, 3))
-    np.testing.assert_array_equal(plain.predict(inputs, verbose=0),
-                                  regularized.predict(inputs, verbose=0))
+    inputs = inputs_for(name, (1, 16, 16, 3))
+    np.testing.assert_array_equal(plain.predict(inputs, verbose=0), regularized.predict(inputs, verbose=0))
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
@@ -121,8 +122,9 @@ def test_keras_file_round_trip_gives_identical_outputs(name, tmp_path):
     path = tmp_path / f"{name}.keras"
     model.save(path)
     reloaded = keras.saving.load_model(path)
-    inputs = image((1, 7, 9, 3))
+    inputs = inputs_for(name, (1, 7, 9, 3))
     np.testing.assert_array_equal(reloaded.predict(inputs, verbose=0), model.predict(inputs, verbose=0))
+    assert takes_noise_level(reloaded) == SPECS[name].noise_level
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
@@ -135,8 +137,8 @@ def test_every_model_trains_in_bfloat16_under_xla(name):
     finally:
         keras.config.set_dtype_policy(previous)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mae", jit_compile=True)
-    inputs = image((4, 12, 12, 3))
-    targets = image((4, 24, 24, 3), seed=1)
+    inputs = inputs_for(name, (4, 16, 16, 3))
+    targets = image(output_shape(name, (4, 16, 16, 3)), seed=1)
     history = model.fit(inputs, targets, epochs=3, batch_size=4, verbose=0).history["loss"]
     outputs = model.predict(inputs, verbose=0)
     assert outputs.dtype == np.float32 and np.all(np.isfinite(outputs))

@@ -17,6 +17,7 @@ from restoration.training import build
 from sr_models.specs import SPECS
 from tests.helpers import CONFIGS
 from tests.helpers import SHIPPED_CONFIGS
+from tests.sr_models.networks import SMALL
 
 
 def relative(path):
@@ -40,16 +41,6 @@ def test_configs_folder_holds_the_documented_experiments():
     assert expected <= {path.name for path in SHIPPED_CONFIGS}
 
 
-# The zoo recipes' networks are built at their published sizes in tests/sr_models; here a small
-# version of the same network carries each arm, so that the test stays fast.
-SMALL_ZOO = {
-    "srresnet": {"num_blocks": 2, "filters": 8},
-    "rcan": {"num_groups": 2, "num_blocks": 1, "filters": 8, "reduction": 4},
-    "rrdbnet": {"num_blocks": 1, "filters": 8, "growth": 4},
-    "vdsr": {"depth": 4, "filters": 8},
-    "drunet": {"filters": (4, 4, 8, 8), "num_blocks": 1},
-    "ffdnet": {"depth": 4, "filters": 8},
-}
 
 
 @pytest.mark.parametrize("path", SHIPPED_CONFIGS, ids=lambda path: str(relative(path)))
@@ -61,8 +52,8 @@ def test_every_arm_trains_one_batch(path):
         # XLA and float16 are tested end to end elsewhere; here they would only add compile time.
         training = dataclasses.replace(config.training, jit_compile=False, mixed_precision=False)
         config = dataclasses.replace(config, training=training)
-        if path.parent.name == "zoo" and config.model.name in SMALL_ZOO:
-            model = dataclasses.replace(config.model, **SMALL_ZOO[config.model.name])
+        if path.parent.name == "zoo" and config.model.name in SMALL:
+            model = dataclasses.replace(config.model, **SMALL[config.model.name])
             config = dataclasses.replace(config, model=model)
         model = build.compile_model(build.build_model(config), config)
         # One step: running it eagerly costs less than tracing the training graph of every arm.
