@@ -1,8 +1,9 @@
 """Restoration networks with pluggable regularizer placement.
 
-Super-resolution: EDSR, MSRResNet, RCAN, RRDBNet, VDSR, FSRCNN, ESPCN;
-denoising: DnCNN, FFDNet, DRUNet (the last two take a noise level as a second
-input, see `takes_noise_level`).
+`SPECS` names every network, super-resolution and denoising, with its
+tasks, scales and arguments (`python -m sr_models` lists them); a network
+whose spec says `noise_level` takes the noise level as a second input (see
+`takes_noise_level`).
 
 A config entry such as `{name: edsr, scale: 2, num_blocks: 16}` maps onto
 `build_model("edsr", scale=2, num_blocks=16)`. A regularizer is passed as a
