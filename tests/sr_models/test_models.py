@@ -276,7 +276,7 @@ def test_placement_stores_a_list_of_blocks_as_a_tuple():
         (lambda: build_edsr(2, channels=1), r"Received: rgb_mean=\(0.4488"),
         (lambda: build_edsr(2, num_blocks=0), "Received: num_blocks=0"),
         (lambda: build_dncnn(depth=2), "Received: depth=2"),
-        (lambda: build_model("srcnn"), "Received: name='srcnn'"),
+        (lambda: build_model("swinir"), "Received: name='swinir'"),
         (lambda: build_model("edsr", scale=2, blocks=4), "Received: argument='blocks'"),
     ],
 )
