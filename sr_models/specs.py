@@ -55,6 +55,7 @@ class NetworkSpec:
         blocks: Callable `blocks(arguments)` giving how many blocks (or
             stages) a `Placement("blocks", ...)` may index, from the
             builder's keyword arguments (with `paper_sizes` filled in).
+        blocks_are: What those blocks are, for people: `"the residual blocks"`.
         scales: The super-resolution scales it supports; empty for a denoiser.
         branches: Whether it has residual branches, so that the `"branch"`
             placement has somewhere to go.
@@ -73,6 +74,7 @@ class NetworkSpec:
     title: str
     tasks: tuple
     blocks: Callable[[dict], int]
+    blocks_are: str
     scales: tuple = ()
     branches: bool = True
     noise_level: bool = False
@@ -119,35 +121,39 @@ _FOUR_WIDTHS = Argument(tuple[int, ...], (64, 128, 256, 512), "a list of four in
                         lambda value: len(value) == 4 and all(count >= 1 for count in value))
 
 SPECS = {
-    "edsr": NetworkSpec("EDSR", ("sr",), lambda arguments: arguments["num_blocks"], scales=(2, 3, 4),
-                        arguments={"num_blocks": _count(16), "filters": _count(64),
-                                   "res_scale": _scale_factor(1.0)}),
+    "edsr": NetworkSpec("EDSR", ("sr",), lambda arguments: arguments["num_blocks"], "the residual blocks",
+                        scales=(2, 3, 4), arguments={"num_blocks": _count(16), "filters": _count(64),
+                                                     "res_scale": _scale_factor(1.0)}),
     "srresnet": NetworkSpec("SRResNet", ("sr",), lambda arguments: arguments["num_blocks"],
-                            scales=(2, 3, 4), arguments={"num_blocks": _count(16), "filters": _count(64)}),
-    # The blocks are the residual groups; the channel attention pools the whole feature map.
-    "rcan": NetworkSpec("RCAN", ("sr",), lambda arguments: arguments["num_groups"], scales=(2, 3, 4),
-                        global_context=True, relations=_divides_filters,
+                            "the residual blocks", scales=(2, 3, 4),
+                            arguments={"num_blocks": _count(16), "filters": _count(64)}),
+    # The channel attention pools the whole feature map.
+    "rcan": NetworkSpec("RCAN", ("sr",), lambda arguments: arguments["num_groups"], "the residual groups",
+                        scales=(2, 3, 4), global_context=True, relations=_divides_filters,
                         arguments={"num_groups": _count(10), "num_blocks": _count(20), "filters": _count(64),
                                    "reduction": _count(16), "res_scale": _scale_factor(1.0)}),
-    "rrdbnet": NetworkSpec("RRDBNet", ("sr",), lambda arguments: arguments["num_blocks"], scales=(2, 4),
+    "rrdbnet": NetworkSpec("RRDBNet", ("sr",), lambda arguments: arguments["num_blocks"], "the RRDB blocks",
+                           scales=(2, 4),
                            arguments={"num_blocks": _count(23), "filters": _count(64), "growth": _count(32)}),
-    # The blocks of the plain convolution stacks are their middle layers.
-    "vdsr": NetworkSpec("VDSR", ("sr",), lambda arguments: arguments["depth"] - 2, scales=(2, 3, 4),
-                        branches=False, arguments={"depth": _count(20, minimum=3), "filters": _count(64)}),
-    "fsrcnn": NetworkSpec("FSRCNN", ("sr",), lambda arguments: arguments["m"], scales=(2, 3, 4),
-                          branches=False, arguments={"d": _count(56), "s": _count(12), "m": _count(4)}),
-    "espcn": NetworkSpec("ESPCN", ("sr",), lambda arguments: 2, scales=(2, 3, 4), branches=False,
-                         arguments={"filters": _count(64, minimum=2)}),
-    "dncnn": NetworkSpec("DnCNN", ("denoise",), lambda arguments: arguments["depth"] - 2, branches=False,
+    "vdsr": NetworkSpec("VDSR", ("sr",), lambda arguments: arguments["depth"] - 2,
+                        "the depth - 2 middle layers", scales=(2, 3, 4), branches=False,
+                        arguments={"depth": _count(20, minimum=3), "filters": _count(64)}),
+    "fsrcnn": NetworkSpec("FSRCNN", ("sr",), lambda arguments: arguments["m"], "the m mapping layers",
+                          scales=(2, 3, 4), branches=False,
+                          arguments={"d": _count(56), "s": _count(12), "m": _count(4)}),
+    "espcn": NetworkSpec("ESPCN", ("sr",), lambda arguments: 2, "the 2 hidden layers", scales=(2, 3, 4),
+                         branches=False, arguments={"filters": _count(64, minimum=2)}),
+    "dncnn": NetworkSpec("DnCNN", ("denoise",), lambda arguments: arguments["depth"] - 2,
+                         "the depth - 2 middle layers", branches=False,
                          arguments={"depth": _count(17, minimum=3), "filters": _count(64),
                                     "batch_norm": Argument(bool, True)}),
     # The paper's sizes: 15 layers x 64 on gray images, 12 x 96 on colour ones.
     "ffdnet": NetworkSpec("FFDNet", ("denoise",), lambda arguments: arguments["depth"] - 2,
-                          branches=False, noise_level=True,
+                          "the depth - 2 middle layers", branches=False, noise_level=True,
                           arguments={"depth": _count(None, minimum=3, annotation=int | None),
                                      "filters": _count(None, annotation=int | None)},
                           paper_sizes={1: {"depth": 15, "filters": 64}, 3: {"depth": 12, "filters": 96}}),
-    # The blocks are the seven stages: three encoder scales, the bottleneck, three decoder scales.
-    "drunet": NetworkSpec("DRUNet", ("denoise",), lambda arguments: 7, noise_level=True,
+    "drunet": NetworkSpec("DRUNet", ("denoise",), lambda arguments: 7,
+                          "the 7 stages: down0, down1, down2, body, up2, up1, up0", noise_level=True,
                           arguments={"filters": _FOUR_WIDTHS, "num_blocks": _count(4)}),
 }

@@ -214,4 +214,5 @@ def test_the_network_listing_gives_each_key_with_its_default_and_range(capsys):
     assert "rrdbnet (RRDBNet): sr, x2/x4\n" in listing
     assert "  filters: [64], an integer >= 2\n" in listing  # ESPCN's
     assert "  depth: [paper size for the channels], an integer >= 3\n" in listing
-    assert listing.count("\n  ") == sum(len(network.arguments) for network in SPECS.values())
+    assert "(DRUNet): denoise, noise-level input\n  blocks (for a regularizer): the 7 stages" in listing
+    assert listing.count("\n  ") == sum(len(network.arguments) + 1 for network in SPECS.values())
