@@ -74,7 +74,7 @@ INVALID_CASES = {
     "unknown_regularizer": (
         "regularizer", {"name": "dropblok"}, "regularizer.name", "'dropout'"
     ),
-    "unknown_model": ("model", {"name": "srcnn"}, "model.name", "one of 'edsr', 'srresnet', 'rcan'"),
+    "unknown_model": ("model", {"name": "swinir"}, "model.name", "one of 'edsr', 'srresnet', 'rcan'"),
     "reduction_not_dividing": (
         "model", {"name": "rcan", "reduction": 5}, "model.reduction", "a divisor of filters (64)"
     ),
