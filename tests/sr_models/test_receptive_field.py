@@ -13,21 +13,15 @@ from sr_models import Placement
 from sr_models import Regularizer
 from sr_models import build_model
 from sr_models import receptive_field
+from sr_models.specs import SPECS
+from tests.sr_models.networks import SMALL
 
-# Small versions of every network (the structure that sets the receptive field, few channels).
-NETWORKS = {
-    "edsr": {"scale": 2, "num_blocks": 2, "filters": 8},
-    "srresnet": {"scale": 3, "num_blocks": 2, "filters": 8},
-    "rrdbnet": {"scale": 2, "num_blocks": 1, "filters": 8, "growth": 4},
-    "vdsr": {"scale": 3, "depth": 5, "filters": 8},
-    "fsrcnn": {"scale": 4, "d": 8, "s": 4, "m": 2},
-    "espcn": {"scale": 3, "filters": 8},
-    "dncnn": {"depth": 5, "filters": 8},
-    "ffdnet": {"depth": 5, "filters": 8},
-    "drunet": {"filters": (4, 8, 8, 8), "num_blocks": 1},
-}
+SCALES = {"srresnet": 3, "vdsr": 3, "fsrcnn": 4, "espcn": 3}
 
-
+# Every network whose output does not depend on the whole image, at its small size, at a scale
+# other than 2 where that exercises more of the upsampler.
+NETWORKS = {name: {**SMALL[name], **({"scale": SCALES.get(name, 2)} if SPECS[name].scales else {})}
+            for name in SMALL if not SPECS[name].global_context}
 def network(name, regularizer=None):
     return build_model(name, channels=3, seed=0, regularizer=regularizer, **NETWORKS[name])
 
