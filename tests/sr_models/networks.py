@@ -1,7 +1,7 @@
 """The test table of the networks: published parameter counts, and a small version of each."""
 
 # Parameter counts of the reference implementations (BasicSR's EDSR, MSRResNet, RCAN and RRDBNet;
-# the papers' VDSR, FSRCNN and ESPCN with biases, FSRCNN with per-channel PReLU; KAIR's DnCNN,
+# the papers' SRCNN, VDSR, FSRCNN and ESPCN with biases, FSRCNN with per-channel PReLU; KAIR's DnCNN,
 # FFDNet and UNetRes), worked out from their layer shapes, and the rounded counts the papers
 # quote: (name, builder arguments, exact, rounded or None).
 PUBLISHED = [
@@ -16,6 +16,7 @@ PUBLISHED = [
     ("rrdbnet", {"scale": 2}, 16_703_171, None),
     ("vdsr", {"scale": 2}, 665_921, 0.67e6),
     ("fsrcnn", {"scale": 3}, 12_809, 12.5e3),
+    ("srcnn", {"scale": 3}, 57_281, 57_184),
     ("espcn", {"scale": 3}, 22_729, None),
     ("espcn", {"scale": 2}, 21_284, None),
     ("dncnn", {"channels": 1}, 558_016, 0.56e6),
@@ -34,6 +35,7 @@ SMALL = {
     "rrdbnet": {"num_blocks": 2, "filters": 8, "growth": 4},
     "vdsr": {"depth": 5, "filters": 8},
     "fsrcnn": {"d": 8, "s": 4, "m": 2},
+    "srcnn": {"filters": 8, "mapping_filters": 4, "mapping_kernel": 1},
     "espcn": {"filters": 8},
     "dncnn": {"depth": 5, "filters": 8},
     "ffdnet": {"depth": 5, "filters": 8},
