@@ -2,8 +2,7 @@
 
 A section is a frozen, keyword-only dataclass whose annotations are the
 schema: `build_section` checks a raw tree (as read by
-`restoration.config.loading`) against them and returns the typed instance,
-and `schema_keys` tells overrides which keys exist at each level of a tree.
+`restoration.config.loading`) against them and returns the typed instance.
 The field helpers below (`positive`, `fraction`, `name_field`, ...) declare
 the usual ranges once for every section.
 """
@@ -289,26 +288,3 @@ def _names_of(cls):
 
 def _join(prefix, key):
     return f"{prefix}.{key}" if prefix else str(key)
-
-
-def schema_keys(top_level, tree, path):
-    """The keys the schema accepts at one level of a raw tree.
-
-    Args:
-        top_level: Top-level key to its type hint.
-        tree: The raw tree, which tells the sections of a union apart.
-        path: Tuple of keys leading to the level.
-
-    Returns:
-        A list of key names; empty where the schema does not describe the level.
-    """
-    if not path:
-        return list(top_level)
-    node = tree.get(path[0])
-    cls = section_class(top_level.get(path[0]), node)
-    for part in path[1:]:
-        if cls is None:
-            return []
-        node = node.get(part) if isinstance(node, Mapping) else None
-        cls = section_class(_hints(cls).get(part), node)
-    return field_names(cls) if cls is not None else []

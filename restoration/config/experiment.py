@@ -20,7 +20,6 @@ from restoration.config.conversion import NAME
 from restoration.config.conversion import FrozenMapping
 from restoration.config.conversion import build_section
 from restoration.config.conversion import name_field
-from restoration.config.conversion import schema_keys
 from restoration.config.conversion import section
 from restoration.config.conversion import spec
 from restoration.config.conversion import to_plain
@@ -38,9 +37,8 @@ DEFAULT_ARM = "main"
 # Sections an arm may not change: they belong to the whole experiment.
 _EXPERIMENT_WIDE = ("experiment", "output")
 
-_RUN_SECTIONS = {
-    name: hint for name, hint in typing.get_type_hints(RunConfig).items() if name != "run"
-}
+# The sections a file writes; `run` is filled in per arm and seed.
+_RUN_SECTIONS = [name for name in typing.get_type_hints(RunConfig) if name != "run"]
 
 
 _NAMES = "a non-empty list of unique names"
@@ -173,7 +171,7 @@ def load_config(path, overrides=(), check_data=True):
     source = f"{path} (with {' '.join(overrides)})" if overrides else path
     for text in overrides:
         key, value = parse_override(text, source)
-        apply_override(tree, key, value, _file_keys, source)
+        apply_override(tree, key, value, source)
         origins.update(_origins(value, tuple(key.split(".")), source))
     try:
         return _validate(tree, source, check_data)
@@ -184,10 +182,10 @@ def load_config(path, overrides=(), check_data=True):
 
 def _validate(tree, source, check_data):
     """Validates a merged tree into an `ExperimentConfig` (see `load_config`)."""
+    known = ["experiment", *_RUN_SECTIONS]
     for key in tree:
-        if key not in _file_keys(tree, ()):
-            listing = ", ".join(_file_keys(tree, ()))
-            raise ConfigError(source, str(key), f"a key among: {listing}", f"unknown key {key!r}")
+        if key not in known:
+            raise ConfigError(source, str(key), f"a key among: {', '.join(known)}", f"unknown key {key!r}")
     if "experiment" not in tree:
         expected = "a mapping with name and seeds (a required key)"
         raise ConfigError(source, "experiment", expected, "nothing")
@@ -272,7 +270,7 @@ def _read_with_base(path, chain):
     if experiment is not None and not keys:
         keys = {"experiment": experiment}
     for key, value in [*keys.items(), *tree.items()]:
-        apply_override(merged, str(key), value, _file_keys, path)
+        apply_override(merged, str(key), value, path)
         origins.update(_origins(value, tuple(str(key).split(".")), path))
     return merged, origins
 
@@ -295,8 +293,10 @@ def _blamed(error, origins, source):
     if error.source != source or not error.key:
         return error
     parts = tuple(re.sub(r"\[\d+\]", "", error.key).split("."))
-    origin = next((origins[parts[:length]] for length in range(len(parts), 0, -1)
-                   if parts[:length] in origins), source)
+    # An unknown key was written by whoever wrote the keys below it (`--set a.typo.b=1`).
+    below = [origins[path] for path in origins if path[:len(parts)] == parts]
+    origin = below[0] if parts not in origins and below else next(
+        (origins[parts[:length]] for length in range(len(parts), 0, -1) if parts[:length] in origins), source)
     if origin == source:
         return error
     section = ".".join(parts[:-1])
@@ -316,7 +316,7 @@ def _resolve_arm(tree, experiment, arm, arm_overrides, source):
         if str(key).split(".")[0] in _EXPERIMENT_WIDE:
             expected = f"a key outside {' and '.join(_EXPERIMENT_WIDE)} (set for every arm)"
             raise ConfigError(source, str(key), expected, describe(key))
-        apply_override(arm_tree, str(key), value, _arm_keys, source)
+        apply_override(arm_tree, str(key), value, source)
     return _resolve(arm_tree, experiment, arm, source)
 
 
@@ -324,21 +324,3 @@ def _resolve(tree, experiment, arm, source):
     """Validates a base or arm tree as a full run configuration."""
     run = {"experiment": experiment.name, "arm": arm, "seed": experiment.seeds[0]}
     return build_section(RunConfig, {"run": run, **tree}, "", source)
-
-
-def _file_keys(tree, path):
-    """The keys the schema accepts at `path` of an experiment file.
-
-    Inside an arm (`experiment.arms.<arm>.…`) they are the keys of a run's
-    sections, told apart by the arm's own `name`, `source` or `type` keys.
-    """
-    if path[:2] == ("experiment", "arms") and len(path) > 3:
-        arms = tree.get("experiment", {}).get("arms") or {}
-        arm = arms.get(path[2])
-        return _arm_keys(arm, path[3:]) if isinstance(arm, dict) else []
-    return schema_keys({"experiment": _ExperimentSection, **_RUN_SECTIONS}, tree, path)
-
-
-def _arm_keys(tree, path):
-    """The keys the schema accepts at `path` of an arm (no `experiment` section)."""
-    return schema_keys(_RUN_SECTIONS, tree, path)

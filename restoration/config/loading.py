@@ -215,22 +215,20 @@ def parse_override(text, source):
     return key, parse_yaml(value_text, f"{source}: override {text}")
 
 
-def apply_override(root, key, value, allowed_keys, source):
+def apply_override(root, key, value, source):
     """Sets one dotted key in a raw configuration tree, in place.
 
-    A key may be set only if it is already present at its level or if
-    `allowed_keys` lists it (a key the schema knows). A mapping value is
-    merged key by key into an existing mapping, each key checked the same
-    way. It replaces the old value whole, to be checked by the schema later,
-    when the old value is not a mapping (for example `null`) or when the two
-    differ in `name`, `source` or `type`, since the old keys would not apply.
+    The schema checks the keys afterwards (`conversion.build_section` names
+    an unknown one with the keys of its section). A mapping value is merged
+    key by key into an existing mapping. It replaces the old value whole,
+    to be checked by the schema later, when the old value is not a mapping
+    (for example `null`) or when the two differ in `name`, `source` or
+    `type`, since the old keys would not apply.
 
     Args:
         root: The raw configuration tree (nested dicts), modified in place.
         key: The dotted key, for example `"training.optimizer.learning_rate"`.
         value: The new value, already parsed.
-        allowed_keys: Callable `(root, path_tuple) -> set of str` giving the
-            keys the schema accepts at that level of the tree.
         source: Where the override came from, for error messages.
     """
     if not isinstance(key, str) or not all(key.split(".")):
@@ -239,15 +237,8 @@ def apply_override(root, key, value, allowed_keys, source):
     node = root
     for depth, part in enumerate(parts):
         dotted = ".".join(parts[: depth + 1])
-        if part not in node:
-            valid = set(map(str, node)) | set(allowed_keys(root, tuple(parts[:depth])))
-            if part not in valid:
-                listing = ", ".join(sorted(valid)) or "none (nothing can be set here)"
-                raise ConfigError(
-                    source, dotted, f"a key among: {listing}", f"unknown key {part!r}"
-                )
         if depth == len(parts) - 1:
-            _assign(root, node, parts, value, allowed_keys, source)
+            _assign(root, node, parts, value, source)
             return
         child = node.setdefault(part, {})
         if not isinstance(child, dict):
@@ -258,7 +249,7 @@ def apply_override(root, key, value, allowed_keys, source):
         node = child
 
 
-def _assign(root, node, parts, value, allowed_keys, source):
+def _assign(root, node, parts, value, source):
     """Merges or replaces the value at the last part of a dotted key."""
     existing = node.get(parts[-1])
     merge = isinstance(value, dict) and isinstance(existing, dict)
@@ -266,7 +257,7 @@ def _assign(root, node, parts, value, allowed_keys, source):
         for sub_key, sub_value in value.items():
             if not isinstance(sub_key, str):
                 raise ConfigError(source, ".".join(parts), "string keys", describe(sub_key))
-            apply_override(root, ".".join([*parts, sub_key]), sub_value, allowed_keys, source)
+            apply_override(root, ".".join([*parts, sub_key]), sub_value, source)
     else:
         node[parts[-1]] = copy.deepcopy(value)
 

@@ -384,6 +384,20 @@ def test_an_override_that_changes_the_model_is_blamed_for_the_keys_it_leaves():
     assert "set the whole section, --set 'model={name: ..., ...}'" in message
 
 
+@pytest.mark.parametrize("override, key", [
+    ("training.optimzer.learning_rate=1", "training.optimzer"),
+    ("training={optimzer: {learning_rate: 1}}", "training.optimzer"),
+    ("experiment.arms.dropblock.regularizer.rat=0.1", "experiment.arms.dropblock.regularizer.rat"),
+])
+def test_an_unknown_key_an_override_writes_is_blamed_on_the_override(override, key):
+    """The schema finds the typo after the merge; the message names the override, the key, the keys."""
+    with pytest.raises(ConfigError) as raised:
+        load_config(CONFIGS / "tiny_test.yaml", [override], check_data=False)
+    message = str(raised.value)
+    assert message.startswith(f"{CONFIGS / 'tiny_test.yaml'} (with {override}): {key}: expected a key among: ")
+    assert message.endswith(f"received unknown key {key.split('.')[-1]!r}") and "\n" not in message
+
+
 def test_steps_must_be_whole_executions():
     """15 steps at 10 per execution would train 20 while the run reports 15: refused at load."""
     with pytest.raises(ConfigError) as raised:
