@@ -20,7 +20,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 # setuptools warns on every editable install that local folders shadow the package: here they are it.
 PIP := PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet
 
-.PHONY: install install-test test test-tensorflow test-jax bench lint train evaluate restore report \
+.PHONY: install install-test test test-fast test-tensorflow test-jax bench lint train evaluate restore report \
 	tensorboard data clean gpu-smoke
 
 install: $(STAMP)
@@ -47,6 +47,11 @@ test: test-tensorflow test-jax
 
 test-tensorflow: install-test
 	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest tests -q -p no:cacheprovider --durations=25
+
+# The inner loop: everything but the slow tests (training end to end, processes, distribution,
+# benchmarks, published-size networks), on TensorFlow.
+test-fast: install-test
+	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest tests -m "not slow" -q -p no:cacheprovider
 
 test-jax: install-test
 	KERAS_BACKEND=jax $(BIN)/python -m pytest tests -m backend_agnostic -q -p no:cacheprovider

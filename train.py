@@ -153,7 +153,7 @@ def run_experiment(experiment, plan, output_root, args):
                   f"training.optimizer.learning_rate than {rate:g}, then delete {run_dir} to "
                   "train it again", file=sys.stderr, flush=True)
             continue
-        for name, scores in (results or {}).get("test", {}).items():
+        for name, scores in (results.test if results is not None else {}).items():
             print(f"    {name}: PSNR {scores['psnr']:.3f} dB", flush=True)
     if not args.no_report and primary:
         report = write_report(directory)

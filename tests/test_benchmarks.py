@@ -7,7 +7,8 @@ import pytest
 
 from benchmarks import gpu_step
 
-pytestmark = pytest.mark.backend_agnostic
+# Runs the benchmarks: left out of `make test-fast`.
+pytestmark = [pytest.mark.backend_agnostic, pytest.mark.slow]
 
 
 def test_gpu_step_reports_both_precisions_and_the_dropblock_overhead(capsys):

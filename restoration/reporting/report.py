@@ -19,6 +19,7 @@ from restoration.reporting.formatting import describe_gain
 from restoration.reporting.formatting import format_markdown
 from restoration.reporting.plots import FIGURES
 from restoration.reporting.plots import figures
+from restoration.reporting.records import read_results
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,7 +32,7 @@ class ExperimentResults:
         arms: arm names, in config order.
         seeds: the seeds every arm is meant to run.
         baseline: the arm the others are compared with.
-        runs: dict from `(arm, seed)` to the parsed `results.json`.
+        runs: dict from `(arm, seed)` to the run's `RunResults`.
         missing: `(arm, seed)` pairs without `results.json` that have not diverged.
         diverged: dict from `(arm, seed)` to the parsed `diverged.json` of runs
             stopped by a non-finite loss or weight; they are listed, never scored.
@@ -56,16 +57,11 @@ class ExperimentResults:
         final ones without validation: results.json's `test`) or `"final"`
         (`test_final`).
         """
-        key = SCORE_KEYS[checkpoint]
         return {
-            seed: run[key][test_set]
+            seed: run.scores(checkpoint)[test_set]
             for (run_arm, seed), run in self.runs.items()
-            if run_arm == arm and test_set in (run.get(key) or {})
+            if run_arm == arm and test_set in run.scores(checkpoint)
         }
-
-
-# Where results.json keeps the test scores of each checkpoint.
-SCORE_KEYS = {"selected": "test", "final": "test_final"}
 
 
 def collect_runs(experiment_dir):
@@ -83,8 +79,9 @@ def collect_runs(experiment_dir):
     finished = {}
     for arm in arms:
         paths = (directory / arm).glob(f"seed*/{runs.RESULTS_FILE}")
-        for results in sorted(map(runs.read_json, paths), key=lambda results: int(results["seed"])):
-            finished[(arm, int(results["seed"]))] = results
+        for results in sorted(map(read_results, (path.parent for path in paths)),
+                              key=lambda results: results.seed):
+            finished[(arm, results.seed)] = results
     seeds = tuple(manifest["seeds"])
     diverged = {}
     for arm in arms:
@@ -213,16 +210,16 @@ def _control_false_discoveries(sets, baseline, level):
 def _primary_entry(results, arm, record, level):
     """One primary arm: the per-seed endpoint (mean gain over the declared entries), its t
     interval, t and sign-flip p-values."""
-    key = SCORE_KEYS[record["checkpoint"]]
+    checkpoint = record["checkpoint"]
     per_seed = {}
     for seed in results.seeds:
         base, other = results.runs.get((results.baseline, seed)), results.runs.get((arm, seed))
         if base is None or other is None:
             continue
-        if not all(entry in (base.get(key) or {}) and entry in (other.get(key) or {})
-                   for entry in record["entries"]):
+        base, other = base.scores(checkpoint), other.scores(checkpoint)
+        if not all(entry in base and entry in other for entry in record["entries"]):
             continue
-        per_seed[seed] = sum(other[key][entry]["psnr"] - base[key][entry]["psnr"]
+        per_seed[seed] = sum(other[entry]["psnr"] - base[entry]["psnr"]
                              for entry in record["entries"]) / len(record["entries"])
     seeds = sorted(per_seed)
     differences = [per_seed[seed] for seed in seeds]
@@ -263,8 +260,8 @@ VALIDATION_KEYS = ("best_psnr", "late_psnr", "final_psnr", "gap")
 def _validation_summary(results, level):
     """Per arm: the mean over seeds of the validation peak, the last validation and the gap, and
     each one's difference from the baseline, paired by seed, with its interval."""
-    by_arm = {arm: {seed: run["validation"] for (run_arm, seed), run in results.runs.items()
-                    if run_arm == arm and (run.get("validation") or {}).get("best_step") is not None}
+    by_arm = {arm: {seed: run.validation for (run_arm, seed), run in results.runs.items()
+                    if run_arm == arm and run.validation.get("best_step") is not None}
               for arm in results.arms}
     summary = {}
     for arm, by_seed in by_arm.items():
@@ -294,7 +291,7 @@ def _validation_curves(results, level):
     mean over seeds with its interval per step."""
     histories = {}
     for (arm, seed), run in sorted(results.runs.items()):
-        history = (run.get("validation") or {}).get("history") or []
+        history = run.validation.get("history") or []
         if len(history) >= 2:
             histories.setdefault(arm, {})[seed] = {entry["step"]: entry for entry in history}
     baseline = histories.get(results.baseline, {})
@@ -324,17 +321,17 @@ def _arm_summary(results, arm):
     runs = [run for (run_arm, _), run in results.runs.items() if run_arm == arm]
     cost = {}
     for key in COST_KEYS:
-        values = [run.get("cost", {}).get(key) for run in runs]
+        values = [run.cost.get(key) for run in runs]
         values = [value for value in values if value is not None]
         cost[key] = sum(values) / len(values) if values else None
-    regularizer = runs[0].get("regularizer") if runs else None
-    warnings = {warning for run in runs for warning in run.get("warnings", ())}
+    regularizer = runs[0].regularizer if runs else None
+    warnings = {warning for run in runs for warning in run.warnings}
     return {
         "regularizer": regularizer,
         "warnings": sorted(warnings),
-        "precision": sorted({run.get("precision", "float32") for run in runs}),
+        "precision": sorted({run.precision for run in runs}),
         "finished_seeds": [seed for (run_arm, seed) in results.runs if run_arm == arm],
-        "steps": max((run.get("steps") or 0 for run in runs), default=None),
+        "steps": max((run.steps for run in runs), default=None),
         "cost": cost,
     }
 
@@ -368,17 +365,17 @@ def build_report(experiment_dir, level=0.95, resamples=10000):
     results = collect_runs(experiment_dir)
     test_sets = []
     for run in results.runs.values():
-        test_sets += [name for name in run.get("test", {}) if name not in test_sets]
+        test_sets += [name for name in run.test if name not in test_sets]
     sets = {name: _set_report(results, name, level, resamples) for name in test_sets}
     family = _control_false_discoveries(sets, results.baseline, level)
     final_sets = {}
-    if any("test_final" in run for run in results.runs.values()):
+    if any(run.test_final for run in results.runs.values()):
         final_sets = {name: _set_report(results, name, level, resamples, "final")
                       for name in test_sets}
         _control_false_discoveries(final_sets, results.baseline, level)
     cells = {}
     for _, run in sorted(results.runs.items(), key=lambda item: item[0][0] != results.baseline):
-        for cell, status in (run.get("cells") or {}).items():
+        for cell, status in run.cells.items():
             cells.setdefault(cell, status)
     return {
         "experiment": results.name,
@@ -393,13 +390,13 @@ def build_report(experiment_dir, level=0.95, resamples=10000):
         "arms": {arm: _arm_summary(results, arm) for arm in results.arms},
         "sets": sets,
         "final_sets": final_sets,
-        "selected_steps": [{"arm": arm, "seed": seed, "checkpoint": run.get("checkpoint"),
-                            "step": run.get("selected_step"), "steps": run.get("steps")}
+        "selected_steps": [{"arm": arm, "seed": seed, "checkpoint": run.checkpoint,
+                            "step": run.selected_step, "steps": run.steps}
                            for (arm, seed), run in sorted(results.runs.items())],
         "validation": [
-            {"arm": arm, "seed": seed, **run.get("validation", {})}
+            {"arm": arm, "seed": seed, **run.validation}
             for (arm, seed), run in sorted(results.runs.items())
-            if (run.get("validation") or {}).get("best_step") is not None
+            if run.validation.get("best_step") is not None
         ],
         "validation_arms": _validation_summary(results, level),
         "validation_curves": _validation_curves(results, level),

@@ -119,10 +119,10 @@ def flatten_hparams(hparams, prefix=""):
 
 
 def run_hparams(results):
-    """Hyperparameters of a run, taken from its `results.json` dict.
+    """Hyperparameters of a run, taken from its `RunResults`.
 
     Args:
-        results: the dict train.py writes to `results.json`.
+        results: the run's `restoration.reporting.records.RunResults`.
 
     Returns:
         A nested dict: experiment, arm, seed, regularizer settings, task,
@@ -130,15 +130,14 @@ def run_hparams(results):
     """
     # A run without a regularizer drops nothing: rate 0 keeps the rate column
     # numeric, so the HParams dashboard can plot PSNR against it.
-    regularizer = results.get("regularizer") or {"name": "none", "rate": 0.0}
     return {
-        "experiment": results.get("experiment"),
-        "arm": results.get("arm"),
-        "seed": results.get("seed"),
-        "regularizer": regularizer,
-        "task": results.get("task") or {},
-        "steps": results.get("steps"),
-        "checkpoint": results.get("checkpoint"),
+        "experiment": results.experiment,
+        "arm": results.arm,
+        "seed": results.seed,
+        "regularizer": results.regularizer or {"name": "none", "rate": 0.0},
+        "task": results.task,
+        "steps": results.steps,
+        "checkpoint": results.checkpoint,
     }
 
 

@@ -21,6 +21,8 @@ from restoration.evaluation.predictors import Task
 from restoration.evaluation.predictors import evaluate_predictor
 from restoration.evaluation.predictors import load_keras_model
 from restoration.evaluation.predictors import model_predictor
+from restoration.reporting.records import RunResults
+from restoration.reporting.records import read_results
 from restoration.reporting.tensorboard import SummaryWriter
 from restoration.reporting.tensorboard import run_hparams
 from restoration.reporting.tensorboard import write_run_hparams
@@ -262,7 +264,7 @@ def train_run(config, run_dir, verbose="auto"):
         verbose: Keras progress bar setting.
 
     Returns:
-        The results dict, also written to `<run_dir>/results.json`.
+        The run's `RunResults`, also written to `<run_dir>/results.json`.
 
     Raises:
         restoration.training.callbacks.Diverged: a loss, weight or validation
@@ -285,7 +287,7 @@ def train_run(config, run_dir, verbose="auto"):
 
 def _train_locked(config, run_dir, verbose, primary=True):
     """`train_run` once the run directory is locked (or, off process 0, without writing)."""
-    finished = runs.read_json(run_dir / runs.RESULTS_FILE)
+    finished = read_results(run_dir)
     if finished is not None:
         return finished if primary else None
     diverged = runs.read_json(run_dir / runs.DIVERGED_FILE)
@@ -313,22 +315,20 @@ def _train_locked(config, run_dir, verbose, primary=True):
         with distribution.local():
             runs.save_model_atomically(model, run_dir / runs.FINAL_MODEL)
             checkpoint, test, final, seconds_per_image = score_test_sets(model, config, run_dir)
-    results = {
-        "experiment": config.run.experiment, "arm": config.run.arm, "seed": config.run.seed,
-        "regularizer": regularizer_summary(config),
-        "warnings": config.regularizer.warnings(config.training.steps) if config.regularizer else [],
-        "task": to_plain(config.task),
-        "steps": config.training.steps, "precision": policy, "checkpoint": checkpoint,
-        "selected_step": state.best_step if checkpoint == "best" else config.training.steps,
-        "test": test, "test_final": final, "cells": cell_ranges(config),
-        "validation": validation_summary(state, config),
-        "cost": {"parameters": trainable_parameters(model),
-                 "train_step_seconds": state.step_seconds,
-                 "inference_seconds_per_image": seconds_per_image},
-    }
+    results = RunResults(
+        experiment=config.run.experiment, arm=config.run.arm, seed=config.run.seed,
+        regularizer=regularizer_summary(config),
+        warnings=tuple(config.regularizer.warnings(config.training.steps) if config.regularizer else ()),
+        task=to_plain(config.task), steps=config.training.steps, precision=policy, checkpoint=checkpoint,
+        selected_step=state.best_step if checkpoint == "best" else config.training.steps,
+        test=test, test_final=final, cells=cell_ranges(config),
+        validation=validation_summary(state, config),
+        cost={"parameters": trainable_parameters(model), "train_step_seconds": state.step_seconds,
+              "inference_seconds_per_image": seconds_per_image},
+    )
     write_run_hparams(run_dir, run_hparams(results), test, step=config.training.steps)
     log_test_scores(run_dir, checkpoint, test)
     if checkpoint != "final":
         log_test_scores(run_dir, "final", final)
-    runs.write_json_atomically(run_dir / runs.RESULTS_FILE, results)
+    runs.write_json_atomically(run_dir / runs.RESULTS_FILE, results.to_json())
     return results

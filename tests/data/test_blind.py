@@ -255,6 +255,7 @@ def test_the_first_order_chain_reproduces_the_original_depthwise_chain():
             assert np.mean(new != old) < 1e-3, (seed, scale)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("order", [1, 2])
 @pytest.mark.parametrize("scale, size, channels", [(2, 96, 3), (4, 128, 3), (2, 48, 1), (1, 32, 3)])
 def test_batched_and_per_patch_paths_give_the_same_patches(order, scale, size, channels):
@@ -271,6 +272,7 @@ def test_batched_and_per_patch_paths_give_the_same_patches(order, scale, size, c
     np.testing.assert_array_equal(reordered.numpy()[::-1], batched)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("order", [1, 2])
 def test_the_same_keys_always_give_the_same_patches(order):
     """Deterministic per key: eagerly, in a tf.function, in tf.data, with int32 or int64 keys."""
@@ -405,6 +407,7 @@ def test_second_order_jpeg_is_really_applied():
     assert steps[7::8].mean() > 1.5 * np.delete(steps, np.arange(7, 63, 8)).mean()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sinc_first", [True, False])
 def test_the_final_sinc_and_jpeg_come_in_either_order(sinc_first):
     """[resize back + sinc] then JPEG, or JPEG then [resize back + sinc], as drawn."""

@@ -123,6 +123,7 @@ def test_experiment_file_round_trips_with_its_baseline_rule(tmp_path):
         runs.read_experiment_file(tmp_path / "b")
 
 
+@pytest.mark.slow
 def test_two_train_processes_on_one_run_train_it_once(tmp_path):
     """Started together, one process trains the run; the other exits 4 (or, had it come after
     the first had finished, finds the run finished)."""

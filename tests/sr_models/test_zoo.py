@@ -42,6 +42,7 @@ def output_shape(name, shape, scale=2):
 @pytest.mark.parametrize("name, kwargs, exact, rounded", PUBLISHED,
                          ids=[f"{name}_" + "_".join(f"{key}{value}" for key, value in kwargs.items())
                               for name, kwargs, _, _ in PUBLISHED])
+@pytest.mark.slow
 def test_models_have_the_published_parameter_counts(name, kwargs, exact, rounded):
     """Default arguments build the published network: its exact count, and the paper's within 3 %."""
     model = build_model(name, seed=0, **kwargs)
@@ -127,6 +128,7 @@ def test_keras_file_round_trip_gives_identical_outputs(name, tmp_path):
     assert takes_noise_level(reloaded) == SPECS[name].noise_level
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(SMALL))
 def test_every_model_trains_in_bfloat16_under_xla(name):
     """Mixed bfloat16 with jit_compile: a finite float32 image out and a loss that moves."""

@@ -394,7 +394,8 @@ def test_an_unknown_key_an_override_writes_is_blamed_on_the_override(override, k
     with pytest.raises(ConfigError) as raised:
         load_config(CONFIGS / "tiny_test.yaml", [override], check_data=False)
     message = str(raised.value)
-    assert message.startswith(f"{CONFIGS / 'tiny_test.yaml'} (with {override}): {key}: expected a key among: ")
+    prefix = f"{CONFIGS / 'tiny_test.yaml'} (with {override}): {key}: expected a key among: "
+    assert message.startswith(prefix)
     assert message.endswith(f"received unknown key {key.split('.')[-1]!r}") and "\n" not in message
 
 

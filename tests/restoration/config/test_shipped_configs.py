@@ -42,6 +42,7 @@ def test_configs_folder_holds_the_documented_experiments():
 
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", SHIPPED_CONFIGS, ids=lambda path: str(relative(path)))
 def test_every_arm_trains_one_batch(path):
     """Each arm builds, places its regularizer where its config says, and takes a finite step."""

@@ -44,6 +44,7 @@ def results(arm, seed):
     test = {entry: {"psnr": score(arm, seed, entry), "images": 5} for entry in entries}
     final = {entry: {"psnr": score(arm, seed, entry, True), "images": 5} for entry in entries}
     return {"experiment": "grid", "arm": arm, "seed": seed, "regularizer": None, "steps": 100,
+            "task": {"type": "sr", "scale": 4},
             "checkpoint": "best", "selected_step": 40 + seed, "test": test, "test_final": final,
             "cells": {"noise15": {"in_range": True, "why": "in range"},
                       "blur4.0": {"in_range": False, "why": "blur 4 > 3"}},

@@ -2,12 +2,15 @@
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
 from scipy import stats
 
 from restoration.reporting.formatting import format_gain_table
+from restoration.reporting.records import RunResults
+from restoration.reporting.records import read_results
 from restoration.reporting.report import build_report
 from restoration.reporting.report import collect_runs
 from restoration.reporting.report import write_report
@@ -348,8 +351,8 @@ def test_run_hparams_session_pairs_settings_with_test_scores(experiment):
     from restoration.reporting.tensorboard import write_run_hparams
 
     run_dir = experiment / "baseline" / "seed1"
-    results = json.loads((run_dir / "results.json").read_text())
-    write_run_hparams(run_dir, run_hparams(results), results["test"], step=10)
+    results = read_results(run_dir)
+    write_run_hparams(run_dir, run_hparams(results), results.test, step=10)
     events = read_events(run_dir / "logs" / "test")
     content = events.SummaryMetadata(metadata.SESSION_START_INFO_TAG).plugin_data.content
     hparams = metadata.parse_session_start_info_plugin_data(content).hparams
@@ -362,7 +365,7 @@ def test_run_hparams_session_pairs_settings_with_test_scores(experiment):
         event = events.Tensors(f"test/psnr/{test_set}")[0]
         assert event.step == 10
         value = float(tf.make_ndarray(event.tensor_proto))
-        assert value == pytest.approx(results["test"][test_set]["psnr"], abs=1e-4)
+        assert value == pytest.approx(results.test[test_set]["psnr"], abs=1e-4)
         assert events.Tensors(f"test/ssim/{test_set}")
 
 
@@ -381,11 +384,9 @@ def test_hparams_dashboard_lists_every_run_of_every_experiment_with_its_psnr(tmp
 
     for experiment, test_set in (("sr", "Set5"), ("denoise", "BSD68")):
         results = make_results("dropblock", 0)
-        results["experiment"] = experiment
-        results["test"] = {test_set: results["test"]["Set5"]}
-        write_run_hparams(
-            tmp_path / experiment / "dropblock" / "seed0", run_hparams(results), results["test"]
-        )
+        results = RunResults.from_json({**results, "experiment": experiment,
+                                        "test": {test_set: results["test"]["Set5"]}}, "results.json")
+        write_run_hparams(tmp_path / experiment / "dropblock" / "seed0", run_hparams(results), results.test)
     multiplexer = plugin_event_multiplexer.EventMultiplexer()
     multiplexer.AddRunsFromDirectory(str(tmp_path))
     multiplexer.Reload()
@@ -490,3 +491,20 @@ def test_a_ramp_longer_than_training_is_a_warning_in_the_report(experiment):
     verdict = (experiment / "report.md").read_text().split("## Arms")[0]
     assert f"- Warning, `dropblock`: {warning}." in verdict
     assert f"warning: dropblock: {warning}" in format_gain_table(report)
+
+
+def test_results_of_an_earlier_version_read_and_a_later_or_damaged_one_is_named(tmp_path):
+    """Version-1 files (no version field) read with empty defaults; a later version or an unknown
+    or missing field is a one-line ValueError naming the file."""
+    tree = make_results("baseline", 0)
+    old = RunResults.from_json(tree, "old/results.json")
+    assert (old.version, old.warnings, old.test_final, old.cells) == (1, (), {}, {})
+    again = RunResults.from_json(json.loads(json.dumps(old.to_json())), "again/results.json")
+    assert again == old
+    without_test = {key: value for key, value in tree.items() if key != "test"}
+    for broken, expected in (({**tree, "version": 3}, "of version 1 to 2, received version 3"),
+                             ({**tree, "psnr": 1}, "unknown ['psnr'] and missing []"),
+                             (without_test, "missing ['test']")):
+        with pytest.raises(ValueError, match=re.escape(expected)) as raised:
+            RunResults.from_json(broken, "run/results.json")
+        assert str(raised.value).startswith("run/results.json: ") and "\n" not in str(raised.value)

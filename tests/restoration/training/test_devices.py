@@ -7,6 +7,9 @@ import pytest
 
 from tests.helpers import REPO_ROOT
 
+# Starts a JAX process per case: left out of `make test-fast`.
+pytestmark = pytest.mark.slow
+
 PROBE = ("import keras, sys\n"
          "from restoration.training import devices\n"
          "devices._cuda_plugin_installed = lambda: {plugin}\n"

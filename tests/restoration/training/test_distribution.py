@@ -18,6 +18,9 @@ from restoration.evaluation.predictors import load_keras_model
 from tests.helpers import CONFIGS
 from tests.helpers import REPO_ROOT
 
+# Trains in several devices and processes: left out of `make test-fast`.
+pytestmark = pytest.mark.slow
+
 TINY = str(CONFIGS / "tiny_test.yaml")
 # Six steps of the tiny config's DropBlock arm (its masks must match one device's too); the
 # validation and test images go through as well.

@@ -4,11 +4,15 @@ import json
 
 import keras
 import numpy as np
+import pytest
 import yaml
 
 import train
 from restoration import runs
 from tests.helpers import CONFIGS
+
+# Trains until a run diverges: left out of `make test-fast`.
+pytestmark = pytest.mark.slow
 
 
 def diverging_config(tmp_path):

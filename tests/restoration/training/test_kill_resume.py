@@ -9,12 +9,16 @@ import time
 
 import keras
 import numpy as np
+import pytest
 import yaml
 
 from restoration import runs
 from restoration.evaluation.predictors import load_keras_model
 from tests.helpers import CONFIGS
 from tests.helpers import REPO_ROOT
+
+# Kills and resumes a training process: left out of `make test-fast`.
+pytestmark = pytest.mark.slow
 
 
 def write_config(tmp_path):

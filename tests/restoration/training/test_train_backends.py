@@ -10,6 +10,7 @@ import tensorflow as tf
 import train
 from restoration import runs
 from restoration.evaluation.predictors import load_keras_model
+from restoration.reporting.records import read_results
 from tests.helpers import CONFIGS
 
 pytestmark = pytest.mark.backend_agnostic
@@ -39,9 +40,9 @@ def test_the_application_runs_on_this_backend(tmp_path):
     assert (run_dir / runs.BEST_CHECKPOINT).is_file()
     records = json.loads((run_dir / runs.STATE_FILE).read_text())["checkpoints"]
     assert [record["step"] for record in records] == [2, 4] and records[-1]["best_step"] in (2, 4)
-    results = json.loads((run_dir / runs.RESULTS_FILE).read_text())
-    assert results["cost"]["train_step_seconds"] > 0
-    assert np.isfinite(results["test"]["builtin"]["psnr"])
+    results = read_results(run_dir)
+    assert results.cost["train_step_seconds"] > 0
+    assert np.isfinite(results.test["builtin"]["psnr"])
     # The ramp (2 steps) ended at the target rate, and the saved model records it.
     model = load_keras_model(run_dir / runs.FINAL_MODEL)
     rates = [float(keras.ops.convert_to_numpy(layer.current_rate)) for layer in model.layers

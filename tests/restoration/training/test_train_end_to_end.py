@@ -18,11 +18,15 @@ from restoration.evaluation.predictors import Task
 from restoration.evaluation.predictors import evaluate_predictor
 from restoration.evaluation.predictors import load_keras_model
 from restoration.evaluation.predictors import model_predictor
+from restoration.reporting.records import read_results
 from restoration.training import callbacks
 from restoration.training.run import train_run
 from sr_models.specs import SPECS
 from tests.helpers import CONFIGS
 from tests.sr_models.networks import SMALL
+
+# Trains whole experiments: left out of `make test-fast`.
+pytestmark = pytest.mark.slow
 
 TINY = str(CONFIGS / "tiny_test.yaml")
 
@@ -53,10 +57,10 @@ def test_every_run_leaves_a_self_describing_directory(experiment):
             for name in (runs.CONFIG_FILE, runs.FINAL_MODEL, runs.LATEST_CHECKPOINT,
                          runs.BEST_CHECKPOINT, runs.RESULTS_FILE, runs.STATE_FILE):
                 assert (run_dir / name).is_file(), run_dir / name
-            results = json.loads((run_dir / runs.RESULTS_FILE).read_text())
-            assert (results["arm"], results["seed"], results["steps"]) == (arm, seed, 4)
-            assert results["test"]["builtin"]["images"] == 2
-            assert np.isfinite(results["test"]["builtin"]["psnr"])
+            results = read_results(run_dir)
+            assert (results.arm, results.seed, results.steps, results.version) == (arm, seed, 4, 2)
+            assert results.test["builtin"]["images"] == 2
+            assert np.isfinite(results.test["builtin"]["psnr"])
             # Checkpoints every 2 steps: the last one (4) is saved once, so previous holds step 2.
             steps = [optimizer_step(load_keras_model(run_dir / name, compile=True))
                      for name in (runs.LATEST_CHECKPOINT, runs.PREVIOUS_CHECKPOINT)]
@@ -238,8 +242,8 @@ def test_interrupted_run_resumes_to_the_same_run(arm, tmp_path, monkeypatch, op_
     for straight_weights, resumed_weights in zip(trainable_weights(tmp_path / "straight"),
                                                  trainable_weights(tmp_path / "resumed")):
         np.testing.assert_array_equal(resumed_weights, straight_weights)
-    assert resumed["test"]["builtin"]["per_image"] == straight["test"]["builtin"]["per_image"]
-    assert resumed["validation"] == straight["validation"]
+    assert resumed.test["builtin"]["per_image"] == straight.test["builtin"]["per_image"]
+    assert resumed.validation == straight.validation
 
 
 def write_arms(tmp_path, arms):
@@ -296,7 +300,7 @@ def test_mixed_precision_and_xla_switches_train_and_evaluate(precision, policy, 
                                     f"training.mixed_precision={precision}",
                                     "training.jit_compile=true"])
     results = train_run(experiment.arm("dropblock", 0), tmp_path / "run", verbose=0)
-    assert np.isfinite(results["test"]["builtin"]["psnr"]) and results["precision"] == policy
+    assert np.isfinite(results.test["builtin"]["psnr"]) and results.precision == policy
     model = keras.saving.load_model(tmp_path / "run" / runs.FINAL_MODEL, compile=False)
     policies = {layer.name: layer.dtype_policy.name for layer in model.layers if layer.weights}
     assert policy in policies.values()
@@ -371,21 +375,21 @@ def test_a_grid_experiment_with_a_primary_endpoint_reports_it_first(tmp_path, ca
                          "--set", "evaluation.grid=[bicubic, blur2.0, noise40]", "--set", PRIMARY])
     assert status == 0
     experiment = root / "tiny_test"
-    results = json.loads((experiment / "dropblock" / "seed1" / runs.RESULTS_FILE).read_text())
-    assert list(results["test"]) == list(results["test_final"]) == [
+    results = read_results(experiment / "dropblock" / "seed1")
+    assert list(results.test) == list(results.test_final) == [
         "builtin", "builtin/blur2.0", "builtin/noise40"]
-    assert results["checkpoint"] == "best" and results["selected_step"] in (2, 4)
+    assert results.checkpoint == "best" and results.selected_step in (2, 4)
     task = Task.from_config(load_config(TINY).arm("dropblock", 1).task)
-    for name, key in ((runs.FINAL_MODEL, "test_final"), (runs.BEST_CHECKPOINT, "test")):
+    for name, checkpoint in ((runs.FINAL_MODEL, "final"), (runs.BEST_CHECKPOINT, "selected")):
         model = load_keras_model(experiment / "dropblock" / "seed1" / name)
         psnr = evaluate_predictor(model_predictor(model, task), "builtin", ssim=False).psnr
-        assert results[key]["builtin"]["psnr"] == pytest.approx(psnr, abs=1e-9)
+        assert results.scores(checkpoint)["builtin"]["psnr"] == pytest.approx(psnr, abs=1e-9)
     # A plain bicubic training run: every degraded cell lies outside what it trained on.
-    assert results["cells"]["noise40"] == {
-        "in_range": False, "why": results["cells"]["noise40"]["why"]}
-    assert not results["cells"]["blur2.0"]["in_range"]
-    assert results["validation"]["selected_on"] == "bicubic x2 (the benchmark degradation)"
-    assert results["test"]["builtin/noise40"]["psnr"] < results["test"]["builtin"]["psnr"]
+    assert results.cells["noise40"] == {
+        "in_range": False, "why": results.cells["noise40"]["why"]}
+    assert not results.cells["blur2.0"]["in_range"]
+    assert results.validation["selected_on"] == "bicubic x2 (the benchmark degradation)"
+    assert results.test["builtin/noise40"]["psnr"] < results.test["builtin"]["psnr"]
     manifest = runs.read_experiment_file(experiment)
     assert manifest["planned_seeds"] == [0, 1]
     assert manifest["primary"]["entries"] == ["builtin/blur2.0", "builtin/noise40"]
@@ -430,8 +434,8 @@ def test_every_zoo_model_trains_validates_and_scores_from_a_config(name, tmp_pat
     experiment = load_config(TINY, [f"output.root={tmp_path}", f"model={model}", "training.steps=2",
                                     "training.mixed_precision=auto"])
     results = train_run(experiment.arm("dropblock", 0), tmp_path / name, verbose=0)
-    assert results["validation"]["best_step"] == 2
-    assert np.isfinite(results["test"]["builtin"]["psnr"])
+    assert results.validation["best_step"] == 2
+    assert np.isfinite(results.test["builtin"]["psnr"])
     reloaded = load_keras_model(tmp_path / name / runs.FINAL_MODEL)
     assert reloaded.name == name
 
@@ -457,8 +461,8 @@ def test_denoisers_with_a_noise_level_input_train_validate_and_score_in_exact_ti
     ])
     run_dir = tmp_path / name
     results = train_run(experiment.arm("dropblock", 0), run_dir, verbose=0)
-    assert results["validation"]["best_step"] == 2
-    tiled = results["test"]["builtin"]["psnr"]
+    assert results.validation["best_step"] == 2
+    tiled = results.test["builtin"]["psnr"]
     assert np.isfinite(tiled)
     # One tile larger than any image is whole-image inference.
     whole = evaluate_paths([run_dir], ssim=False, tile=10**6)[str(run_dir)]["builtin"]["psnr"]
@@ -512,9 +516,9 @@ def test_a_blind_run_selects_its_checkpoint_on_crops_degraded_by_its_own_chain(t
     config = load_config(TINY, ["data.degradation={noise_sigma: [20, 30], jpeg_quality: [30, 40]}",
                                 f"output.root={tmp_path}"]).arm("baseline", 0)
     results = train_run(config, tmp_path / "run", verbose=0)
-    validation = results["validation"]
+    validation = results.validation
     assert validation["selected_on"] == "the training degradation chain, 4 fixed draws per crop"
-    assert results["selected_step"] == validation["best_step"]
+    assert results.selected_step == validation["best_step"]
     model = load_keras_model(tmp_path / "run" / runs.BEST_CHECKPOINT)
     images = build.load_images(config.data.validation, config)
 
