@@ -7,8 +7,8 @@ from sr_models.layers import NoiseLevelMap
 from sr_models.layers import PadToMultiple
 from sr_models.layers import noise_level_input
 from sr_models.placement import NetworkAssembler
-from sr_models.placement import check_positive_integer
 from sr_models.specs import SPECS
+from sr_models.specs import check_positive_integer
 
 SPEC = SPECS["drunet"]
 # The reference training code initialises every kernel orthogonally with gain 0.2, so the

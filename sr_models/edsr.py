@@ -4,8 +4,8 @@ import keras
 
 from sr_models.layers import subpixel_upsampler
 from sr_models.placement import NetworkAssembler
-from sr_models.placement import check_positive_integer
 from sr_models.specs import SPECS
+from sr_models.specs import check_positive_integer
 
 DIV2K_RGB_MEAN = (0.4488, 0.4371, 0.4040)
 SPEC = SPECS["edsr"]

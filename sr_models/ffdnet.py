@@ -9,8 +9,8 @@ from sr_models.layers import PixelShuffle
 from sr_models.layers import PixelUnshuffle
 from sr_models.layers import noise_level_input
 from sr_models.placement import NetworkAssembler
-from sr_models.placement import check_positive_integer
 from sr_models.specs import SPECS
+from sr_models.specs import check_positive_integer
 
 SPEC = SPECS["ffdnet"]
 

@@ -5,7 +5,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from sr_models.placement import check_positive_integer
+from sr_models.specs import check_positive_integer
 
 
 @keras.saving.register_keras_serializable(package="sr_models")

@@ -283,13 +283,3 @@ class NetworkAssembler:
                 f"Expected a keras.layers.Layer. Received: {layer!r}"
             )
         return layer(inputs)
-
-
-def check_positive_integer(value, argument, minimum=1):
-    """Raises a ValueError unless `value` is an integer of at least `minimum`."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(
-            f"Expected `{argument}` to be an integer >= {minimum}. "
-            f"Received: {argument}={value!r}"
-        )
-

@@ -5,8 +5,8 @@ import keras
 from sr_models.edsr import DIV2K_RGB_MEAN
 from sr_models.layers import subpixel_upsampler
 from sr_models.placement import NetworkAssembler
-from sr_models.placement import check_positive_integer
 from sr_models.specs import SPECS
+from sr_models.specs import check_positive_integer
 
 SPEC = SPECS["rcan"]
 

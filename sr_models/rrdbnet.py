@@ -6,8 +6,8 @@ from sr_models.layers import CropToInput
 from sr_models.layers import PadToMultiple
 from sr_models.layers import PixelUnshuffle
 from sr_models.placement import NetworkAssembler
-from sr_models.placement import check_positive_integer
 from sr_models.specs import SPECS
+from sr_models.specs import check_positive_integer
 from sr_models.srresnet import SMALL_KAIMING
 
 SPEC = SPECS["rrdbnet"]

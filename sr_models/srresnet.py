@@ -5,8 +5,8 @@ import keras
 from sr_models.layers import Interpolate
 from sr_models.layers import subpixel_upsampler
 from sr_models.placement import NetworkAssembler
-from sr_models.placement import check_positive_integer
 from sr_models.specs import SPECS
+from sr_models.specs import check_positive_integer
 
 SPEC = SPECS["srresnet"]
 # Kaiming-normal (fan in) scaled by 0.1: variance 2 / fan_in * 0.1**2.
