@@ -12,7 +12,8 @@ from pathlib import Path
 
 from restoration import runs
 
-# Version 2 added `version` itself, `warnings`, `test_final`, `selected_step` and `cells`.
+# Version 2 added `version` itself and `warnings`; files without a version (1) may also lack
+# `test_final`, `selected_step`, `cells` and `precision`, which came later to the unversioned format.
 RESULTS_VERSION = 2
 
 
@@ -33,7 +34,7 @@ class RunResults:
         test: Test set (or `<set>/<cell>`) to its scores (`psnr`, `ssim`,
             `images`, per-image lists) with the `checkpoint` weights.
         test_final: The same with the final weights.
-        cells: Grid cell to `{"in_range": bool, "reason": str}`.
+        cells: Grid cell to `{"in_range": bool, "why": str}`.
         validation: The validation summary (`best_step`, `best_psnr`,
             `late_psnr`, `history`, ...), empty without validation.
         cost: `parameters`, `train_step_seconds`, `inference_seconds_per_image`.
