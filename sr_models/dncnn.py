@@ -4,7 +4,6 @@ import keras
 
 from sr_models.placement import NetworkAssembler
 from sr_models.specs import SPECS
-from sr_models.specs import check_positive_integer
 
 SPEC = SPECS["dncnn"]
 
@@ -59,14 +58,7 @@ def build_dncnn(
           CNN for Image Denoising, IEEE TIP 2017](
             https://arxiv.org/abs/1608.03981)
     """
-    check_positive_integer(depth, "depth", minimum=3)
-    check_positive_integer(filters, "filters")
-    check_positive_integer(channels, "channels")
-    if not isinstance(batch_norm, bool):
-        raise ValueError(
-            "Expected `batch_norm` to be True or False. "
-            f"Received: batch_norm={batch_norm!r}"
-        )
+    SPEC.check(locals())
     num_stages = depth - 2
     assembler = NetworkAssembler(SPEC, regularizer, seed, num_stages, "orthogonal")
     inputs = keras.Input(shape=(None, None, channels), name="noisy")

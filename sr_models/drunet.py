@@ -8,7 +8,6 @@ from sr_models.layers import PadToMultiple
 from sr_models.layers import noise_level_input
 from sr_models.placement import NetworkAssembler
 from sr_models.specs import SPECS
-from sr_models.specs import check_positive_integer
 
 SPEC = SPECS["drunet"]
 # The reference training code initialises every kernel orthogonally with gain 0.2, so the
@@ -65,13 +64,7 @@ def build_drunet(
           Prior, IEEE TPAMI 2021](https://arxiv.org/abs/2008.13751)
     """
     filters = tuple(filters)
-    if len(filters) != 4:
-        raise ValueError("DRUNet has four scales. Expected four channel counts, e.g. "
-                         f"(64, 128, 256, 512). Received: filters={filters!r}")
-    for value in filters:
-        check_positive_integer(value, "filters")
-    check_positive_integer(num_blocks, "num_blocks")
-    check_positive_integer(channels, "channels")
+    SPEC.check(locals())
     assembler = NetworkAssembler(SPEC, regularizer, seed, len(STAGES), SMALL_ORTHOGONAL)
     inputs = keras.Input(shape=(None, None, channels), name="noisy")
     level = noise_level_input()

@@ -5,7 +5,6 @@ import keras
 from sr_models.layers import subpixel_upsampler
 from sr_models.placement import NetworkAssembler
 from sr_models.specs import SPECS
-from sr_models.specs import check_positive_integer
 
 DIV2K_RGB_MEAN = (0.4488, 0.4371, 0.4040)
 SPEC = SPECS["edsr"]
@@ -96,16 +95,7 @@ def _residual_block(inputs, assembler, filters, res_scale, block):
 
 
 def _check_edsr_arguments(scale, num_blocks, filters, res_scale, channels, rgb_mean):
-    SPEC.check_scale(scale)
-    check_positive_integer(num_blocks, "num_blocks")
-    check_positive_integer(filters, "filters")
-    check_positive_integer(channels, "channels")
-    is_number = isinstance(res_scale, (int, float)) and not isinstance(res_scale, bool)
-    if not is_number or res_scale <= 0:
-        raise ValueError(
-            "Expected `res_scale` to be a positive number. "
-            f"Received: res_scale={res_scale!r}"
-        )
+    SPEC.check(locals())
     if rgb_mean is not None and (
         not isinstance(rgb_mean, (list, tuple)) or len(rgb_mean) != channels
     ):

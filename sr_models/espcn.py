@@ -5,7 +5,6 @@ import keras
 from sr_models.layers import PixelShuffle
 from sr_models.placement import NetworkAssembler
 from sr_models.specs import SPECS
-from sr_models.specs import check_positive_integer
 
 SPEC = SPECS["espcn"]
 
@@ -48,9 +47,7 @@ def build_espcn(
           an Efficient Sub-Pixel Convolutional Neural Network, CVPR 2016](
             https://arxiv.org/abs/1609.05158)
     """
-    SPEC.check_scale(scale)
-    check_positive_integer(filters, "filters", minimum=2)
-    check_positive_integer(channels, "channels")
+    SPEC.check(locals())
     assembler = NetworkAssembler(SPEC, regularizer, seed, 2, "glorot_uniform")
     inputs = keras.Input(shape=(None, None, channels), name="low_resolution")
     features = assembler.insert(inputs, "input")

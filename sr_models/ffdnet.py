@@ -10,7 +10,6 @@ from sr_models.layers import PixelUnshuffle
 from sr_models.layers import noise_level_input
 from sr_models.placement import NetworkAssembler
 from sr_models.specs import SPECS
-from sr_models.specs import check_positive_integer
 
 SPEC = SPECS["ffdnet"]
 
@@ -61,10 +60,9 @@ def build_ffdnet(
     if channels not in SPEC.paper_sizes:
         raise ValueError(f"FFDNet takes gray or colour images. Expected channels 1 or 3. "
                          f"Received: channels={channels!r}")
+    SPEC.check(locals())
     sized = SPEC.sized({"depth": depth, "filters": filters}, channels)
     depth, filters = sized["depth"], sized["filters"]
-    check_positive_integer(depth, "depth", minimum=3)
-    check_positive_integer(filters, "filters")
     num_stages = depth - 2
     # He-normal kernels keep the signal of a plain ReLU stack without batch norm; a gain-0.2
     # orthogonal start shrinks it about sevenfold per layer, and 15 layers do not train.

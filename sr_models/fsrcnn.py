@@ -4,7 +4,6 @@ import keras
 
 from sr_models.placement import NetworkAssembler
 from sr_models.specs import SPECS
-from sr_models.specs import check_positive_integer
 
 SPEC = SPECS["fsrcnn"]
 
@@ -53,9 +52,7 @@ def build_fsrcnn(
         - [Dong et al., Accelerating the Super-Resolution Convolutional Neural
           Network, ECCV 2016](https://arxiv.org/abs/1608.00367)
     """
-    SPEC.check_scale(scale)
-    for value, argument in ((d, "d"), (s, "s"), (m, "m"), (channels, "channels")):
-        check_positive_integer(value, argument)
+    SPEC.check(locals())
     assembler = NetworkAssembler(SPEC, regularizer, seed, m, "he_normal")
 
     def prelu(layer_name):

@@ -6,7 +6,6 @@ from sr_models.edsr import DIV2K_RGB_MEAN
 from sr_models.layers import subpixel_upsampler
 from sr_models.placement import NetworkAssembler
 from sr_models.specs import SPECS
-from sr_models.specs import check_positive_integer
 
 SPEC = SPECS["rcan"]
 
@@ -65,15 +64,7 @@ def build_rcan(
         - [Zhang et al., Image Super-Resolution Using Very Deep Residual
           Channel Attention Networks, ECCV 2018](https://arxiv.org/abs/1807.02758)
     """
-    SPEC.check_scale(scale)
-    for value, argument in ((num_groups, "num_groups"), (num_blocks, "num_blocks"),
-                            (filters, "filters"), (reduction, "reduction"), (channels, "channels")):
-        check_positive_integer(value, argument)
-    if filters % reduction:
-        raise ValueError(
-            "`reduction` must divide `filters`. Expected e.g. filters=64, reduction=16. "
-            f"Received: filters={filters}, reduction={reduction}"
-        )
+    SPEC.check(locals())
     if rgb_mean is not None and len(rgb_mean) != channels:
         raise ValueError(
             f"`rgb_mean` needs one value per channel. Expected length {channels} or None. "

@@ -7,7 +7,6 @@ from sr_models.layers import PadToMultiple
 from sr_models.layers import PixelUnshuffle
 from sr_models.placement import NetworkAssembler
 from sr_models.specs import SPECS
-from sr_models.specs import check_positive_integer
 from sr_models.srresnet import SMALL_KAIMING
 
 SPEC = SPECS["rrdbnet"]
@@ -66,10 +65,7 @@ def build_rrdbnet(
         - [Wang et al., ESRGAN: Enhanced Super-Resolution Generative
           Adversarial Networks, ECCV Workshops 2018](https://arxiv.org/abs/1809.00219)
     """
-    SPEC.check_scale(scale)
-    for value, argument in ((num_blocks, "num_blocks"), (filters, "filters"),
-                            (growth, "growth"), (channels, "channels")):
-        check_positive_integer(value, argument)
+    SPEC.check(locals())
     assembler = NetworkAssembler(SPEC, regularizer, seed, num_blocks, TORCH_DEFAULT)
 
     def leaky(layer_name):

@@ -42,6 +42,20 @@ class Argument:
     expected: str | None = None
     check: Callable | None = None
 
+    def accepts(self, value):
+        """Whether `value` is of the annotation's type (None where the default is) and passes `check`."""
+        if value is None:
+            return self.default is None
+        return _of_type(value, self.annotation) and (self.check is None or self.check(value))
+
+
+def _of_type(value, annotation):
+    if annotation == tuple[int, ...]:
+        return isinstance(value, (list, tuple)) and all(_of_type(item, int) for item in value)
+    if annotation is bool or isinstance(value, bool):
+        return annotation is bool and isinstance(value, bool)
+    return isinstance(value, (int, float) if annotation is float else int)
+
 
 def _count(default, minimum=1, annotation=int):
     """An integer argument of at least `minimum` (a depth, a width, a block count)."""
@@ -52,6 +66,9 @@ def _count(default, minimum=1, annotation=int):
 def _scale_factor(default):
     """A positive number, such as a residual scaling."""
     return Argument(float, default, "a number > 0", lambda value: value > 0)
+
+
+_CHANNELS = _count(1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,6 +131,24 @@ class NetworkSpec:
         """
         return self.blocks(self.sized(arguments, channels))
 
+    def check(self, arguments):
+        """Raises a ValueError for the first builder argument that this spec refuses.
+
+        Args:
+            arguments: The builder's arguments by name (its `locals()` on
+                entry): `scale`, `channels` and those in `arguments` are
+                checked, the others left to the builder. A None passes where
+                the default is None (a paper size).
+        """
+        if self.scales:
+            self.check_scale(arguments["scale"])
+        for name, argument in {**self.arguments, "channels": _CHANNELS}.items():
+            if not argument.accepts(arguments[name]):
+                raise ValueError(f"Expected `{name}` to be {argument.expected}. "
+                                 f"Received: {name}={arguments[name]!r}")
+        for name, expected, received in self.relations(arguments) if self.relations else ():
+            raise ValueError(f"Expected `{name}` to be {expected}. Received: {name}={received!r}")
+
     def check_scale(self, scale):
         """Raises a ValueError unless `scale` is one of the integer `scales`."""
         if isinstance(scale, bool) or not isinstance(scale, int) or scale not in self.scales:
@@ -158,7 +193,7 @@ SPECS = {
     "dncnn": NetworkSpec("DnCNN", ("denoise",), lambda arguments: arguments["depth"] - 2,
                          "the depth - 2 middle layers", branches=False,
                          arguments={"depth": _count(17, minimum=3), "filters": _count(64),
-                                    "batch_norm": Argument(bool, True)}),
+                                    "batch_norm": Argument(bool, True, "true or false")}),
     # The paper's sizes: 15 layers x 64 on gray images, 12 x 96 on colour ones.
     "ffdnet": NetworkSpec("FFDNet", ("denoise",), lambda arguments: arguments["depth"] - 2,
                           "the depth - 2 middle layers", branches=False, noise_level=True,

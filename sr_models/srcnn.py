@@ -5,7 +5,6 @@ import keras
 from sr_models.layers import Interpolate
 from sr_models.placement import NetworkAssembler
 from sr_models.specs import SPECS
-from sr_models.specs import check_positive_integer
 
 SPEC = SPECS["srcnn"]
 
@@ -53,10 +52,7 @@ def build_srcnn(
         - [Dong et al., Image Super-Resolution Using Deep Convolutional
           Networks, IEEE TPAMI 2016](https://arxiv.org/abs/1501.00092)
     """
-    SPEC.check_scale(scale)
-    for value, argument in ((filters, "filters"), (mapping_filters, "mapping_filters"),
-                            (mapping_kernel, "mapping_kernel"), (channels, "channels")):
-        check_positive_integer(value, argument)
+    SPEC.check(locals())
     assembler = NetworkAssembler(SPEC, regularizer, seed, 2, "glorot_uniform")
     inputs = keras.Input(shape=(None, None, channels), name="low_resolution")
     features = Interpolate(scale, "bicubic", name="bicubic", dtype="float32")(inputs)

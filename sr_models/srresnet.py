@@ -6,7 +6,6 @@ from sr_models.layers import Interpolate
 from sr_models.layers import subpixel_upsampler
 from sr_models.placement import NetworkAssembler
 from sr_models.specs import SPECS
-from sr_models.specs import check_positive_integer
 
 SPEC = SPECS["srresnet"]
 # Kaiming-normal (fan in) scaled by 0.1: variance 2 / fan_in * 0.1**2.
@@ -58,10 +57,7 @@ def build_srresnet(
         - [Wang et al., ESRGAN, ECCV Workshops 2018](https://arxiv.org/abs/1809.00219)
           (MSRResNet, the version without batch norm)
     """
-    SPEC.check_scale(scale)
-    check_positive_integer(num_blocks, "num_blocks")
-    check_positive_integer(filters, "filters")
-    check_positive_integer(channels, "channels")
+    SPEC.check(locals())
     assembler = NetworkAssembler(SPEC, regularizer, seed, num_blocks, SMALL_KAIMING)
 
     def leaky(layer_name):

@@ -5,7 +5,6 @@ import keras
 from sr_models.layers import Interpolate
 from sr_models.placement import NetworkAssembler
 from sr_models.specs import SPECS
-from sr_models.specs import check_positive_integer
 
 SPEC = SPECS["vdsr"]
 
@@ -52,10 +51,7 @@ def build_vdsr(
         - [Kim et al., Accurate Image Super-Resolution Using Very Deep
           Convolutional Networks, CVPR 2016](https://arxiv.org/abs/1511.04587)
     """
-    SPEC.check_scale(scale)
-    check_positive_integer(depth, "depth", minimum=3)
-    check_positive_integer(filters, "filters")
-    check_positive_integer(channels, "channels")
+    SPEC.check(locals())
     num_stages = depth - 2
     assembler = NetworkAssembler(SPEC, regularizer, seed, num_stages, "he_normal")
     inputs = keras.Input(shape=(None, None, channels), name="low_resolution")

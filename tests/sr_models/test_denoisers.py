@@ -61,5 +61,5 @@ def test_drunet_stage_indices_are_checked():
     """DRUNet has seven stages; an eighth block index names the range."""
     with pytest.raises(ValueError, match=r"Expected indices in \[0, 6\]"):
         small("drunet", regularizer=Regularizer(layer=dropout, placement=Placement("blocks", (7,))))
-    with pytest.raises(ValueError, match="four channel counts"):
+    with pytest.raises(ValueError, match="a list of four integers > 0"):
         build_model("drunet", filters=(8, 16, 32))
