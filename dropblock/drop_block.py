@@ -21,10 +21,9 @@ from dropblock.gamma import normalize_block_size
 from dropblock.gamma import paper_gamma
 from dropblock.gamma import static_maximum
 from dropblock.gamma import static_seed_probability
-
-GAMMA_MODES = ("calibrated", "paper")
-CHANNEL_MODES = ("independent", "shared")
-NORMALIZE_MODES = ("per_sample", "batch", "none")
+from dropblock.modes import CHANNEL_MODES
+from dropblock.modes import GAMMA_MODES
+from dropblock.modes import NORMALIZE_MODES
 
 
 def _check_choice(name, value, choices):

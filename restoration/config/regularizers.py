@@ -22,6 +22,9 @@ from restoration.config.conversion import section
 from restoration.config.conversion import spec
 from restoration.config.conversion import to_plain
 from restoration.config.conversion import unique
+from dropblock.modes import CHANNEL_MODES
+from dropblock.modes import GAMMA_MODES
+from dropblock.modes import NORMALIZE_MODES
 from sr_models.specs import PLACEMENTS
 
 
@@ -126,9 +129,9 @@ class DropBlockConfig(_Regularizer):
     schedule_steps: int = non_negative(0)
     rate: float = fraction()
     block_size: int | tuple[int, ...] = _block_size(7)
-    gamma: Literal["calibrated", "paper"] = "calibrated"
-    channels: Literal["independent", "shared"] = "independent"
-    normalize: Literal["per_sample", "batch", "none"] = "per_sample"
+    gamma: Literal[GAMMA_MODES] = "calibrated"
+    channels: Literal[CHANNEL_MODES] = "independent"
+    normalize: Literal[NORMALIZE_MODES] = "per_sample"
     seed: int | None = optional_seed()
 
     def callbacks(self, steps):

@@ -239,7 +239,8 @@ def load_keras_model(model_file, compile=False):
     import keras
 
     # Imported for their side effect: registering custom layers for deserialisation.
-    import dropblock  # noqa: F401
+    import dropblock.layers  # noqa: F401
+    import dropblock.regularizers  # noqa: F401
     import sr_models.layers  # noqa: F401
 
     if Path(model_file).is_file() and not zipfile.is_zipfile(model_file):

@@ -7,7 +7,6 @@ import pytest
 
 import dropblock
 from data.builtin import BUILTIN_SPLITS
-from dropblock import drop_block
 from restoration.config.conversion import build_section
 from restoration.config.conversion import field_names
 from restoration.config.loading import ConfigError
@@ -31,13 +30,6 @@ def test_sources_and_splits_are_the_ones_data_reads():
     """A data source is builtin, folder or set; the built-in splits are data.builtin's."""
     assert set(choices(DataSourceConfig, "source")) == {"builtin", "folder", "set"}
     assert set(BUILTIN_SPLITS) == {"train", "validation", "test"}
-
-
-def test_dropblock_choices_are_the_layer_modes():
-    """gamma, channels and normalize offer exactly the modes `DropBlock2D` accepts."""
-    assert set(choices(DropBlockConfig, "gamma")) == set(drop_block.GAMMA_MODES)
-    assert set(choices(DropBlockConfig, "channels")) == set(drop_block.CHANNEL_MODES)
-    assert set(choices(DropBlockConfig, "normalize")) == set(drop_block.NORMALIZE_MODES)
 
 
 @pytest.mark.parametrize("name", sorted(REGULARIZERS))
