@@ -75,24 +75,17 @@ import tensorflow as tf
 
 from data import realesrgan
 from data.realesrgan import DEFAULTS
+from data.realesrgan import KERNELS
+from data.realesrgan import SECOND_ORDER_ONLY
 
-DOWNSAMPLING = DEFAULTS["downsampling"]
-KERNELS = realesrgan.KERNELS
 KERNEL_SIZE = 21
 # Keys each chain consumes from the caller's key list, per example.
 KEY_COUNT = 12
 
-# Real-ESRGAN's values of the settings whose first-order default is different (see the module).
-REALESRGAN_KERNEL_PROBABILITIES = realesrgan.KERNEL_PROBABILITIES
-REALESRGAN_KERNEL_SIZES = realesrgan.KERNEL_SIZES
-REALESRGAN_SINC_PROBABILITY = realesrgan.SINC_PROBABILITY
-REALESRGAN_GAUSSIAN_NOISE_PROBABILITY = realesrgan.GAUSSIAN_NOISE_PROBABILITY
 # Sinc cut-offs (radians) of the reference dataset: small kernels and the final filter, large kernels.
 SINC_CUTOFF = (math.pi / 3, math.pi)
 SINC_CUTOFF_LARGE = (math.pi / 5, math.pi)
 SINC_LARGE_FROM = 13
-# Settings that only the second-order chain reads.
-SECOND_ORDER_ONLY = realesrgan.SECOND_ORDER_ONLY
 # Largest resize factor allowed, which bounds the second-order chain's canvases.
 MAX_RESIZE = 4.0
 
@@ -230,10 +223,10 @@ class Chain:
         _check_distribution("second_kernel_probabilities", self.second_kernel_probabilities, len(KERNELS))
         _check_distribution("resize_probabilities", self.resize_probabilities, 3)
         _check_distribution("second_resize_probabilities", self.second_resize_probabilities, 3)
-        unknown = [method for method in self.downsampling if method not in DOWNSAMPLING]
+        unknown = [method for method in self.downsampling if method not in DEFAULTS["downsampling"]]
         if not self.downsampling or unknown or len(set(self.downsampling)) != len(self.downsampling):
             raise ValueError(
-                f"Expected `downsampling` to be distinct methods among {DOWNSAMPLING}. "
+                f"Expected `downsampling` to be distinct methods among {DEFAULTS['downsampling']}. "
                 f"Received: downsampling={self.downsampling!r}"
             )
         if self.order == 1:
@@ -256,14 +249,14 @@ class Chain:
         second = self.order == 2
         probabilities = self.kernel_probabilities
         if probabilities is None and second:
-            probabilities = REALESRGAN_KERNEL_PROBABILITIES
-        sizes = self.kernel_size or (REALESRGAN_KERNEL_SIZES if second else (KERNEL_SIZE, KERNEL_SIZE))
+            probabilities = realesrgan.KERNEL_PROBABILITIES
+        sizes = self.kernel_size or (realesrgan.KERNEL_SIZES if second else (KERNEL_SIZE, KERNEL_SIZE))
         sinc = self.sinc_probability
         if sinc is None:
-            sinc = REALESRGAN_SINC_PROBABILITY if second else 0.0
+            sinc = realesrgan.SINC_PROBABILITY if second else 0.0
         gaussian = self.gaussian_noise_probability
         if gaussian is None:
-            gaussian = REALESRGAN_GAUSSIAN_NOISE_PROBABILITY if second else 1.0
+            gaussian = realesrgan.GAUSSIAN_NOISE_PROBABILITY if second else 1.0
         return probabilities, tuple(sizes), sinc, gaussian
 
 
@@ -924,7 +917,7 @@ def second_order_draws(keys, chain, shape, scale):
     columns3 = rows3 if square else \
         resize_matrix(width2, target_w, final_method, methods, target_w, canvas2_w)
 
-    final_size = _odd_size(u[_FINAL_SIZE], REALESRGAN_KERNEL_SIZES if chain.kernel_size is None
+    final_size = _odd_size(u[_FINAL_SIZE], realesrgan.KERNEL_SIZES if chain.kernel_size is None
                            else chain.kernel_size)
     final_kernel = _kernel(tf.constant(0), 1.0, 1.0, 0.0, 1.0, final_size,
                            _lerp(u[_FINAL_CUTOFF], SINC_CUTOFF), True, (0,))

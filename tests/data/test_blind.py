@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from data import blind
+from data import realesrgan
 
 NOTHING = dict(blur_probability=0.0, noise_probability=0.0, jpeg_probability=0.0)
 
@@ -70,7 +71,7 @@ def test_blur_turns_an_impulse_into_the_kernel():
 
 def test_downsampling_uses_the_configured_method():
     image = textured(channels=1)
-    for method in blind.DOWNSAMPLING:
+    for method in realesrgan.DEFAULTS["downsampling"]:
         chain = blind.Chain(**NOTHING, downsampling=(method,))
         out = blind.degrade(image, keys(5), chain, scale=4).numpy()
         expected = tf.image.resize(image, (12, 12), method=method, antialias=method != "area").numpy()
@@ -144,7 +145,7 @@ def random_kernels(count, seed):
     rng = np.random.default_rng(seed)
     kernels = []
     for index in range(count):
-        kind = index % len(blind.KERNELS)
+        kind = index % len(realesrgan.KERNELS)
         size = int(rng.choice([7, 13, 21]))
         if index % 4 == 3:
             kernels.append(blind.sinc_kernel(float(rng.uniform(math.pi / 5, math.pi)), size))
@@ -189,7 +190,7 @@ def test_fft_blur_reflects_at_the_edges_of_an_image_in_a_larger_canvas():
 
 
 def test_every_kernel_kind_sums_to_one_and_is_truncated_to_its_size():
-    for kind, name in enumerate(blind.KERNELS):
+    for kind, name in enumerate(realesrgan.KERNELS):
         for size in (7, 13, 21):
             kernel = blind.mixed_kernel(kind, 2.5, 1.0, 0.7, 1.5, size).numpy()
             assert kernel.sum() == pytest.approx(1.0, abs=1e-5), name
@@ -333,7 +334,7 @@ def test_second_order_kernel_draws_follow_the_reference_ranges():
     first, second = round_draws(chain, 1500)
     for parameters, sigma in ((first, (0.2, 3.0)), (second, (0.2, 1.5))):
         shares = np.bincount(parameters["kind"], minlength=6) / 1500
-        np.testing.assert_allclose(shares, blind.REALESRGAN_KERNEL_PROBABILITIES, atol=0.04)
+        np.testing.assert_allclose(shares, realesrgan.KERNEL_PROBABILITIES, atol=0.04)
         for name in ("sigma_x", "sigma_y"):
             assert sigma[0] <= parameters[name].min() < sigma[0] + 0.1
             assert sigma[1] - 0.1 < parameters[name].max() <= sigma[1]
@@ -376,7 +377,7 @@ def test_second_order_sizes_resizes_and_final_filter_follow_the_reference():
         assert not result["rows3"][index][:, height2[index]:].any()
 
 
-@pytest.mark.parametrize("method", blind.DOWNSAMPLING)
+@pytest.mark.parametrize("method", realesrgan.DEFAULTS["downsampling"])
 @pytest.mark.parametrize("source, target", [(40, 17), (17, 40), (30, 30)])
 def test_resize_matrices_are_tensorflows_resize(method, source, target):
     image = textured(40, seed=5)[:source, :source]
@@ -509,7 +510,7 @@ def test_invalid_second_order_settings_name_the_field(arguments, message):
 
 
 def test_first_order_chain_can_use_real_esrgan_kernels_and_poisson_noise():
-    chain = blind.Chain(kernel_probabilities=blind.REALESRGAN_KERNEL_PROBABILITIES, kernel_size=(7, 21),
+    chain = blind.Chain(kernel_probabilities=realesrgan.KERNEL_PROBABILITIES, kernel_size=(7, 21),
                         sinc_probability=0.1, gaussian_noise_probability=0.5)
     images = tf.stack([textured(48, seed=seed) for seed in range(4)])
     batched = blind.degrade_batch(images, batch_keys(80, 4), chain, 2).numpy()

@@ -163,13 +163,14 @@ def test_what_the_chain_refuses_the_degradation_schema_refuses(values, key):
 def test_degradation_order_two_is_real_esrgan_and_order_one_is_unchanged():
     """`{order: 2}` alone gives the reference second-order chain; `{}` the first-order chain as before."""
     from data import blind
+    from data import realesrgan
     from restoration.config.conversion import to_plain
     from restoration.config.degradation import DegradationConfig
 
     section = build_section(DegradationConfig, {"order": 2}, "data.degradation", "t.yaml")
     second = blind.Chain(**to_plain(section))
     assert second == blind.Chain(order=2)
-    assert second.first_round() == (blind.REALESRGAN_KERNEL_PROBABILITIES, (7, 21), 0.1, 0.5)
+    assert second.first_round() == (realesrgan.KERNEL_PROBABILITIES, (7, 21), 0.1, 0.5)
     assert (second.second_blur_probability, second.final_sinc_probability) == (0.8, 0.8)
     first = blind.Chain(**to_plain(build_section(DegradationConfig, {}, "data.degradation", "t.yaml")))
     assert first == blind.Chain() and first.first_round() == (None, (21, 21), 0.0, 1.0)
