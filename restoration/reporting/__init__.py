@@ -1,7 +1,7 @@
 """The with/without verdict of an experiment, from the files its runs wrote.
 
-`statistics` (intervals and paired tests), `report` (collects the runs'
-results and builds the report), `formatting` (markdown, the gain table, the
-plot) and `tensorboard` (every TensorBoard summary the project writes).
+`statistics` (intervals and paired tests), `report` (builds the report, the
+records of `summary`, from the runs' results), `formatting` and `plots` (its
+text and figures) and `tensorboard` (every TensorBoard summary written).
 Reporting reads run directories through `restoration.runs` only.
 """

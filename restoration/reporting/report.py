@@ -14,6 +14,7 @@ from pathlib import Path
 
 from restoration import runs
 from restoration.reporting import statistics
+from restoration.reporting import summary
 from restoration.reporting.formatting import COST_KEYS
 from restoration.reporting.formatting import describe_gain
 from restoration.reporting.formatting import format_markdown
@@ -104,38 +105,30 @@ def _number(value):
 
 
 def _interval(values, level):
-    if not values:
+    """The mean of `values` and its t interval, or None when a value (or every one) is missing."""
+    if not values or None in values:
         return None
     mean, low, high = statistics.mean_confidence_interval(values, level)
-    return {"mean": mean, "low": _number(low), "high": _number(high)}
+    return summary.Interval(mean, _number(low), _number(high))
 
 
 def _arm_scores(scores, level):
-    ssims = [score.get("ssim") for score in scores.values()]
-    return {
-        "seeds": len(scores),
-        "psnr": _interval([score["psnr"] for score in scores.values()], level),
-        "ssim": _interval(ssims, level) if None not in ssims else None,
-    }
+    return summary.ArmScores(len(scores), _interval([score["psnr"] for score in scores.values()], level),
+                             _interval([score.get("ssim") for score in scores.values()], level))
 
 
 def _paired(baseline, arm, key, seeds, level):
     values = [scores[seed].get(key) for scores in (baseline, arm) for seed in seeds]
-    if None in values:
+    if not seeds or None in values:
         return None
     gain = statistics.paired_gain(
         {seed: baseline[seed][key] for seed in seeds},
         {seed: arm[seed][key] for seed in seeds},
         level,
     )
-    return {
-        "mean": gain.mean,
-        "low": _number(gain.low),
-        "high": _number(gain.high),
-        "p": _number(statistics.paired_t_p(gain.differences)) if len(seeds) > 1 else None,
-        "per_seed": list(gain.differences),
-        "seeds": list(seeds),
-    }
+    p = _number(statistics.paired_t_p(gain.differences)) if len(seeds) > 1 else None
+    return summary.SeedGain(gain.mean, _number(gain.low), _number(gain.high), p,
+                            list(gain.differences), list(seeds))
 
 
 def _image_differences(baseline, arm, seeds):
@@ -153,29 +146,18 @@ def _image_differences(baseline, arm, seeds):
 
 def _gain(baseline, arm, level, resamples):
     seeds = sorted(set(baseline) & set(arm))
-    entry = {"seeds": seeds, "psnr": None, "ssim": None, "bootstrap": None, "wilcoxon_p": None,
-             "image_pairs": 0}
-    if not seeds:
-        return entry
-    entry["psnr"] = _paired(baseline, arm, "psnr", seeds, level)
-    entry["ssim"] = _paired(baseline, arm, "ssim", seeds, level)
     differences = _image_differences(baseline, arm, seeds)
-    entry["image_pairs"] = len(differences)
-    if differences:
-        entry["wilcoxon_p"] = statistics.wilcoxon_signed_rank(differences)
+    bootstrap = None
     if len(differences) >= statistics.MIN_BOOTSTRAP_PAIRS:
         mean, low, high, p_value = statistics.paired_bootstrap(
             differences, resamples=resamples, level=level
         )
-        entry["bootstrap"] = {
-            "mean": mean,
-            "low": _number(low),
-            "high": _number(high),
-            "p_value": _number(p_value),
-            "pairs": len(differences),
-            "resamples": resamples,
-        }
-    return entry
+        bootstrap = summary.Bootstrap(mean, _number(low), _number(high), _number(p_value),
+                                      len(differences), resamples)
+    wilcoxon_p = statistics.wilcoxon_signed_rank(differences) if differences else None
+    return summary.Gain(seeds, _paired(baseline, arm, "psnr", seeds, level),
+                        _paired(baseline, arm, "ssim", seeds, level), bootstrap, wilcoxon_p,
+                        len(differences))
 
 
 def _set_report(results, test_set, level, resamples, checkpoint="selected"):
@@ -186,30 +168,37 @@ def _set_report(results, test_set, level, resamples, checkpoint="selected"):
     conventions = [
         score.get("conventions") for by_seed in scores.values() for score in by_seed.values()
     ]
-    return {
-        "conventions": conventions[0] if conventions else None,
-        "arms": {arm: _arm_scores(scores[arm], level) for arm in results.arms},
-        "gains": gains,
-    }
+    return summary.TestSet(conventions[0] if conventions else None,
+                           {arm: _arm_scores(scores[arm], level) for arm in results.arms}, gains)
 
 
 def _control_false_discoveries(sets, baseline, level):
     """Benjamini-Hochberg q-values over the whole family (every arm x set x cell with an interval),
-    then each gain's sentence, which says whether it survives them."""
-    family = [gain["psnr"] for entry in sets.values() for gain in entry["gains"].values()
-              if gain["psnr"] is not None and gain["psnr"]["p"] is not None]
-    for entry, q in zip(family, statistics.benjamini_hochberg([entry["p"] for entry in family]),
-                        strict=True):
-        entry["q"] = q
-    for test_set, entry in sets.items():
-        for arm, gain in entry["gains"].items():
-            gain["conclusion"] = describe_gain(arm, baseline, test_set, gain, level, len(family))
-    return len(family)
+    then each gain's sentence, which says whether it survives them.
+
+    Returns:
+        The sets with q-values and sentences, and the size of the family.
+    """
+    family = [(name, arm) for name, entry in sets.items() for arm, gain in entry.gains.items()
+              if gain.psnr is not None and gain.psnr.p is not None]
+    q_values = statistics.benjamini_hochberg([sets[name].gains[arm].psnr.p for name, arm in family])
+    q_values = dict(zip(family, q_values, strict=True))
+    controlled = {}
+    for name, entry in sets.items():
+        gains = {}
+        for arm, gain in entry.gains.items():
+            if (name, arm) in q_values:
+                gain = dataclasses.replace(gain, psnr=dataclasses.replace(gain.psnr,
+                                                                          q=q_values[name, arm]))
+            gains[arm] = dataclasses.replace(
+                gain, conclusion=describe_gain(arm, baseline, name, gain, level, len(family)))
+        controlled[name] = dataclasses.replace(entry, gains=gains)
+    return controlled, len(family)
 
 
-def _primary_entry(results, arm, record, level):
+def _primary_endpoint(results, arm, record, level):
     """One primary arm: the per-seed endpoint (mean gain over the declared entries), its t
-    interval, t and sign-flip p-values."""
+    interval, t and sign-flip p-values, as `PrimaryArm` fields."""
     checkpoint = record["checkpoint"]
     per_seed = {}
     for seed in results.seeds:
@@ -239,19 +228,20 @@ def _primary(results, level):
     record = results.manifest.get("primary")
     if not record:
         return None
-    arms = {arm: _primary_entry(results, arm, record, level) for arm in record["arms"]}
+    endpoints = [_primary_endpoint(results, arm, record, level) for arm in record["arms"]]
     alpha = 1.0 - level
-    holm_t = statistics.holm([entry["t_p"] for entry in arms.values()])
-    holm_flip = statistics.holm([entry["sign_flip_p"] for entry in arms.values()])
+    holm_t = statistics.holm([entry["t_p"] for entry in endpoints])
+    holm_flip = statistics.holm([entry["sign_flip_p"] for entry in endpoints])
     planned = results.manifest.get("planned_seeds") or list(results.seeds)
-    for entry, t_p, flip_p in zip(arms.values(), holm_t, holm_flip, strict=True):
-        entry["holm_p"], entry["holm_sign_flip_p"] = t_p, flip_p
-        entry["verdict"] = statistics.INCONCLUSIVE if entry["mean"] is None else statistics.verdict(
+    arms = {}
+    for arm, entry, t_p, flip_p in zip(record["arms"], endpoints, holm_t, holm_flip, strict=True):
+        verdict = statistics.INCONCLUSIVE if entry["mean"] is None else statistics.verdict(
             entry["mean"], entry["low"], entry["high"], record["margin"], t_p, alpha)
-        entry["interim"] = sorted(set(planned) - set(entry["seeds"]))
-    return {**record, "level": level, "arms": arms, "planned_seeds": planned,
-            "changed_after_look": results.manifest.get("primary_changed_after_look", False),
-            "registered": results.manifest.get("registered_primary")}
+        arms[arm] = summary.PrimaryArm(**entry, holm_p=t_p, holm_sign_flip_p=flip_p, verdict=verdict,
+                                       interim=sorted(set(planned) - set(entry["seeds"])))
+    return summary.PrimaryTest(record, level, arms, planned,
+                               results.manifest.get("primary_changed_after_look", False),
+                               results.manifest.get("registered_primary"))
 
 
 VALIDATION_KEYS = ("best_psnr", "late_psnr", "final_psnr", "gap")
@@ -263,26 +253,26 @@ def _validation_summary(results, level):
     by_arm = {arm: {seed: run.validation for (run_arm, seed), run in results.runs.items()
                     if run_arm == arm and run.validation.get("best_step") is not None}
               for arm in results.arms}
-    summary = {}
+    baseline = by_arm.get(results.baseline, {})
+    entries = {}
     for arm, by_seed in by_arm.items():
         if not by_seed:
             continue
-        entry = {"seeds": sorted(by_seed)}
-        for key in VALIDATION_KEYS:
-            values = [run.get(key) for run in by_seed.values()]
-            entry[key] = _interval(values, level) if None not in values else None
-            baseline = by_arm.get(results.baseline, {})
-            seeds = sorted(set(baseline) & set(by_seed))
-            if arm != results.baseline and seeds:
-                entry[f"{key}_gain"] = _paired(baseline, by_seed, key, seeds, level)
-        summary[arm] = entry
-    return summary
+        means = {key: _interval([run.get(key) for run in by_seed.values()], level)
+                 for key in VALIDATION_KEYS}
+        seeds = sorted(set(baseline) & set(by_seed))
+        gains = None
+        if arm != results.baseline and seeds:
+            gains = {key: _paired(baseline, by_seed, key, seeds, level) for key in VALIDATION_KEYS}
+        entries[arm] = summary.ValidationArm(sorted(by_seed), means, gains)
+    return entries
 
 
 def _band(rows, level):
-    """`{"mean", "low", "high"}` lists: per row of values over seeds, the mean and its t interval."""
+    """An `Interval` of lists: per row of values over seeds, the mean and its t interval."""
     bands = [_interval(list(values), level) for values in rows]
-    return {key: [band[key] for band in bands] for key in ("mean", "low", "high")}
+    return summary.Interval([band.mean for band in bands], [band.low for band in bands],
+                            [band.high for band in bands])
 
 
 def _validation_curves(results, level):
@@ -298,22 +288,20 @@ def _validation_curves(results, level):
     curves = {}
     for arm, by_seed in histories.items():
         steps = sorted(set.intersection(*(set(history) for history in by_seed.values())))
-        entry = {"seeds": sorted(by_seed), "steps": steps,
-                 "psnr": _band([[by_seed[seed][step]["psnr"] for seed in by_seed] for step in steps],
-                               level),
-                 "gap": None, "gain": None}
+        psnr = _band([[by_seed[seed][step]["psnr"] for seed in by_seed] for step in steps], level)
         points = [[by_seed[seed][step] for seed in by_seed] for step in steps]
+        gap = gain = None
         if all(point["train_crops_psnr"] is not None for row in points for point in row):
-            entry["gap"] = _band([[point["train_crops_psnr"] - point["psnr"] for point in row]
-                                  for row in points], level)
+            gap = _band([[point["train_crops_psnr"] - point["psnr"] for point in row]
+                         for row in points], level)
         seeds = sorted(set(baseline) & set(by_seed))
         if arm != results.baseline and seeds:
             shared = sorted(set.intersection(*(set(by_seed[seed]) & set(baseline[seed])
                                                for seed in seeds)))
-            differences = [[by_seed[seed][step]["psnr"] - baseline[seed][step]["psnr"]
-                            for seed in seeds] for step in shared]
-            entry["gain"] = {"seeds": seeds, "steps": shared, **_band(differences, level)}
-        curves[arm] = entry
+            band = _band([[by_seed[seed][step]["psnr"] - baseline[seed][step]["psnr"]
+                           for seed in seeds] for step in shared], level)
+            gain = summary.CurveGain(seeds, shared, band.mean, band.low, band.high)
+        curves[arm] = summary.ValidationCurves(sorted(by_seed), steps, psnr, gap, gain)
     return curves
 
 
@@ -324,20 +312,18 @@ def _arm_summary(results, arm):
         values = [run.cost.get(key) for run in runs]
         values = [value for value in values if value is not None]
         cost[key] = sum(values) / len(values) if values else None
-    regularizer = runs[0].regularizer if runs else None
-    warnings = {warning for run in runs for warning in run.warnings}
-    return {
-        "regularizer": regularizer,
-        "warnings": sorted(warnings),
-        "precision": sorted({run.precision for run in runs}),
-        "finished_seeds": [seed for (run_arm, seed) in results.runs if run_arm == arm],
-        "steps": max((run.steps for run in runs), default=None),
-        "cost": cost,
-    }
+    return summary.ArmSummary(
+        regularizer=runs[0].regularizer if runs else None,
+        warnings=sorted({warning for run in runs for warning in run.warnings}),
+        precision=sorted({run.precision for run in runs}),
+        finished_seeds=[seed for (run_arm, seed) in results.runs if run_arm == arm],
+        steps=max((run.steps for run in runs), default=None),
+        cost=cost,
+    )
 
 
 def build_report(experiment_dir, level=0.95, resamples=10000):
-    """Aggregates the finished runs of an experiment into a report dict.
+    """Aggregates the finished runs of an experiment into a `Report`.
 
     Args:
         experiment_dir: path of `runs/<experiment>`.
@@ -345,71 +331,49 @@ def build_report(experiment_dir, level=0.95, resamples=10000):
         resamples: bootstrap resamples of the per-image test.
 
     Returns:
-        A JSON-serialisable dict: `experiment`, `baseline`, `seeds`, `level`,
-        `arms` (regularizer, precision policies, finished seeds and mean cost
-        per arm), `sets`
-        (per test set: scoring conventions, per-arm mean PSNR and SSIM with
-        intervals, per-arm gains over the baseline with seed intervals,
-        image-level bootstrap and Wilcoxon p), `validation` (per validated
-        run: where validation peaked, where it ended and the gap between the
-        training crops' PSNR and the validation PSNR there), `validation_arms`
-        (per arm: the means over seeds of the peak, the last validation and
-        the gap, and their differences from the baseline paired by seed with
-        intervals, as `<key>_gain`), `validation_curves` (per arm with at
-        least two validations per run: at the steps all its seeds validated at,
-        the mean validation PSNR, overfitting gap and paired gain over the
-        baseline, each with its interval per step), `missing_runs` and
-        `diverged_runs` (stopped by a non-finite loss or weight). Undefined
-        numbers (an interval from one seed) are `None`.
+        The `restoration.reporting.summary.Report`.
     """
     results = collect_runs(experiment_dir)
     test_sets = []
     for run in results.runs.values():
         test_sets += [name for name in run.test if name not in test_sets]
     sets = {name: _set_report(results, name, level, resamples) for name in test_sets}
-    family = _control_false_discoveries(sets, results.baseline, level)
+    sets, family = _control_false_discoveries(sets, results.baseline, level)
     final_sets = {}
     if any(run.test_final for run in results.runs.values()):
         final_sets = {name: _set_report(results, name, level, resamples, "final")
                       for name in test_sets}
-        _control_false_discoveries(final_sets, results.baseline, level)
+        final_sets, _ = _control_false_discoveries(final_sets, results.baseline, level)
     cells = {}
     for _, run in sorted(results.runs.items(), key=lambda item: item[0][0] != results.baseline):
         for cell, status in run.cells.items():
             cells.setdefault(cell, status)
-    return {
-        "experiment": results.name,
-        "baseline": results.baseline,
-        "seeds": list(results.seeds),
-        "planned_seeds": results.manifest.get("planned_seeds", list(results.seeds)),
-        "added_after_look": results.manifest.get("added_after_look", []),
-        "level": level,
-        "primary": _primary(results, level),
-        "family": family,
-        "cells": cells,
-        "arms": {arm: _arm_summary(results, arm) for arm in results.arms},
-        "sets": sets,
-        "final_sets": final_sets,
-        "selected_steps": [{"arm": arm, "seed": seed, "checkpoint": run.checkpoint,
-                            "step": run.selected_step, "steps": run.steps}
-                           for (arm, seed), run in sorted(results.runs.items())],
-        "validation": [
-            {"arm": arm, "seed": seed, **run.validation}
-            for (arm, seed), run in sorted(results.runs.items())
-            if run.validation.get("best_step") is not None
-        ],
-        "validation_arms": _validation_summary(results, level),
-        "validation_curves": _validation_curves(results, level),
-        "missing_runs": [
-            {"arm": arm, "seed": seed, "path": str(results.directory / arm / f"seed{seed}")}
-            for arm, seed in results.missing
-        ],
-        "diverged_runs": [
-            {"arm": arm, "seed": seed, "path": str(results.directory / arm / f"seed{seed}"),
-             "step": record.get("step"), "what": record.get("what")}
-            for (arm, seed), record in results.diverged.items()
-        ],
-    }
+    finished = sorted(results.runs.items())
+    return summary.Report(
+        experiment=results.name,
+        baseline=results.baseline,
+        seeds=list(results.seeds),
+        planned_seeds=results.manifest.get("planned_seeds", list(results.seeds)),
+        added_after_look=results.manifest.get("added_after_look", []),
+        level=level,
+        primary=_primary(results, level),
+        family=family,
+        cells=cells,
+        arms={arm: _arm_summary(results, arm) for arm in results.arms},
+        sets=sets,
+        final_sets=final_sets,
+        selected_steps=[summary.SelectedStep(arm, seed, run.checkpoint, run.selected_step, run.steps)
+                        for (arm, seed), run in finished],
+        validation=[summary.ValidationRun(arm, seed, run.validation) for (arm, seed), run in finished
+                    if run.validation.get("best_step") is not None],
+        validation_arms=_validation_summary(results, level),
+        validation_curves=_validation_curves(results, level),
+        missing_runs=[summary.MissingRun(arm, seed, str(results.directory / arm / f"seed{seed}"))
+                      for arm, seed in results.missing],
+        diverged_runs=[summary.DivergedRun(arm, seed, str(results.directory / arm / f"seed{seed}"),
+                                           record.get("step"), record.get("what"))
+                       for (arm, seed), record in results.diverged.items()],
+    )
 
 
 def write_report(experiment_dir, level=0.95, resamples=10000):
@@ -424,11 +388,11 @@ def write_report(experiment_dir, level=0.95, resamples=10000):
         resamples: bootstrap resamples of the per-image test.
 
     Returns:
-        The report dict of `build_report`.
+        The `Report` of `build_report`.
     """
     directory = Path(experiment_dir)
     report = build_report(directory, level, resamples)
-    runs.write_json_atomically(directory / runs.REPORT_JSON, report, allow_nan=False)
+    runs.write_json_atomically(directory / runs.REPORT_JSON, report.to_json(), allow_nan=False)
     runs.write_text_atomically(directory / runs.REPORT_MARKDOWN, format_markdown(report))
     drawn = figures(report)
     for _, name in FIGURES:
@@ -437,4 +401,3 @@ def write_report(experiment_dir, level=0.95, resamples=10000):
         else:  # A plot of an earlier report that this one does not have.
             (directory / name).unlink(missing_ok=True)
     return report
-

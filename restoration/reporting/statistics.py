@@ -29,9 +29,9 @@ import dataclasses
 import numpy as np
 from scipy import stats
 
-# Bootstrap means are computed in chunks so that memory stays bounded
-# (about this many resampled values at once) for large image sets.
-_BOOTSTRAP_CHUNK_VALUES = 2_000_000
+# Resampled means and sign patterns are computed in batches so that memory
+# stays bounded (about this many values at once) for large image sets.
+_BATCH_VALUES = 2_000_000
 
 # The sign-flip test enumerates all 2^n sign patterns up to this many seeds
 # (2^20 patterns take well under a second) and samples them beyond.
@@ -144,15 +144,8 @@ def paired_gain(baseline_runs, arm_runs, level=0.95):
     return PairedGain(mean, low, high, seeds, tuple(differences))
 
 
-def _bootstrap_means(differences, resamples, seed):
-    generator = np.random.default_rng(seed)
-    rows_per_chunk = max(1, _BOOTSTRAP_CHUNK_VALUES // differences.size)
-    means = np.empty(resamples)
-    for start in range(0, resamples, rows_per_chunk):
-        rows = min(rows_per_chunk, resamples - start)
-        indices = generator.integers(0, differences.size, size=(rows, differences.size))
-        means[start : start + rows] = differences[indices].mean(axis=1)
-    return means
+def _batch(array):
+    return max(1, _BATCH_VALUES // array.size)
 
 
 def paired_bootstrap(differences, resamples=10000, seed=0, level=0.95):
@@ -191,8 +184,10 @@ def paired_bootstrap(differences, resamples=10000, seed=0, level=0.95):
     mean = float(array.mean())
     if array.size < 2:
         return mean, float("nan"), float("nan"), float("nan")
-    means = _bootstrap_means(array, int(resamples), seed)
-    low, high = np.quantile(means, [(1.0 - level) / 2.0, (1.0 + level) / 2.0])
+    result = stats.bootstrap((array,), np.mean, n_resamples=int(resamples), method="percentile",
+                             confidence_level=level, batch=_batch(array), rng=seed)
+    means = result.bootstrap_distribution
+    low, high = result.confidence_interval
     if mean > 0:
         other_side = np.mean(means <= 0.0)
     elif mean < 0:
@@ -228,12 +223,6 @@ def wilcoxon_signed_rank(differences):
     return float(result.pvalue)
 
 
-def _sign_flip_sums(differences, first, stop):
-    # Row k of the pattern matrix flips the sign of difference i when bit i of k is set.
-    patterns = np.arange(first, stop, dtype=np.int64)[:, None] >> np.arange(differences.size) & 1
-    return (1 - 2 * patterns).astype(np.float64) @ differences
-
-
 def sign_flip_p(differences, seed=0):
     """Two-sided sign-flip (permutation) p-value for "the mean difference is 0".
 
@@ -241,17 +230,18 @@ def sign_flip_p(differences, seed=0):
     come out with either sign, so every one of the 2^n patterns of signs is
     as likely as the observed one. The p-value is the fraction of patterns
     whose mean has an absolute value at least that of the observed mean; ties
-    count (up to a rounding tolerance relative to the sum of |differences|,
-    so rescaling the differences leaves p unchanged), the observed pattern
-    and its mirror image included, so the exact p is never below `2 / 2^n`
-    (0.25 with three seeds, 0.0625 with five). Nothing is assumed about the
-    shape of the distribution beyond its symmetry.
+    count (up to a rounding tolerance relative to the observed sum, so
+    rescaling the differences leaves p unchanged), the observed pattern and
+    its mirror image included, so the exact p is never below `2 / 2^n` (0.25
+    with three seeds, 0.0625 with five). Nothing is assumed about the shape
+    of the distribution beyond its symmetry. The patterns are
+    `scipy.stats.permutation_test`'s (`permutation_type="samples"`).
 
     Up to 20 differences all 2^n patterns are enumerated and the p-value is
     exact. Beyond, it is a Monte-Carlo estimate from 200,000 random sign
-    patterns drawn with `np.random.default_rng(seed)`, plus the observed
-    pattern: `(count + 1) / (200,000 + 1)`, which is never 0 and keeps the
-    test valid.
+    patterns drawn with `seed`: twice the smaller one-sided estimate
+    `(count + 1) / (200,000 + 1)`, capped at 1, which is never 0 and keeps
+    the test valid.
 
     Args:
         differences: per-seed differences (arm - baseline), finite.
@@ -266,29 +256,14 @@ def sign_flip_p(differences, seed=0):
           Statistical Applications in Genetics and Molecular Biology 9 (2010).
     """
     array = _as_finite_vector(differences, "differences")
-    if not np.any(array):
+    if array.size < 2 or not np.any(array):  # Both patterns of one difference reach it.
         return 1.0
-    # Sums instead of means: the same ordering without a division.
-    observed = abs(float(array.sum()))
-    # Sums of the same values in another order can differ by a few ulps of
-    # sum(|d|): such sums are ties. The tolerance scales with the data, so
-    # scaling all differences leaves p unchanged.
-    threshold = observed - 1e-10 * float(np.abs(array).sum())
-    rows_per_chunk = max(1, _BOOTSTRAP_CHUNK_VALUES // array.size)
-    if array.size <= _SIGN_FLIP_EXACT_MAX:
-        total = 2**array.size
-        count = 0
-        for first in range(0, total, rows_per_chunk):
-            sums = _sign_flip_sums(array, first, min(total, first + rows_per_chunk))
-            count += int(np.count_nonzero(np.abs(sums) >= threshold))
-        return count / total
-    generator = np.random.default_rng(seed)
-    count = 0
-    for first in range(0, _SIGN_FLIP_DRAWS, rows_per_chunk):
-        rows = min(rows_per_chunk, _SIGN_FLIP_DRAWS - first)
-        signs = 1.0 - 2.0 * generator.integers(0, 2, size=(rows, array.size))
-        count += int(np.count_nonzero(np.abs(signs @ array) >= threshold))
-    return (count + 1) / (_SIGN_FLIP_DRAWS + 1)
+    exact = array.size <= _SIGN_FLIP_EXACT_MAX
+    result = stats.permutation_test(
+        (array,), lambda values, axis: np.sum(values, axis=axis), permutation_type="samples",
+        vectorized=True, n_resamples=np.inf if exact else _SIGN_FLIP_DRAWS, batch=_batch(array),
+        rng=seed)
+    return float(result.pvalue)
 
 
 def paired_t_p(differences):
@@ -400,11 +375,7 @@ def benjamini_hochberg(p_values):
           Royal Statistical Society B 57 (1995).
     """
     size, positions, values = _p_value_family(p_values)
-    order = np.argsort(values, kind="stable")
-    count = values.size
-    steps = np.minimum(1.0, count * values[order] / np.arange(1, count + 1))
-    adjusted = np.empty(count)
-    adjusted[order] = np.minimum.accumulate(steps[::-1])[::-1]
+    adjusted = stats.false_discovery_control(values) if values.size else values
     return _in_input_order(size, positions, adjusted)
 
 

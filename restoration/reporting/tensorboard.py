@@ -34,6 +34,7 @@ from tensorboard.summary.writer.record_writer import RecordWriter
 from restoration import runs
 from restoration.reporting.formatting import format_markdown
 from restoration.reporting.plots import FIGURES
+from restoration.reporting.summary import Interval
 
 
 class SummaryWriter:
@@ -185,39 +186,36 @@ def summary_tags(experiment):
 
 def _band_scalars(tag, band, step):
     """The mean at `tag` and its interval at `tag/low`, `tag/high` (the mean itself without one)."""
-    tf.summary.scalar(tag, band["mean"], step=step)
-    for bound in ("low", "high"):
-        value = band["mean"] if band[bound] is None else band[bound]
-        tf.summary.scalar(f"{tag}/{bound}", value, step=step)
+    tf.summary.scalar(tag, band.mean, step=step)
+    for bound, value in (("low", band.low), ("high", band.high)):
+        tf.summary.scalar(f"{tag}/{bound}", band.mean if value is None else value, step=step)
 
 
 def _write_arm_scalars(report, arm, tags):
     """One arm's run of the summary: its test scores and gains, its validation curves."""
-    step = report["arms"][arm].get("steps") or 0
-    zero = {"mean": 0.0, "low": 0.0, "high": 0.0}
-    for test_set, entry in report["sets"].items():
-        scores = entry["arms"][arm]["psnr"]
+    step = report.arms[arm].steps or 0
+    for test_set, entry in report.sets.items():
+        scores = entry.arms[arm].psnr
         if scores is not None:
             _band_scalars(f"{tags['test_psnr']}/{test_set}", scores, step)
-        gain = zero if arm == report["baseline"] else entry["gains"][arm]["psnr"]
+        gain = Interval(0.0, 0.0, 0.0) if arm == report.baseline else entry.gains[arm].psnr
         if gain is not None and scores is not None:
             _band_scalars(f"{tags['test_gain']}/{test_set}", gain, step)
-    curves = report["validation_curves"].get(arm)
+    curves = report.validation_curves.get(arm)
     if curves is None:
         return
-    series = [("validation_psnr", curves["steps"], curves["psnr"]),
-              ("overfitting_gap", curves["steps"], curves["gap"])]
-    if arm == report["baseline"]:
+    series = [("validation_psnr", curves.steps, curves.psnr),
+              ("overfitting_gap", curves.steps, curves.gap)]
+    if arm == report.baseline:
         # The baseline's zero line, for the gain chart to be read against.
-        zeros = {key: [0.0] * len(curves["steps"]) for key in ("mean", "low", "high")}
-        series.append(("validation_gain", curves["steps"], zeros))
-    elif curves["gain"] is not None:
-        series.append(("validation_gain", curves["gain"]["steps"], curves["gain"]))
+        zeros = [0.0] * len(curves.steps)
+        series.append(("validation_gain", curves.steps, Interval(zeros, zeros, zeros)))
+    elif curves.gain is not None:
+        series.append(("validation_gain", curves.gain.steps, curves.gain))
     for name, steps, band in series:
-        if band is None:
-            continue
-        for index, at in enumerate(steps):
-            _band_scalars(tags[name], {key: band[key][index] for key in ("mean", "low", "high")}, at)
+        if band is not None:
+            for at, *point in zip(steps, band.mean, band.low, band.high, strict=True):
+                _band_scalars(tags[name], Interval(*point), at)
 
 
 def experiment_layout(report):
@@ -231,9 +229,9 @@ def experiment_layout(report):
     """
     from tensorboard.plugins.custom_scalar import layout_pb2
 
-    experiment, baseline = report["experiment"], report["baseline"]
+    experiment, baseline = report.experiment, report.baseline
     tags = summary_tags(experiment)
-    level = f"{report['level'] * 100:g} %"
+    level = f"{report.level * 100:g} %"
 
     def margin(title, tag):
         series = layout_pb2.MarginChartContent.Series(value=tag, lower=f"{tag}/low", upper=f"{tag}/high")
@@ -242,7 +240,7 @@ def experiment_layout(report):
     def multiline(title, pattern):
         return layout_pb2.Chart(title=title, multiline=layout_pb2.MultilineChartContent(tag=[pattern]))
 
-    sets = list(report["sets"])
+    sets = list(report.sets)
     categories = [
         (f"{experiment}: the verdict, PSNR gain over {baseline} (dB): mean over seeds with its {level} "
          "t interval (hover a test point for its bounds)",
@@ -286,7 +284,7 @@ def write_experiment_summary(experiment_dir, report):
 
     Args:
         experiment_dir: path of `runs/<experiment>`.
-        report: the dict of `restoration.reporting.report.build_report`.
+        report: the `Report` of `restoration.reporting.report.build_report`.
 
     Returns:
         The path of the summary directory.
@@ -307,8 +305,8 @@ def write_experiment_summary(experiment_dir, report):
             if path.exists():
                 tf.summary.image(tag, tf.io.decode_png(path.read_bytes(), channels=3)[None], step=0)
     writer.close()
-    tags = summary_tags(report["experiment"])
-    for arm in report["arms"]:
+    tags = summary_tags(report.experiment)
+    for arm in report.arms:
         writer = tf.summary.create_file_writer(str(summary_dir / arm))
         with writer.as_default():
             _write_arm_scalars(report, arm, tags)

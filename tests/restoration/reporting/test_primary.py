@@ -77,28 +77,28 @@ def endpoint(arm):
 
 def test_primary_endpoint_is_the_per_seed_mean_gain_with_t_interval_sign_flip_and_holm(tmp_path):
     report = build_report(write_experiment(tmp_path / "grid", PRIMARY), resamples=200)
-    primary = report["primary"]
+    arms = report.primary.arms
     p_values = {}
     for arm in PRIMARY["arms"]:
         values = endpoint(arm)
-        entry = primary["arms"][arm]
-        np.testing.assert_allclose(entry["per_seed"], values, atol=1e-9)
+        entry = arms[arm]
+        np.testing.assert_allclose(entry.per_seed, values, atol=1e-9)
         low, high = stats.t.interval(0.95, 4, loc=np.mean(values), scale=stats.sem(values))
-        assert (entry["mean"], entry["low"], entry["high"]) == pytest.approx(
+        assert (entry.mean, entry.low, entry.high) == pytest.approx(
             (np.mean(values), low, high), abs=1e-9)
         p_values[arm] = stats.ttest_1samp(values, 0.0).pvalue
-        assert entry["t_p"] == pytest.approx(p_values[arm], rel=1e-9)
+        assert entry.t_p == pytest.approx(p_values[arm], rel=1e-9)
     # Every seed of `strong` gains: the exact sign-flip p of 5 seeds is 2 / 32.
-    assert primary["arms"]["strong"]["sign_flip_p"] == pytest.approx(2 / 32)
+    assert arms["strong"].sign_flip_p == pytest.approx(2 / 32)
     # Holm over the two arms, by hand.
     low_arm, high_arm = sorted(p_values, key=p_values.get)
-    assert primary["arms"][low_arm]["holm_p"] == pytest.approx(min(1, 2 * p_values[low_arm]))
-    assert primary["arms"][high_arm]["holm_p"] == pytest.approx(
+    assert arms[low_arm].holm_p == pytest.approx(min(1, 2 * p_values[low_arm]))
+    assert arms[high_arm].holm_p == pytest.approx(
         min(1, max(2 * p_values[low_arm], p_values[high_arm])))
     # strong: mean ~0.042 >= 0.02 and Holm p < 0.05; null: its interval straddles 0 and the margin.
-    assert primary["arms"]["strong"]["verdict"] == "confirmed"
-    assert primary["arms"]["null"]["verdict"] == "inconclusive"
-    assert primary["arms"]["strong"]["interim"] == []
+    assert arms["strong"].verdict == "confirmed"
+    assert arms["null"].verdict == "inconclusive"
+    assert arms["strong"].interim == []
 
 
 def test_an_interval_below_the_margin_is_refuted_and_missing_planned_seeds_make_it_interim(tmp_path):
@@ -106,10 +106,10 @@ def test_an_interval_below_the_margin_is_refuted_and_missing_planned_seeds_make_
                  entries=["Set5/noise15", "Set14/noise15"], margin=0.1)
     report = build_report(write_experiment(tmp_path / "grid", tight, planned=(*SEEDS, 5, 6)),
                           resamples=200)
-    entry = report["primary"]["arms"]["null"]
-    assert entry["high"] < 0.1
-    assert entry["verdict"] == "refuted"
-    assert entry["interim"] == [5, 6]
+    entry = report.primary.arms["null"]
+    assert entry.high < 0.1
+    assert entry.verdict == "refuted"
+    assert entry.interim == [5, 6]
     assert "interim: 2 planned seed(s) missing" in format_markdown(report)
 
 
@@ -122,20 +122,20 @@ def test_the_report_opens_with_the_primary_test_and_every_table_carries_q_values
     assert "| strong | 5 |" in text and "**confirmed**" in text and "**inconclusive**" in text
     assert "Seeds added after a look (a report existed when they were added): 3, 4." in text
     # The family is every arm x entry with an interval: 2 arms x (2 sets + 4 cells).
-    assert report["family"] == 12
-    family = [(name, arm, entry["gains"][arm]["psnr"]) for name, entry in report["sets"].items()
+    assert report.family == 12
+    family = [(name, arm, entry.gains[arm].psnr) for name, entry in report.sets.items()
               for arm in ("strong", "null")]
-    q_values = statistics.benjamini_hochberg([psnr["p"] for _, _, psnr in family])
+    q_values = statistics.benjamini_hochberg([psnr.p for _, _, psnr in family])
     for (name, arm, psnr), q in zip(family, q_values, strict=True):
-        assert psnr["q"] == pytest.approx(q)
-        assert psnr["p"] == pytest.approx(stats.ttest_1samp(psnr["per_seed"], 0.0).pvalue)
-        conclusion = report["sets"][name]["gains"][arm]["conclusion"]
+        assert psnr.q == pytest.approx(q)
+        assert psnr.p == pytest.approx(stats.ttest_1samp(psnr.per_seed, 0.0).pvalue)
+        conclusion = report.sets[name].gains[arm].conclusion
         assert f"over the 12 comparisons: {'a finding' if q < 0.05 else 'not a finding'}" in conclusion
     # The q column of the per-set table, and the final weights' gains beside the selected ones.
-    final = report["final_sets"]["Set5/noise15"]["gains"]["strong"]["psnr"]
-    selected = report["sets"]["Set5/noise15"]["gains"]["strong"]["psnr"]
-    assert final["mean"] == pytest.approx(selected["mean"] + FINAL)
-    assert f"{final['mean']:+.3f} [" in text
+    final = report.final_sets["Set5/noise15"].gains["strong"].psnr
+    selected = report.sets["Set5/noise15"].gains["strong"].psnr
+    assert final.mean == pytest.approx(selected.mean + FINAL)
+    assert f"{final.mean:+.3f} [" in text
     assert "## Selected checkpoints" in text and "| strong | 3 | best | 43 | 100 |" in text
     assert "`blur4.0`: **out of range** (blur 4 > 3)" in text
     # The per-seed numbers behind the gains.
@@ -148,7 +148,7 @@ def test_the_final_weights_can_be_the_primary_checkpoint(tmp_path):
     report = build_report(write_experiment(tmp_path / "grid", dict(PRIMARY, checkpoint="final")),
                           resamples=200)
     values = np.asarray(endpoint("strong")) + FINAL
-    np.testing.assert_allclose(report["primary"]["arms"]["strong"]["per_seed"], values, atol=1e-9)
+    np.testing.assert_allclose(report.primary.arms["strong"].per_seed, values, atol=1e-9)
 
 
 def test_without_a_primary_endpoint_the_report_says_it_is_exploratory(tmp_path):

@@ -84,63 +84,63 @@ def test_gain_is_the_mean_paired_difference_with_a_t_interval(experiment):
     report = build_report(experiment, resamples=500)
     for test_set in SETS:
         gains = per_seed_gains(test_set)
-        gain = report["sets"][test_set]["gains"]["dropblock"]["psnr"]
+        gain = report.sets[test_set].gains["dropblock"].psnr
         low, high = stats.t.interval(0.95, 2, loc=np.mean(gains), scale=stats.sem(gains))
-        assert gain["mean"] == pytest.approx(np.mean(gains), abs=1e-9)
-        assert (gain["low"], gain["high"]) == pytest.approx((low, high), abs=1e-9)
-        np.testing.assert_allclose(gain["per_seed"], gains, atol=1e-9)
+        assert gain.mean == pytest.approx(np.mean(gains), abs=1e-9)
+        assert (gain.low, gain.high) == pytest.approx((low, high), abs=1e-9)
+        np.testing.assert_allclose(gain.per_seed, gains, atol=1e-9)
 
 
 def test_known_shift_is_recovered_and_the_interval_excludes_zero(experiment):
     """The gain is within noise of the built-in shift, and a 5-sigma shift excludes zero."""
     report = build_report(experiment, resamples=500)
     for test_set, images in SETS.items():
-        gain = report["sets"][test_set]["gains"]["dropblock"]
+        gain = report.sets[test_set].gains["dropblock"]
         # The added noise has standard deviation 0.01 per image and seed.
         tolerance = 4 * 0.01 / math.sqrt(images * len(SEEDS))
-        assert gain["psnr"]["mean"] == pytest.approx(SHIFT, abs=tolerance)
-        assert 0.0 < gain["psnr"]["low"] < SHIFT < gain["psnr"]["high"]
-        assert "higher than the baseline (the interval excludes zero)" in gain["conclusion"]
+        assert gain.psnr.mean == pytest.approx(SHIFT, abs=tolerance)
+        assert 0.0 < gain.psnr.low < SHIFT < gain.psnr.high
+        assert "higher than the baseline (the interval excludes zero)" in gain.conclusion
 
 
 def test_per_image_tests_pool_image_pairs_over_seeds(experiment):
     """The bootstrap uses one pair per image and seed and its mean is the pooled mean difference."""
     report = build_report(experiment, resamples=500)
-    gain = report["sets"]["Set14"]["gains"]["dropblock"]
+    gain = report.sets["Set14"].gains["dropblock"]
     differences = np.concatenate(
         [synthetic_psnr("dropblock", s, 14) - synthetic_psnr("baseline", s, 14) for s in SEEDS]
     )
-    assert gain["bootstrap"]["pairs"] == 14 * len(SEEDS)
-    assert gain["bootstrap"]["mean"] == pytest.approx(differences.mean(), abs=1e-9)
-    assert gain["bootstrap"]["low"] < SHIFT < gain["bootstrap"]["high"]
-    assert gain["bootstrap"]["p_value"] == pytest.approx(1 / 500)
-    assert gain["wilcoxon_p"] == pytest.approx(stats.wilcoxon(differences).pvalue, rel=1e-9)
+    assert gain.bootstrap.pairs == 14 * len(SEEDS)
+    assert gain.bootstrap.mean == pytest.approx(differences.mean(), abs=1e-9)
+    assert gain.bootstrap.low < SHIFT < gain.bootstrap.high
+    assert gain.bootstrap.p_value == pytest.approx(1 / 500)
+    assert gain.wilcoxon_p == pytest.approx(stats.wilcoxon(differences).pvalue, rel=1e-9)
 
 
 def test_arm_scores_and_costs_are_means_over_seeds(experiment):
     """Per-arm PSNR, SSIM and cost columns are the means over the finished seeds."""
     report = build_report(experiment, resamples=200)
     psnrs = [synthetic_psnr("baseline", seed, 5).mean() for seed in SEEDS]
-    scores = report["sets"]["Set5"]["arms"]["baseline"]
-    assert scores["seeds"] == 3
-    assert scores["psnr"]["mean"] == pytest.approx(np.mean(psnrs), abs=1e-9)
-    assert scores["ssim"]["low"] < scores["ssim"]["mean"] < scores["ssim"]["high"]
-    cost = report["arms"]["dropblock"]["cost"]
+    scores = report.sets["Set5"].arms["baseline"]
+    assert scores.seeds == 3
+    assert scores.psnr.mean == pytest.approx(np.mean(psnrs), abs=1e-9)
+    assert scores.ssim.low < scores.ssim.mean < scores.ssim.high
+    cost = report.arms["dropblock"].cost
     assert cost["train_step_seconds"] == pytest.approx(0.2 + 0.01 * np.mean(SEEDS), abs=1e-12)
-    assert report["arms"]["dropblock"]["regularizer"]["name"] == "dropblock"
-    assert report["missing_runs"] == []
+    assert report.arms["dropblock"].regularizer["name"] == "dropblock"
+    assert report.missing_runs == []
 
 
 def test_missing_run_is_listed_and_its_seed_left_unpaired(experiment):
     """Without dropblock seed 2 the report lists it and pairs seeds 0 and 1 only."""
     (experiment / "dropblock" / "seed2" / "results.json").unlink()
     report = build_report(experiment, resamples=200)
-    assert [(run["arm"], run["seed"]) for run in report["missing_runs"]] == [("dropblock", 2)]
-    gain = report["sets"]["Set5"]["gains"]["dropblock"]
-    assert gain["seeds"] == [0, 1]
-    assert gain["psnr"]["mean"] == pytest.approx(np.mean(per_seed_gains("Set5")[:2]), abs=1e-9)
-    assert report["sets"]["Set5"]["arms"]["baseline"]["seeds"] == 3
-    assert gain["bootstrap"]["pairs"] == 5 * 2
+    assert [(run.arm, run.seed) for run in report.missing_runs] == [("dropblock", 2)]
+    gain = report.sets["Set5"].gains["dropblock"]
+    assert gain.seeds == [0, 1]
+    assert gain.psnr.mean == pytest.approx(np.mean(per_seed_gains("Set5")[:2]), abs=1e-9)
+    assert report.sets["Set5"].arms["baseline"].seeds == 3
+    assert gain.bootstrap.pairs == 5 * 2
 
 
 def test_single_seed_reports_no_interval_and_strict_json(experiment):
@@ -148,9 +148,9 @@ def test_single_seed_reports_no_interval_and_strict_json(experiment):
     for seed in (1, 2):
         (experiment / "dropblock" / f"seed{seed}" / "results.json").unlink()
     report = write_report(experiment, resamples=200)
-    gain = report["sets"]["Set5"]["gains"]["dropblock"]
-    assert gain["psnr"]["low"] is None and gain["psnr"]["high"] is None
-    assert "interval n/a (1 seed)" in gain["conclusion"]
+    gain = report.sets["Set5"].gains["dropblock"]
+    assert gain.psnr.low is None and gain.psnr.high is None
+    assert "interval n/a (1 seed)" in gain.conclusion
     text = (experiment / "report.json").read_text()
     json.loads(text, parse_constant=lambda name: pytest.fail(f"non-standard JSON {name}"))
 
@@ -162,11 +162,25 @@ def test_markdown_report_has_a_table_and_a_sentence_per_gain(experiment):
     assert markdown.count("| arm | seeds | PSNR (dB) [95 % CI] | SSIM |") == len(SETS)
     assert "## Set5" in markdown and "## Set14" in markdown
     for test_set in SETS:
-        sentence = report["sets"][test_set]["gains"]["dropblock"]["conclusion"]
+        sentence = report.sets[test_set].gains["dropblock"].conclusion
         assert sentence.startswith(f"dropblock vs baseline on {test_set}: +0.0")
         assert f"- {sentence}" in markdown
     assert "PSNR on Y, 2-pixel border shaved." in markdown
-    assert json.loads((experiment / "report.json").read_text()) == report
+
+
+def test_report_json_is_the_records_as_plain_values(experiment):
+    """report.json holds `to_json` of the returned `Report`, which survives a JSON round trip; its
+    layout version is written, and a gain outside the family of comparisons has no `q`."""
+    (experiment / "dropblock" / "seed2" / "results.json").unlink()
+    (experiment / "dropblock" / "seed1" / "results.json").unlink()
+    report = write_report(experiment, resamples=200)
+    tree = report.to_json()
+    assert json.loads((experiment / "report.json").read_text()) == tree
+    assert json.loads(json.dumps(tree)) == tree
+    assert report.version == tree["version"] == 1
+    assert "q" not in tree["sets"]["Set5"]["gains"]["dropblock"]["psnr"]
+    assert list(tree["sets"]["Set5"]["gains"]["dropblock"]) == [
+        "seeds", "psnr", "ssim", "bootstrap", "wilcoxon_p", "image_pairs", "conclusion"]
 
 
 def test_gain_plot_is_a_png_and_no_temporary_file_is_left(experiment):
@@ -190,8 +204,8 @@ def test_gain_table_lists_every_set_and_arm(experiment):
     assert lines[-3].startswith("gain: arm minus baseline, paired by seed, with its 95 % t interval")
     assert lines[-2].startswith("p: per-image tests over (image, seed) pairs")
     dropblock = [line for line in lines if line.startswith("Set5") and "dropblock" in line][0]
-    gain = report["sets"]["Set5"]["gains"]["dropblock"]["psnr"]
-    assert f"{gain['mean']:+.3f} [{gain['low']:+.3f}, {gain['high']:+.3f}]" in dropblock
+    gain = report.sets["Set5"].gains["dropblock"].psnr
+    assert f"{gain.mean:+.3f} [{gain.low:+.3f}, {gain.high:+.3f}]" in dropblock
 
 
 def test_gain_table_of_an_experiment_where_every_run_diverged_says_so(experiment):
@@ -312,11 +326,11 @@ def test_experiment_view_lays_out_the_verdict_with_its_intervals(experiment):
             lengths = {len(series(run, chart[key])) for key in ("value", "lower", "upper")}
             assert len(lengths) == 1 and lengths != {0}, (run, chart)
     for test_set in SETS:
-        gain = report["sets"][test_set]["gains"]["dropblock"]["psnr"]
+        gain = report.sets[test_set].gains["dropblock"].psnr
         tag = f"fake/test_gain/{test_set}"
-        for suffix, key in (("", "mean"), ("/low", "low"), ("/high", "high")):
+        for suffix, value in (("", gain.mean), ("/low", gain.low), ("/high", gain.high)):
             assert series("fake/summary/dropblock", tag + suffix) == [
-                (10, pytest.approx(gain[key], abs=1e-5))]
+                (10, pytest.approx(value, abs=1e-5))]
             assert series("fake/summary/baseline", tag + suffix) == [(10, 0.0)]
     # Paired validation gain per step: seed s gains 0.02 * s * step.
     gain = series("fake/summary/dropblock", "fake/validation_gain")
@@ -432,19 +446,19 @@ def test_validation_curves_average_seeds_at_common_steps_and_are_drawn(experimen
 
     add_validation_histories(experiment)
     report = write_report(experiment, resamples=200)
-    curves = report["validation_curves"]
+    curves = report.validation_curves
     assert sorted(curves) == ["baseline", "dropblock"]
     baseline = curves["baseline"]
-    assert baseline["steps"] == [5, 10] and baseline["seeds"] == list(SEEDS)
-    np.testing.assert_allclose(baseline["psnr"]["mean"], [30.0 + 1.0 - 0.5, 30.0 + 1.0 - 1.0])
+    assert baseline.steps == [5, 10] and baseline.seeds == list(SEEDS)
+    np.testing.assert_allclose(baseline.psnr.mean, [30.0 + 1.0 - 0.5, 30.0 + 1.0 - 1.0])
     values = [30.0 + seed - 0.5 for seed in SEEDS]
     low, high = stats.t.interval(0.95, 2, loc=np.mean(values), scale=stats.sem(values))
-    assert (baseline["psnr"]["low"][0], baseline["psnr"]["high"][0]) == pytest.approx((low, high))
-    np.testing.assert_allclose(baseline["gap"]["mean"], [1.0 - 1.0 + 1.0, 1.0 - 1.0 + 2.0])
-    assert baseline["gain"] is None
-    gain = curves["dropblock"]["gain"]
-    assert gain["steps"] == [5, 10] and gain["seeds"] == list(SEEDS)
-    np.testing.assert_allclose(gain["mean"], [0.1, 0.2], atol=1e-9)
+    assert (baseline.psnr.low[0], baseline.psnr.high[0]) == pytest.approx((low, high))
+    np.testing.assert_allclose(baseline.gap.mean, [1.0 - 1.0 + 1.0, 1.0 - 1.0 + 2.0])
+    assert baseline.gain is None
+    gain = curves["dropblock"].gain
+    assert gain.steps == [5, 10] and gain.seeds == list(SEEDS)
+    np.testing.assert_allclose(gain.mean, [0.1, 0.2], atol=1e-9)
     assert (experiment / runs.VALIDATION_PLOT).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -462,18 +476,18 @@ def test_verdict_comes_first_and_says_what_the_per_image_tests_mean(experiment):
     markdown = (experiment / "report.md").read_text()
     verdict = markdown[markdown.index("## Verdict"):markdown.index("## Arms")]
     for test_set in SETS:
-        assert f"- {report['sets'][test_set]['gains']['dropblock']['conclusion']}" in verdict
+        assert f"- {report.sets[test_set].gains['dropblock'].conclusion}" in verdict
     assert markdown.index("## Verdict") < markdown.index("## Set5")
-    conclusion = report["sets"]["Set5"]["gains"]["dropblock"]["conclusion"]
+    conclusion = report.sets["Set5"].gains["dropblock"].conclusion
     assert "not whether it survives retraining" in conclusion
     # Set5 has 5 images x 3 seeds = 15 pairs: bootstrap shown; with one seed, 5 pairs: not.
-    assert report["sets"]["Set5"]["gains"]["dropblock"]["bootstrap"]["pairs"] == 15
+    assert report.sets["Set5"].gains["dropblock"].bootstrap.pairs == 15
     for seed in (1, 2):
         (experiment / "dropblock" / f"seed{seed}" / "results.json").unlink()
-    gain = build_report(experiment, resamples=200)["sets"]["Set5"]["gains"]["dropblock"]
-    assert gain["bootstrap"] is None and gain["image_pairs"] == 5
-    assert gain["wilcoxon_p"] is not None
-    assert "too few pairs for the bootstrap" in gain["conclusion"]
+    gain = build_report(experiment, resamples=200).sets["Set5"].gains["dropblock"]
+    assert gain.bootstrap is None and gain.image_pairs == 5
+    assert gain.wilcoxon_p is not None
+    assert "too few pairs for the bootstrap" in gain.conclusion
 
 
 def test_a_ramp_longer_than_training_is_a_warning_in_the_report(experiment):
@@ -486,8 +500,8 @@ def test_a_ramp_longer_than_training_is_a_warning_in_the_report(experiment):
         results["warnings"] = [warning]
         path.write_text(json.dumps(results))
     report = write_report(experiment, resamples=200)
-    assert report["arms"]["dropblock"]["warnings"] == [warning]
-    assert report["arms"]["baseline"]["warnings"] == []
+    assert report.arms["dropblock"].warnings == [warning]
+    assert report.arms["baseline"].warnings == []
     verdict = (experiment / "report.md").read_text().split("## Arms")[0]
     assert f"- Warning, `dropblock`: {warning}." in verdict
     assert f"warning: dropblock: {warning}" in format_gain_table(report)
