@@ -238,10 +238,10 @@ def test_sign_flip_of_zero_differences_is_one():
 
 
 def test_sign_flip_beyond_twenty_seeds_is_a_monte_carlo_estimate():
-    """Past 20 differences 200,000 random patterns plus the observed one are counted."""
+    """Past 20 differences 200,000 random patterns plus the observed one are counted, each side."""
     # 25 positive differences: exact p = 2 / 2^25, far below the resolution; no random
-    # pattern reaches the observed sum, so only the observed pattern counts.
-    assert sign_flip_p(np.full(25, 0.01)) == 1 / 200_001
+    # pattern reaches the observed sum, so only the observed pattern counts, on either side.
+    assert sign_flip_p(np.full(25, 0.01)) == pytest.approx(2 / 200_001, rel=1e-12)
     # 21 differences: exact p by doubling the 2^21 pattern sums, against two estimates.
     differences = np.random.default_rng(4).normal(0.3, 1.0, size=21)
     sums = np.zeros(1)
