@@ -126,7 +126,7 @@ def run_experiment(experiment, plan, output_root, args):
         return 2
     for arm in sorted({arm for arm, _ in plan}):
         config = experiment.arm(arm, plan[0][1])
-        for warning in config.regularizer.warnings(config.training.steps) if config.regularizer else []:
+        for warning in config.warnings():
             print(f"warning: {experiment.source}: arm {arm}: {warning}", file=sys.stderr, flush=True)
     # With several processes, process 0 writes the experiment files and the report.
     directory = runs.experiment_directory(output_root, experiment.name)

@@ -71,7 +71,7 @@ def child(folder, output_root, storage, step):
     imported = time.perf_counter() - start
     images = build.training_images(config, log=lambda line: None)
     ready = time.perf_counter() - start
-    batch = next(iter(build.training_dataset(config, images, skip_steps=step)))
+    batch = next(iter(build.training_dataset(config, images, skip_batches=step)))
     first = time.perf_counter() - start
     assert batch[0].shape == (16, 48, 48, 3)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

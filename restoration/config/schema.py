@@ -148,6 +148,28 @@ class OptimizerConfig:
     beta_1: float = fraction(0.9)
     beta_2: float = fraction(0.999)
     epsilon: float = positive(1e-8, noun="a number")
+    # Clips the gradients of all weights together to this L2 norm (after accumulation); null: off.
+    global_clipnorm: float | None = positive(None, noun="a number")
+
+
+@section
+class EmaConfig:
+    """An exponential moving average of the weights, validated, selected and scored in their place.
+
+    Each optimizer step moves the average towards the weights by `1 - decay`
+    (Keras' optimizer EMA); it starts at the initial weights, which keep
+    `decay ** steps` of it.
+    """
+
+    decay: float = spec("a number in (0, 1)", lambda value: 0 < value < 1, 0.999)
+
+    def warnings(self, steps):
+        """A sentence when the initial weights keep more than 1 % of the average at the end."""
+        left = self.decay**steps
+        if left <= 0.01:
+            return []
+        return [f"training.ema.decay ({self.decay:g}) over {steps} steps leaves {left:.1%} of the "
+                "average on the initial weights; a smaller decay suits a run this short"]
 
 
 @section
@@ -182,6 +204,11 @@ class TrainingConfig:
         default_factory=LearningRateScheduleConfig
     )
     steps_per_execution: int = positive(1)
+    # Micro-batches of data.batch_size whose mean gradient makes one step: the batch of a
+    # step is data.batch_size times this. 1: off.
+    gradient_accumulation_steps: int = positive(1)
+    # null: train and score the weights themselves.
+    ema: EmaConfig | None = None
     validate_every: int = non_negative(0)
     checkpoint_every: int = non_negative(0)
     log_every: int = positive(100)
@@ -194,10 +221,11 @@ class TrainingConfig:
     distribution: Literal["none", "mirrored", "data_parallel"] = "none"
 
     def relations(self):
-        # Keras runs whole executions: 15 steps at 10 per execution would train 20.
-        if self.steps % self.steps_per_execution:
-            yield "steps", (f"a multiple of training.steps_per_execution ({self.steps_per_execution}), "
-                            "since training runs whole executions"), self.steps
+        # Keras runs whole executions: 15 batches at 10 per execution would train 20.
+        if self.steps * self.gradient_accumulation_steps % self.steps_per_execution:
+            yield "steps", (f"a multiple of training.steps_per_execution ({self.steps_per_execution}) "
+                            "in micro-batches (steps x gradient_accumulation_steps), since training "
+                            "runs whole executions"), self.steps
 
 
 @section
@@ -275,6 +303,12 @@ class RunConfig:
         yield from self.model.fits(self.task, self.evaluation)
         if self.regularizer is not None:
             yield from self.regularizer.fits(self.model, self.task.channels)
+
+    def warnings(self):
+        """Sentences the run should print and record: from its regularizer and its EMA."""
+        steps, ema = self.training.steps, self.training.ema
+        return [*(self.regularizer.warnings(steps) if self.regularizer else ()),
+                *(ema.warnings(steps) if ema else ())]
 
     def to_dict(self):
         """Returns the configuration as plain dicts and lists, the form `from_dict` reads."""

@@ -315,6 +315,7 @@ def format_markdown(report):
     lines += [
         f"- `{arm}`: {_regularizer_text(summary.regularizer)}"
         + (f"; {', '.join(summary.precision)}" if summary.precision else "")
+        + ("; scored with the moving average of its weights (EMA)" if "ema" in summary.weights else "")
         for arm, summary in report.arms.items()
     ]
     lines += [

@@ -12,9 +12,10 @@ from pathlib import Path
 
 from restoration import runs
 
-# Version 2 added `version` itself and `warnings`; files without a version (1) may also lack
-# `test_final`, `selected_step`, `cells` and `precision`, which came later to the unversioned format.
-RESULTS_VERSION = 2
+# Version 2 added `version` itself and `warnings`, version 3 `weights`; files without a version (1)
+# may also lack `test_final`, `selected_step`, `cells` and `precision`, which came later to the
+# unversioned format.
+RESULTS_VERSION = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,12 +25,14 @@ class RunResults:
     Args:
         experiment, arm, seed: Which run.
         regularizer: The regularizer section as plain values, None for none.
-        warnings: Sentences the regularizer section asked the run to record.
+        warnings: Sentences the regularizer and EMA sections asked the run to record.
         task: The task section as plain values (type, scale, sigma, channels).
         steps: Training steps.
         precision: The dtype policy trained under (`float32`, `mixed_bfloat16`, ...).
         checkpoint: Which weights `test` scores: `"best"` (the best
             validation) or `"final"`.
+        weights: `"ema"` when validation, selection and scores used the
+            moving average of the weights (`training.ema`), else `"raw"`.
         selected_step: The step of those weights.
         test: Test set (or `<set>/<cell>`) to its scores (`psnr`, `ssim`,
             `images`, per-image lists) with the `checkpoint` weights.
@@ -56,6 +59,7 @@ class RunResults:
     selected_step: int | None = None
     test_final: dict = dataclasses.field(default_factory=dict)
     cells: dict = dataclasses.field(default_factory=dict)
+    weights: str = "raw"
     version: int = RESULTS_VERSION
 
     def scores(self, checkpoint):

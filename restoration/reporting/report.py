@@ -316,6 +316,7 @@ def _arm_summary(results, arm):
         regularizer=runs[0].regularizer if runs else None,
         warnings=sorted({warning for run in runs for warning in run.warnings}),
         precision=sorted({run.precision for run in runs}),
+        weights=sorted({run.weights for run in runs}),
         finished_seeds=[seed for (run_arm, seed) in results.runs if run_arm == arm],
         steps=max((run.steps for run in runs), default=None),
         cost=cost,

@@ -90,11 +90,13 @@ class TestSet(Record):
 
 @dataclasses.dataclass(frozen=True)
 class ArmSummary(Record):
-    """One arm's settings, finished seeds, training steps and mean cost over seeds."""
+    """One arm's settings, finished seeds, training steps and mean cost over seeds; `weights`:
+    which were scored (`raw`, or `ema` for the moving average)."""
 
     regularizer: dict | None
     warnings: list
     precision: list
+    weights: list
     finished_seeds: list
     steps: int | None
     cost: dict

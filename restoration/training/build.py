@@ -104,15 +104,32 @@ def jit_compile(setting):
     return setting
 
 
+def ema_arguments(training):
+    """Keras' optimizer EMA arguments for `training.ema`.
+
+    Keras moves the average at every micro-batch, the weights only at every
+    step; with k accumulated micro-batches a momentum of `decay ** (1 / k)`
+    gives the average `decay` per step, as without accumulation.
+    """
+    if training.ema is None:
+        return {}
+    return {"use_ema": True, "ema_momentum": training.ema.decay ** (1 / training.gradient_accumulation_steps)}
+
+
 def compile_model(model, config):
-    """Adam, the L1 or L2 loss, XLA and steps per execution from the config."""
-    optimizer = config.training.optimizer
+    """Adam (clipping, accumulation, EMA), the L1 or L2 loss, XLA and steps per execution from the config."""
+    training = config.training
+    optimizer = training.optimizer
+    accumulation = training.gradient_accumulation_steps
     model.compile(
         optimizer=keras.optimizers.Adam(
             learning_rate=learning_rate(config),
             beta_1=optimizer.beta_1,
             beta_2=optimizer.beta_2,
             epsilon=optimizer.epsilon,
+            global_clipnorm=optimizer.global_clipnorm,
+            gradient_accumulation_steps=accumulation if accumulation > 1 else None,
+            **ema_arguments(training),
         ),
         loss="mean_absolute_error" if config.training.loss == "l1" else "mean_squared_error",
         jit_compile=jit_compile(config.training.jit_compile),
@@ -167,8 +184,8 @@ def training_images(config, log=print):
                             low_resolution, log=log)
 
 
-def training_dataset(config, images, skip_steps=0):
-    """Batches of training patches, seeded by the run seed, after `skip_steps`.
+def training_dataset(config, images, skip_batches=0):
+    """Batches of training patches, seeded by the run seed, after `skip_batches`.
 
     Arms with the same seed see the same crops, augmentations and noise; a
     resumed run starts the stream at the first example it has not trained
@@ -176,7 +193,7 @@ def training_dataset(config, images, skip_steps=0):
     """
     task, data = config.task, config.data
     common = dict(patch_size=data.patch_size, batch_size=data.batch_size, seed=config.run.seed,
-                  start=skip_steps * data.batch_size)
+                  start=skip_batches * data.batch_size)
     degradation = config.data.degradation
     if task.type == "sr" and degradation is not None:
         chain = blind.Chain(**to_plain(degradation))

@@ -6,6 +6,7 @@ any `steps_per_execution` and continue correctly after a resume. They write
 to TensorBoard through a `restoration.reporting.tensorboard.SummaryWriter`.
 """
 
+import contextlib
 import math
 import time
 from pathlib import Path
@@ -39,6 +40,21 @@ def check_finite_weights(model, step):
     for weight in model.weights:
         if not np.all(np.isfinite(keras.ops.convert_to_numpy(weight))):
             raise Diverged(step, f"weight {weight.path}")
+
+
+@contextlib.contextmanager
+def averaged_weights(model):
+    """Within the block, the model holds the optimizer's EMA of its weights (if it keeps one)."""
+    if not model.optimizer.use_ema:
+        yield
+        return
+    weights = [keras.ops.convert_to_numpy(variable) for variable in model.trainable_variables]
+    model.optimizer.finalize_variable_values(model.trainable_variables)
+    try:
+        yield
+    finally:
+        for variable, value in zip(model.trainable_variables, weights):
+            variable.assign(value)
 
 
 class DivergenceGuard(keras.callbacks.Callback):
@@ -142,6 +158,10 @@ class Validator(keras.callbacks.Callback):
             self.validate(step)
 
     def validate(self, step):
+        with averaged_weights(self.model):
+            return self._validate(step)
+
+    def _validate(self, step):
         # With several processes, a copy of the weights on this one (the model itself otherwise).
         model = distribution.local_model(self.model)
         outputs, scores = self._score(model, self.inputs, self.targets, self.noise_levels, step)

@@ -144,10 +144,12 @@ def train_remaining_steps(model, config, run_dir, state, verbose, primary=True):
     """
     training = config.training
     done = optimizer_step(model)
-    remaining = training.steps - done
-    if remaining <= 0:
+    if done >= training.steps:
         return
-    dataset = build.training_dataset(config, build.training_images(config), skip_steps=done)
+    # Micro-batches trained on, one accumulating towards the next step included.
+    batches = int(keras.ops.convert_to_numpy(model.optimizer._iterations))
+    remaining = training.steps * training.gradient_accumulation_steps - batches
+    dataset = build.training_dataset(config, build.training_images(config), skip_batches=batches)
     steps = [callbacks.DivergenceGuard()]
     regularizer = config.regularizer
     if regularizer is not None:
@@ -304,6 +306,8 @@ def _train_locked(config, run_dir, verbose, primary=True):
         distribution.prepare_training(model, config.training.distribution)
         try:
             train_remaining_steps(model, config, run_dir, state, verbose, primary)
+            # The EMA in place of the weights (as `fit` leaves them; also after resuming a finished run).
+            model.optimizer.finalize_variable_values(model.trainable_variables)
         except callbacks.Diverged as error:
             # Recorded, so the report lists the run as diverged and a rerun does not retry it.
             if primary:
@@ -318,10 +322,11 @@ def _train_locked(config, run_dir, verbose, primary=True):
     results = RunResults(
         experiment=config.run.experiment, arm=config.run.arm, seed=config.run.seed,
         regularizer=regularizer_summary(config),
-        warnings=tuple(config.regularizer.warnings(config.training.steps) if config.regularizer else ()),
+        warnings=tuple(config.warnings()),
         task=to_plain(config.task), steps=config.training.steps, precision=policy, checkpoint=checkpoint,
         selected_step=state.best_step if checkpoint == "best" else config.training.steps,
         test=test, test_final=final, cells=cell_ranges(config),
+        weights="raw" if config.training.ema is None else "ema",
         validation=validation_summary(state, config),
         cost={"parameters": trainable_parameters(model), "train_step_seconds": state.step_seconds,
               "inference_seconds_per_image": seconds_per_image},

@@ -512,13 +512,25 @@ def test_results_of_an_earlier_version_read_and_a_later_or_damaged_one_is_named(
     or missing field is a one-line ValueError naming the file."""
     tree = make_results("baseline", 0)
     old = RunResults.from_json(tree, "old/results.json")
-    assert (old.version, old.warnings, old.test_final, old.cells) == (1, (), {}, {})
+    assert (old.version, old.warnings, old.test_final, old.cells, old.weights) == (1, (), {}, {}, "raw")
     again = RunResults.from_json(json.loads(json.dumps(old.to_json())), "again/results.json")
     assert again == old
     without_test = {key: value for key, value in tree.items() if key != "test"}
-    for broken, expected in (({**tree, "version": 3}, "of version 1 to 2, received version 3"),
+    for broken, expected in (({**tree, "version": 4}, "of version 1 to 3, received version 4"),
                              ({**tree, "psnr": 1}, "unknown ['psnr'] and missing []"),
                              (without_test, "missing ['test']")):
         with pytest.raises(ValueError, match=re.escape(expected)) as raised:
             RunResults.from_json(broken, "run/results.json")
         assert str(raised.value).startswith("run/results.json: ") and "\n" not in str(raised.value)
+
+
+def test_the_arms_list_says_which_weights_were_scored(experiment):
+    """Runs scored with the moving average of their weights are named so in the report."""
+    for seed in SEEDS:
+        path = experiment / "dropblock" / f"seed{seed}" / "results.json"
+        path.write_text(json.dumps({**json.loads(path.read_text()), "version": 3, "weights": "ema"}))
+    report = write_report(experiment, resamples=200)
+    assert (report.arms["dropblock"].weights, report.arms["baseline"].weights) == (["ema"], ["raw"])
+    arms = (experiment / "report.md").read_text().split("## Arms")[1]
+    assert "`dropblock`" in arms and "scored with the moving average of its weights (EMA)" in arms
+    assert arms.count("(EMA)") == 1

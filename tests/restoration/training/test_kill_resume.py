@@ -24,7 +24,9 @@ pytestmark = pytest.mark.slow
 def write_config(tmp_path):
     tree = yaml.safe_load((CONFIGS / "tiny_test.yaml").read_text())
     tree["experiment"]["seeds"] = [0]
-    tree["training"].update(steps=40, checkpoint_every=5, validate_every=5, log_every=5)
+    # With the EMA of the weights: a resumed run continues the average too.
+    tree["training"].update(steps=40, checkpoint_every=5, validate_every=5, log_every=5,
+                            ema={"decay": 0.9})
     tree["experiment"]["arms"]["dropblock"]["regularizer"].update(schedule_steps=20, rate=0.2)
     path = tmp_path / "kill.yaml"
     path.write_text(yaml.safe_dump(tree))

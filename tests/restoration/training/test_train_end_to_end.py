@@ -212,17 +212,22 @@ REGULARIZERS = {
 }
 
 
+# The baseline trained with the field's recipe: an EMA of the weights, two micro-batches a step, clipping.
+RECIPE = ["training.ema.decay=0.5", "training.gradient_accumulation_steps=2",
+          "training.optimizer.global_clipnorm=0.5"]
+
+
 @pytest.mark.parametrize("arm", [
-    pytest.param(arm, marks=pytest.mark.backend_agnostic) if arm == "dropblock" else arm
-    for arm in sorted(REGULARIZERS)
+    pytest.param(arm, marks=pytest.mark.backend_agnostic) if arm in ("dropblock", "recipe") else arm
+    for arm in [*sorted(REGULARIZERS), "recipe"]
 ])
 def test_interrupted_run_resumes_to_the_same_run(arm, tmp_path, monkeypatch, op_determinism):
     """Stopped after the step-2 checkpoint and resumed, a run ends bit-identical to a straight one."""
-    experiment = load_config(TINY, [f"output.root={tmp_path}", "training.steps=5"])
-    config = dataclasses.replace(experiment.arm("baseline", 0), regularizer=None)
-    if REGULARIZERS[arm] is not None:
+    overrides = [f"output.root={tmp_path}", "training.steps=5", *(RECIPE if arm == "recipe" else [])]
+    config = dataclasses.replace(load_config(TINY, overrides).arm("baseline", 0), regularizer=None)
+    if REGULARIZERS.get(arm) is not None:
         path = write_arms(tmp_path, {arm: {"regularizer": REGULARIZERS[arm]}})
-        config = load_config(path, [f"output.root={tmp_path}", "training.steps=5"]).arm(arm, 0)
+        config = load_config(path, overrides).arm(arm, 0)
     straight = train_run(config, tmp_path / "straight", verbose=0)
 
     original = callbacks.Checkpointer.save
