@@ -42,19 +42,37 @@ def check_finite_weights(model, step):
             raise Diverged(step, f"weight {weight.path}")
 
 
+def moving_average(model):
+    """The optimizer's EMA of the trainable weights as NumPy copies, or None when it keeps none.
+
+    Copies, because on JAX the arrays a model holds are donated to its next
+    call, and an average shared with the model would be deleted with them.
+    """
+    if not model.optimizer.use_ema:
+        return None
+    # Where Keras keeps the averages (its SwapEMAWeights callback reads them there too).
+    return [keras.ops.convert_to_numpy(average) for average in model.optimizer._model_variables_moving_average]
+
+
+def assign_weights(model, values):
+    """Sets the trainable weights of `model` to `values`, in order."""
+    for variable, value in zip(model.trainable_variables, values):
+        variable.assign(value)
+
+
 @contextlib.contextmanager
 def averaged_weights(model):
     """Within the block, the model holds the optimizer's EMA of its weights (if it keeps one)."""
-    if not model.optimizer.use_ema:
+    averages = moving_average(model)
+    if averages is None:
         yield
         return
     weights = [keras.ops.convert_to_numpy(variable) for variable in model.trainable_variables]
-    model.optimizer.finalize_variable_values(model.trainable_variables)
+    assign_weights(model, averages)
     try:
         yield
     finally:
-        for variable, value in zip(model.trainable_variables, weights):
-            variable.assign(value)
+        assign_weights(model, weights)
 
 
 class DivergenceGuard(keras.callbacks.Callback):

@@ -306,8 +306,10 @@ def _train_locked(config, run_dir, verbose, primary=True):
         distribution.prepare_training(model, config.training.distribution)
         try:
             train_remaining_steps(model, config, run_dir, state, verbose, primary)
-            # The EMA in place of the weights (as `fit` leaves them; also after resuming a finished run).
-            model.optimizer.finalize_variable_values(model.trainable_variables)
+            # The EMA in place of the weights, as `fit` leaves them (also after resuming a finished run).
+            averages = callbacks.moving_average(model)
+            if averages is not None:
+                callbacks.assign_weights(model, averages)
         except callbacks.Diverged as error:
             # Recorded, so the report lists the run as diverged and a rerun does not retry it.
             if primary:
