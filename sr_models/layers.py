@@ -5,7 +5,14 @@ import keras
 import numpy as np
 from keras import ops
 
-from sr_models.specs import check_positive_integer
+
+def _check_positive_integer(value, argument, minimum=1):
+    """Raises a ValueError unless `value` is an integer of at least `minimum`."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(
+            f"Expected `{argument}` to be an integer >= {minimum}. "
+            f"Received: {argument}={value!r}"
+        )
 
 
 @keras.saving.register_keras_serializable(package="sr_models")
@@ -30,7 +37,7 @@ class PixelShuffle(keras.layers.Layer):
 
     def __init__(self, scale, **kwargs):
         super().__init__(**kwargs)
-        check_positive_integer(scale, "scale", minimum=2)
+        _check_positive_integer(scale, "scale", minimum=2)
         self.scale = scale
 
     def build(self, input_shape):
@@ -86,7 +93,7 @@ class PixelUnshuffle(keras.layers.Layer):
 
     def __init__(self, scale, **kwargs):
         super().__init__(**kwargs)
-        check_positive_integer(scale, "scale", minimum=2)
+        _check_positive_integer(scale, "scale", minimum=2)
         self.scale = scale
 
     def call(self, inputs):
@@ -161,7 +168,7 @@ class PadToMultiple(keras.layers.Layer):
 
     def __init__(self, multiple, **kwargs):
         super().__init__(**kwargs)
-        check_positive_integer(multiple, "multiple", minimum=2)
+        _check_positive_integer(multiple, "multiple", minimum=2)
         self.multiple = multiple
 
     def call(self, inputs):
@@ -198,7 +205,7 @@ class CropToInput(keras.layers.Layer):
 
     def __init__(self, scale=1, **kwargs):
         super().__init__(**kwargs)
-        check_positive_integer(scale, "scale")
+        _check_positive_integer(scale, "scale")
         self.scale = scale
 
     def call(self, inputs):
@@ -255,7 +262,7 @@ class Interpolate(keras.layers.Layer):
 
     def __init__(self, scale, interpolation="bilinear", **kwargs):
         super().__init__(**kwargs)
-        check_positive_integer(scale, "scale", minimum=2)
+        _check_positive_integer(scale, "scale", minimum=2)
         if interpolation not in _KERNELS:
             raise ValueError(
                 "Expected `interpolation` to be 'bilinear' or 'bicubic'. "

@@ -15,15 +15,6 @@ from typing import Callable
 PLACEMENTS = ("every_block", "blocks", "branch", "after_body", "before_last", "input")
 
 
-def check_positive_integer(value, argument, minimum=1):
-    """Raises a ValueError unless `value` is an integer of at least `minimum`."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(
-            f"Expected `{argument}` to be an integer >= {minimum}. "
-            f"Received: {argument}={value!r}"
-        )
-
-
 @dataclasses.dataclass(frozen=True)
 class Argument:
     """A builder argument that a configuration may set.

@@ -15,6 +15,9 @@ import typing
 from typing import ClassVar
 from typing import Literal
 
+from dropblock.modes import CHANNEL_MODES
+from dropblock.modes import GAMMA_MODES
+from dropblock.modes import NORMALIZE_MODES
 from restoration.config.conversion import fraction
 from restoration.config.conversion import non_negative
 from restoration.config.conversion import optional_seed
@@ -22,9 +25,6 @@ from restoration.config.conversion import section
 from restoration.config.conversion import spec
 from restoration.config.conversion import to_plain
 from restoration.config.conversion import unique
-from dropblock.modes import CHANNEL_MODES
-from dropblock.modes import GAMMA_MODES
-from dropblock.modes import NORMALIZE_MODES
 from sr_models.specs import PLACEMENTS
 
 

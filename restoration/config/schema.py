@@ -157,19 +157,19 @@ class EmaConfig:
     """An exponential moving average of the weights, validated, selected and scored in their place.
 
     Each optimizer step moves the average towards the weights by `1 - decay`
-    (Keras' optimizer EMA); it starts at the initial weights, which keep
-    `decay ** steps` of it.
+    (Keras' optimizer EMA); it starts at the weights after the first step,
+    which keep `decay ** (steps - 1)` of it at the end.
     """
 
     decay: float = spec("a number in (0, 1)", lambda value: 0 < value < 1, 0.999)
 
     def warnings(self, steps):
-        """A sentence when the initial weights keep more than 1 % of the average at the end."""
-        left = self.decay**steps
+        """A sentence when the first step's weights keep more than 1 % of the average at the end."""
+        left = self.decay ** (steps - 1)
         if left <= 0.01:
             return []
         return [f"training.ema.decay ({self.decay:g}) over {steps} steps leaves {left:.1%} of the "
-                "average on the initial weights; a smaller decay suits a run this short"]
+                "average on the weights of the first step; a smaller decay suits a run this short"]
 
 
 @section

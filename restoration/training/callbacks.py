@@ -51,7 +51,8 @@ def moving_average(model):
     if not model.optimizer.use_ema:
         return None
     # Where Keras keeps the averages (its SwapEMAWeights callback reads them there too).
-    return [keras.ops.convert_to_numpy(average) for average in model.optimizer._model_variables_moving_average]
+    averages = model.optimizer._model_variables_moving_average
+    return [keras.ops.convert_to_numpy(average) for average in averages]
 
 
 def assign_weights(model, values):

@@ -6,7 +6,8 @@ The network is built inside a Keras `StatelessScope` that never initialises
 its variables, so even a network of 10^13 parameters costs no memory here;
 its graph is then traced on symbolic tensors of the batch's shape. The
 estimate counts the weights with their gradients and Adam's two moments
-(four float32 copies of the parameters) and every layer output of one
+(four float32 copies of the parameters, one more each for an EMA of the
+weights and for gradient accumulators) and every layer output of one
 batch, which the backward pass keeps. It is compared with the memory of the
 device the step runs on: the machine's RAM on a CPU, the accelerator's
 memory where the backend reports it (JAX does; TensorFlow reports a GPU's
@@ -27,6 +28,11 @@ PARAMETER_COPIES = 4  # weights, gradients, Adam's first and second moments
 PARAMETER_BYTES = 4  # float32 weights, also under mixed precision
 
 
+def parameter_copies(training):
+    """Float32 copies of the parameters a step holds: `PARAMETER_COPIES`, the EMA, the accumulators."""
+    return PARAMETER_COPIES + (training.ema is not None) + (training.gradient_accumulation_steps > 1)
+
+
 def step_memory(config):
     """`(parameters, activation values, bytes)` of one training step of a run config."""
     with keras.StatelessScope(initialize_variables=False):
@@ -35,7 +41,7 @@ def step_memory(config):
         values = _activation_values(model, config.data.batch_size, config.data.patch_size)
     compute_dtype = keras.DTypePolicy(resolve_policy(config.training.mixed_precision)).compute_dtype
     per_value = 2 if compute_dtype in ("float16", "bfloat16") else 4
-    total = parameters * PARAMETER_COPIES * PARAMETER_BYTES + values * per_value
+    total = parameters * parameter_copies(config.training) * PARAMETER_BYTES + values * per_value
     return parameters, values, total
 
 
@@ -126,8 +132,8 @@ def check_fits(config, limit, where):
     data = config.data
     raise ValueError(
         f"data.batch_size, data.patch_size and model: one training step needs about "
-        f"{describe_bytes(total)} ({parameters:,} parameters with their gradients and Adam's "
-        f"moments, and {values:,} layer outputs for a batch of {data.batch_size} patches of "
+        f"{describe_bytes(total)} ({parameters:,} parameters with their gradients and optimizer "
+        f"state, and {values:,} layer outputs for a batch of {data.batch_size} patches of "
         f"{data.patch_size}x{data.patch_size}), more than the {describe_bytes(limit)} of {where}; "
         "expected a smaller batch, patch or network"
     )

@@ -25,6 +25,13 @@ def test_the_estimate_counts_the_real_parameters_and_scales_with_the_batch():
     assert total == parameters * 16 + values * 4
 
 
+def test_the_ema_and_gradient_accumulators_each_hold_one_more_copy_of_the_parameters():
+    parameters, values, total = memory.step_memory(tiny())
+    with_ema = memory.step_memory(tiny("training.ema.decay=0.9"))[2]
+    both = memory.step_memory(tiny("training.ema.decay=0.9", "training.gradient_accumulation_steps=2"))[2]
+    assert (with_ema - total, both - total) == (parameters * 4, parameters * 8)
+
+
 def test_an_absurd_network_is_estimated_without_allocating_it():
     """10^6 filters: 10^13 parameters counted from shapes alone, then refused."""
     config = tiny("model.filters=1000000")

@@ -58,7 +58,8 @@ def test_every_run_leaves_a_self_describing_directory(experiment):
                          runs.BEST_CHECKPOINT, runs.RESULTS_FILE, runs.STATE_FILE):
                 assert (run_dir / name).is_file(), run_dir / name
             results = read_results(run_dir)
-            assert (results.arm, results.seed, results.steps, results.version) == (arm, seed, 4, 2)
+            assert (results.arm, results.seed, results.steps, results.version) == (arm, seed, 4, 3)
+            assert results.weights == "raw"  # No training.ema: the weights themselves were scored.
             assert results.test["builtin"]["images"] == 2
             assert np.isfinite(results.test["builtin"]["psnr"])
             # Checkpoints every 2 steps: the last one (4) is saved once, so previous holds step 2.
