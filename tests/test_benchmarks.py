@@ -77,3 +77,18 @@ def test_gpu_smoke_reports_the_step_the_chain_and_a_paired_gain(capsys):
     assert re.search(r"^2\. first-order blind chain on .*: [\d.]+ ms per batch of 16 48x48 patches, "
                      r"[\d.]+% of a step", out, re.M)
     assert re.search(r"^   gain of dropblock: [+-][\d.]+ dB \[[+-][\d.]+, [+-][\d.]+\]", out, re.M)
+
+
+def test_recipe_cost_reports_each_option_against_the_config_as_it_is(capsys):
+    """One row per option: ms per optimizer step and the ratio to the plain config (1.00 itself)."""
+    from benchmarks import recipe_cost
+
+    arguments = ["--config", "configs/tiny_test.yaml", "--steps", "2", "--repeats", "1", "--no-write"]
+    assert recipe_cost.main(arguments) == 0
+    rows = capsys.readouterr().out.splitlines()
+    names = [row.split(" | ")[0].lstrip("| ") for row in rows]
+    assert names == ["as configured", "training.ema (decay 0.999)", "optimizer.global_clipnorm 0.1",
+                     "accumulation k=2, micro-batches of 1"]
+    assert rows[0].endswith("| 1.00 |")
+    for row in rows:
+        assert re.fullmatch(r"\| [^|]+ \| [\d.]+ \| [\d.]+ \|", row), row
