@@ -8,8 +8,9 @@ repeated (the model alone, no callbacks): the config as it is, with
 `training.ema`, with `optimizer.global_clipnorm`, and with the step's batch
 split into k accumulated micro-batches (`gradient_accumulation_steps`, the
 same patches per optimizer step). Seconds per optimizer step after a warm-up
-execution, the median of interleaved rounds in one process, and each
-variant's ratio to the config as it is. Writes its section of BENCHMARKS.md.
+execution, the fastest of interleaved rounds in one process (each round
+starting one variant later), and each variant's ratio to the config as it
+is. Writes its section of BENCHMARKS.md.
 """
 
 import argparse
@@ -18,7 +19,6 @@ import time
 from pathlib import Path
 
 import keras
-import numpy as np
 
 from benchmarks import markdown
 from restoration.config import load_config
@@ -66,7 +66,7 @@ def main(argv=None):
     parser.add_argument("--arm", default="baseline")
     parser.add_argument("--steps", type=int, default=200,
                         help="optimizer steps of each timed measurement (a multiple of steps_per_execution)")
-    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds; medians kept")
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds; the fastest kept")
     parser.add_argument("--no-write", action="store_true")
     arguments = parser.parse_args(argv)
     experiment = load_config(arguments.config)
@@ -77,12 +77,15 @@ def main(argv=None):
     keras.utils.set_random_seed(config.run.seed)
     batch = next(iter(build.training_dataset(config, build.load_images(config.data.train, config))))
     configs = variants(config)
-    # Rounds interleave the variants, so a change of machine load or clock affects them alike.
+    # Rounds interleave the variants, each round starting one variant later, so that neither a
+    # change of machine load nor a variant's place in the round favours one; the fastest round
+    # of each variant is kept, the least disturbed one.
     samples = {name: [] for name in configs}
-    for _ in range(arguments.repeats):
-        for name, variant in configs.items():
-            samples[name].append(step_seconds(variant, batch, arguments.steps))
-    seconds = {name: float(np.median(values)) for name, values in samples.items()}
+    names = list(configs)
+    for round_index in range(arguments.repeats):
+        for name in names[round_index % len(names):] + names[:round_index % len(names)]:
+            samples[name].append(step_seconds(configs[name], batch, arguments.steps))
+    seconds = {name: min(samples[name]) for name in names}
     plain = seconds["as configured"]
     rows = [f"| {name} | {value * 1000:.1f} | {value / plain:.2f} |" for name, value in seconds.items()]
     print("\n".join(rows))
@@ -97,8 +100,8 @@ def main(argv=None):
         f"Arm `{arguments.arm}`: {config.data.batch_size} patches of {config.data.patch_size}x"
         f"{config.data.patch_size} per optimizer step, {config.training.steps_per_execution} "
         f"micro-batches per execution; `fit` on one batch repeated (no pipeline, no callbacks), "
-        f"{arguments.steps} optimizer steps after a warm-up, the median of {arguments.repeats} "
-        "interleaved rounds in one process.",
+        f"{arguments.steps} optimizer steps after a warm-up, the fastest of {arguments.repeats} "
+        "interleaved rounds in one process, each round starting one variant later.",
         "",
         "| variant | ms per optimizer step | ratio to as configured |",
         "|---|---|---|",
