@@ -50,8 +50,9 @@ class PrimaryEndpoint:
 
     For each arm of `arms`, the endpoint of one seed is the mean, over the
     `sets` x `cells` entries (the plain sets when `cells` is empty), of the
-    arm's PSNR minus the baseline's at the `checkpoint` weights (`final`, or
-    `selected` on validation). The report tests it over seeds (paired t
+    arm's PSNR minus the baseline's at the `checkpoint` weights (`final`,
+    `selected` on validation, or `raw`: the final weights themselves where
+    the run scores the moving average, `training.ema.score_raw`). The report tests it over seeds (paired t
     interval, exact sign-flip p, Holm across the arms) and says
     `confirmed`, `refuted` or `inconclusive` against `margin` (dB); see
     `restoration.reporting.statistics.verdict`.
@@ -60,7 +61,7 @@ class PrimaryEndpoint:
     arms: tuple[str, ...] = spec(_NAMES, lambda values: bool(values) and unique(values))
     sets: tuple[str, ...] = spec(_NAMES, lambda values: bool(values) and unique(values))
     cells: tuple[str, ...] = spec("a list of unique grid cell names", unique, ())
-    checkpoint: typing.Literal["final", "selected"]
+    checkpoint: typing.Literal["final", "selected", "raw"]
     margin: float = spec("a number >= 0 (dB)", lambda value: value >= 0)
 
 
@@ -235,6 +236,9 @@ def _check_primary(primary, arms, source):
         if primary.checkpoint == "selected" and not config.training.validate_every:
             expected = f"final: arm {arm} does not validate (training.validate_every is 0)"
             raise ConfigError(source, "experiment.primary.checkpoint", expected, "selected")
+        if primary.checkpoint == "raw" and not (config.training.ema and config.training.ema.score_raw):
+            expected = f"final or selected: arm {arm} does not score raw weights (training.ema.score_raw)"
+            raise ConfigError(source, "experiment.primary.checkpoint", expected, "raw")
 
 
 def _read_with_base(path, chain):

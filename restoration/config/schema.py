@@ -158,10 +158,13 @@ class EmaConfig:
 
     Each optimizer step moves the average towards the weights by `1 - decay`
     (Keras' optimizer EMA); it starts at the weights after the first step,
-    which keep `decay ** (steps - 1)` of it at the end.
+    which keep `decay ** (steps - 1)` of it at the end. With `score_raw`
+    the final weights themselves (not averaged) are scored too, so that one
+    run says what the average changed (`results.json`'s `test_raw`).
     """
 
     decay: float = spec("a number in (0, 1)", lambda value: 0 < value < 1, 0.999)
+    score_raw: bool = False
 
     def warnings(self, steps):
         """A sentence when the first step's weights keep more than 1 % of the average at the end."""

@@ -244,12 +244,13 @@ def verdict_lines(report):
 
 
 def _per_seed_lines(report):
-    """Every gain's per-seed values, at the selected checkpoint and at the final weights."""
+    """Every gain's per-seed values, at the selected checkpoint, the final weights and (where
+    scored) the final weights not averaged."""
     lines = ["", "## Per-seed gains (dB)", "",
              "Arm minus baseline, per seed (`seed: gain`), for every set and cell: what every "
              "interval above is computed from.", "", "| entry | arm | weights | per seed |",
              "|---|---|---|---|"]
-    for label, sets in (("selected", report.sets), ("final", report.final_sets)):
+    for label, sets in (("selected", report.sets), ("final", report.final_sets), ("raw", report.raw_sets)):
         for test_set, entry in sets.items():
             for arm, gain in entry.gains.items():
                 psnr = gain.psnr
@@ -258,6 +259,23 @@ def _per_seed_lines(report):
                 values = ", ".join(f"{seed}: {value:+.4f}"
                                    for seed, value in zip(psnr.seeds, psnr.per_seed, strict=True))
                 lines.append(f"| {test_set} | {arm} | {label} | {values} |")
+    return lines
+
+
+def _raw_lines(report):
+    """The gains of the final weights not averaged, where runs with EMA scored them too."""
+    if not report.raw_sets:
+        return []
+    level = f"{report.level * 100:g} %"
+    lines = ["", "## The raw weights (not averaged)", "",
+             "The runs keep a moving average of their weights (EMA) and score it above; here are "
+             "the same comparisons at their final weights themselves (`training.ema.score_raw`), "
+             f"{level} t interval over seeds, q over this table's comparisons.", "",
+             f"| set | arm | raw final weights: gain (dB) [{level} CI] | q |", "|---|---|---|---|"]
+    for test_set, entry in report.raw_sets.items():
+        for arm, gain in entry.gains.items():
+            lines.append(f"| {test_set} | {arm} | {_interval_text(gain.psnr, 3, signed=True)} | "
+                         f"{_q_text(gain)} |")
     return lines
 
 
@@ -334,6 +352,7 @@ def format_markdown(report):
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(row) + " |" for row in _table_rows(report, test_set)]
         lines += [""] + [f"- {gain.conclusion}" for gain in entry.gains.values()]
+    lines += _raw_lines(report)
     lines += _cell_lines(report)
     lines += _selected_lines(report)
     if report.validation:

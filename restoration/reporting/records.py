@@ -12,10 +12,10 @@ from pathlib import Path
 
 from restoration import runs
 
-# Version 2 added `version` itself and `warnings`, version 3 `weights`; files without a version (1)
-# may also lack `test_final`, `selected_step`, `cells` and `precision`, which came later to the
-# unversioned format.
-RESULTS_VERSION = 3
+# Version 2 added `version` itself and `warnings`, version 3 `weights`, version 4 `test_raw`;
+# files without a version (1) may also lack `test_final`, `selected_step`, `cells` and `precision`,
+# which came later to the unversioned format.
+RESULTS_VERSION = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +37,8 @@ class RunResults:
         test: Test set (or `<set>/<cell>`) to its scores (`psnr`, `ssim`,
             `images`, per-image lists) with the `checkpoint` weights.
         test_final: The same with the final weights.
+        test_raw: The same with the final weights themselves, not averaged,
+            where the run scores both (`training.ema.score_raw`); else empty.
         cells: Grid cell to `{"in_range": bool, "why": str}`.
         validation: The validation summary (`best_step`, `best_psnr`,
             `late_psnr`, `history`, ...), empty without validation.
@@ -58,13 +60,15 @@ class RunResults:
     warnings: tuple = ()
     selected_step: int | None = None
     test_final: dict = dataclasses.field(default_factory=dict)
+    test_raw: dict = dataclasses.field(default_factory=dict)
     cells: dict = dataclasses.field(default_factory=dict)
     weights: str = "raw"
     version: int = RESULTS_VERSION
 
     def scores(self, checkpoint):
-        """The test scores of `"selected"` (the `checkpoint` weights) or `"final"` weights."""
-        return self.test if checkpoint == "selected" else self.test_final
+        """The test scores of `"selected"` (the `checkpoint` weights), `"final"` or `"raw"`
+        (the final weights not averaged) weights."""
+        return {"selected": self.test, "final": self.test_final, "raw": self.test_raw}[checkpoint]
 
     def to_json(self):
         """The record as plain values for `results.json`."""

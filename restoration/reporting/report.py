@@ -55,7 +55,8 @@ class ExperimentResults:
         """Returns a dict from seed to the scores of `arm` on `test_set` at `checkpoint`.
 
         `checkpoint` is `"selected"` (the weights chosen on validation, or the
-        final ones without validation: results.json's `test`) or `"final"`
+        final ones without validation: results.json's `test`), `"raw"` (the
+        final weights not averaged, `test_raw`) or `"final"`
         (`test_final`).
         """
         return {
@@ -345,6 +346,10 @@ def build_report(experiment_dir, level=0.95, resamples=10000):
         final_sets = {name: _set_report(results, name, level, resamples, "final")
                       for name in test_sets}
         final_sets, _ = _control_false_discoveries(final_sets, results.baseline, level)
+    raw_sets = {}
+    if any(run.test_raw for run in results.runs.values()):
+        raw_sets = {name: _set_report(results, name, level, resamples, "raw") for name in test_sets}
+        raw_sets, _ = _control_false_discoveries(raw_sets, results.baseline, level)
     cells = {}
     for _, run in sorted(results.runs.items(), key=lambda item: item[0][0] != results.baseline):
         for cell, status in run.cells.items():
@@ -363,6 +368,7 @@ def build_report(experiment_dir, level=0.95, resamples=10000):
         arms={arm: _arm_summary(results, arm) for arm in results.arms},
         sets=sets,
         final_sets=final_sets,
+        raw_sets=raw_sets,
         selected_steps=[summary.SelectedStep(arm, seed, run.checkpoint, run.selected_step, run.steps)
                         for (arm, seed), run in finished],
         validation=[summary.ValidationRun(arm, seed, run.validation) for (arm, seed), run in finished

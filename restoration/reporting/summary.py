@@ -226,6 +226,8 @@ class Report(Record):
         cells: Grid cell to its status (`in_range`, `why`), as the runs record it.
         arms: `ArmSummary` by arm.
         sets, final_sets: `TestSet` by name, at the selected and (where runs hold them) final weights.
+        raw_sets: The same at the final weights not averaged, where runs with EMA scored them too;
+            empty otherwise.
         validation_arms, validation_curves: `ValidationArm` and `ValidationCurves` by arm.
         version: The layout version of `report.json`; files written before it had none.
     """
@@ -248,4 +250,5 @@ class Report(Record):
     validation_curves: dict
     missing_runs: list
     diverged_runs: list
-    version: int = 1
+    raw_sets: dict = dataclasses.field(default_factory=dict)
+    version: int = 2

@@ -150,6 +150,10 @@ def train_remaining_steps(model, config, run_dir, state, verbose, primary=True):
     batches = int(keras.ops.convert_to_numpy(model.optimizer._iterations))
     remaining = training.steps * training.gradient_accumulation_steps - batches
     dataset = build.training_dataset(config, build.training_images(config), skip_batches=batches)
+    # Keras puts the EMA in place of the weights when `fit` ends (on JAX also when it fails); the run
+    # does so itself once training is over, so the checkpoint written at the end holds the weights
+    # training reached and both can be scored.
+    model.optimizer.finalize_variable_values = lambda variables: None
     steps = [callbacks.DivergenceGuard()]
     regularizer = config.regularizer
     if regularizer is not None:
@@ -306,9 +310,11 @@ def _train_locked(config, run_dir, verbose, primary=True):
         distribution.prepare_training(model, config.training.distribution)
         try:
             train_remaining_steps(model, config, run_dir, state, verbose, primary)
-            # The EMA in place of the weights, as `fit` leaves them (also after resuming a finished run).
-            averages = callbacks.moving_average(model)
+            # The EMA in place of the weights, for the final model and the scores.
+            averages, raw = callbacks.moving_average(model), None
             if averages is not None:
+                if config.training.ema.score_raw:
+                    raw = [keras.ops.convert_to_numpy(weight) for weight in model.trainable_variables]
                 callbacks.assign_weights(model, averages)
         except callbacks.Diverged as error:
             # Recorded, so the report lists the run as diverged and a rerun does not retry it.
@@ -321,13 +327,16 @@ def _train_locked(config, run_dir, verbose, primary=True):
         with distribution.local():
             runs.save_model_atomically(model, run_dir / runs.FINAL_MODEL)
             checkpoint, test, final, seconds_per_image = score_test_sets(model, config, run_dir)
+            if raw is not None:
+                callbacks.assign_weights(model, raw)
+                raw, _, _ = _score_weights(model, config)
     results = RunResults(
         experiment=config.run.experiment, arm=config.run.arm, seed=config.run.seed,
         regularizer=regularizer_summary(config),
         warnings=tuple(config.warnings()),
         task=to_plain(config.task), steps=config.training.steps, precision=policy, checkpoint=checkpoint,
         selected_step=state.best_step if checkpoint == "best" else config.training.steps,
-        test=test, test_final=final, cells=cell_ranges(config),
+        test=test, test_final=final, test_raw=raw or {}, cells=cell_ranges(config),
         weights="raw" if config.training.ema is None else "ema",
         validation=validation_summary(state, config),
         cost={"parameters": trainable_parameters(model), "train_step_seconds": state.step_seconds,
@@ -337,5 +346,7 @@ def _train_locked(config, run_dir, verbose, primary=True):
     log_test_scores(run_dir, checkpoint, test)
     if checkpoint != "final":
         log_test_scores(run_dir, "final", final)
+    if results.test_raw:
+        log_test_scores(run_dir, "raw final (not averaged)", results.test_raw)
     runs.write_json_atomically(run_dir / runs.RESULTS_FILE, results.to_json())
     return results

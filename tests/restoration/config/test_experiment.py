@@ -406,3 +406,26 @@ def test_steps_must_be_whole_executions():
     assert raised.value.key == "training.steps"
     assert "a multiple of training.steps_per_execution (10)" in str(raised.value)
     assert load_config(CONFIGS / "tiny_sr.yaml", ["training.steps=20"], check_data=False)
+
+
+@pytest.mark.parametrize("primary, extra, fragment", [
+    ("arms: [baseline], sets: [builtin]", [], "an arm compared with baseline (dropblock)"),
+    ("arms: [dropblock], sets: [Set5]", [], "a test set of arm baseline (data.test_sets: builtin)"),
+    ("arms: [dropblock], sets: [builtin], cells: [noise40]", [],
+     "a cell arm baseline is scored under (evaluation.grid: none)"),
+    ("arms: [dropblock], sets: [builtin], checkpoint: selected", ["training.validate_every=0"],
+     "final: arm baseline does not validate"),
+    ("arms: [dropblock], sets: [builtin], checkpoint: raw", ["training.ema={decay: 0.5}"],
+     "final or selected: arm baseline does not score raw weights (training.ema.score_raw)"),
+])
+def test_a_primary_endpoint_names_what_its_arms_score(primary, extra, fragment):
+    """The endpoint's arms, sets, cells and weights are checked against every arm it reads."""
+    if "checkpoint" not in primary:
+        primary += ", checkpoint: final"
+    overrides = [f"experiment.primary={{{primary}, margin: 0.02}}", *extra]
+    with pytest.raises(ConfigError) as raised:
+        load_config(CONFIGS / "tiny_test.yaml", overrides)
+    assert raised.value.key.startswith("experiment.primary.") and fragment in str(raised.value)
+    assert "\n" not in str(raised.value)
+    valid = "experiment.primary={arms: [dropblock], sets: [builtin], checkpoint: raw, margin: 0.02}"
+    assert load_config(CONFIGS / "tiny_test.yaml", [valid, "training.ema={decay: 0.5, score_raw: true}"])

@@ -177,7 +177,7 @@ def test_report_json_is_the_records_as_plain_values(experiment):
     tree = report.to_json()
     assert json.loads((experiment / "report.json").read_text()) == tree
     assert json.loads(json.dumps(tree)) == tree
-    assert report.version == tree["version"] == 1
+    assert report.version == tree["version"] == 2 and tree["raw_sets"] == {}
     assert "q" not in tree["sets"]["Set5"]["gains"]["dropblock"]["psnr"]
     assert list(tree["sets"]["Set5"]["gains"]["dropblock"]) == [
         "seeds", "psnr", "ssim", "bootstrap", "wilcoxon_p", "image_pairs", "conclusion"]
@@ -512,11 +512,12 @@ def test_results_of_an_earlier_version_read_and_a_later_or_damaged_one_is_named(
     or missing field is a one-line ValueError naming the file."""
     tree = make_results("baseline", 0)
     old = RunResults.from_json(tree, "old/results.json")
-    assert (old.version, old.warnings, old.test_final, old.cells, old.weights) == (1, (), {}, {}, "raw")
+    assert (old.version, old.warnings, old.test_final, old.test_raw, old.cells, old.weights) == (
+        1, (), {}, {}, {}, "raw")
     again = RunResults.from_json(json.loads(json.dumps(old.to_json())), "again/results.json")
     assert again == old
     without_test = {key: value for key, value in tree.items() if key != "test"}
-    for broken, expected in (({**tree, "version": 4}, "of version 1 to 3, received version 4"),
+    for broken, expected in (({**tree, "version": 5}, "of version 1 to 4, received version 5"),
                              ({**tree, "psnr": 1}, "unknown ['psnr'] and missing []"),
                              (without_test, "missing ['test']")):
         with pytest.raises(ValueError, match=re.escape(expected)) as raised:

@@ -538,3 +538,36 @@ def test_a_blind_run_selects_its_checkpoint_on_crops_degraded_by_its_own_chain(t
     assert psnr(*degraded[:2]) == pytest.approx(validation["best_psnr"], abs=1e-4)
     clean = build.validation_data(load_config(TINY).arm("baseline", 0), images)
     assert abs(psnr(*clean[:2]) - validation["best_psnr"]) > 0.05
+
+
+def test_an_ema_run_scores_its_raw_weights_too_when_asked(tmp_path):
+    """With `training.ema.score_raw` a run scores the average and the final weights themselves:
+    the latter are the weights the same run trains without EMA (the average does not steer
+    training), and the report tests the primary endpoint on them when it says `raw`."""
+    root = tmp_path / "runs"
+    ema = ["--set", "training.ema={decay: 0.5, score_raw: true}"]
+    primary = PRIMARY.replace("cells: [blur2.0, noise40], checkpoint: final", "checkpoint: raw")
+    status = train.main(["--config", TINY, "--set", f"output.root={root}", "--quiet", *ema,
+                         "--set", primary])
+    assert status == 0
+    plain = root / "plain"
+    assert train.main(["--config", TINY, "--set", f"output.root={plain}", "--quiet",
+                       "--arm", "baseline", "--seed", "0"]) == 0
+    experiment = root / "tiny_test"
+    results = read_results(experiment / "baseline" / "seed0")
+    without = read_results(plain / "tiny_test" / "baseline" / "seed0")
+    assert (results.weights, without.weights, without.test_raw) == ("ema", "raw", {})
+    assert results.test_raw["builtin"]["psnr"] == without.test_final["builtin"]["psnr"]
+    assert results.test_raw["builtin"]["per_image"] == without.test_final["builtin"]["per_image"]
+    assert abs(results.test_final["builtin"]["psnr"] - results.test_raw["builtin"]["psnr"]) > 1e-3
+    report = json.loads((experiment / runs.REPORT_JSON).read_text())
+    gains = report["raw_sets"]["builtin"]["gains"]["dropblock"]["psnr"]
+    entry = report["primary"]["arms"]["dropblock"]
+    assert report["primary"]["checkpoint"] == "raw"
+    np.testing.assert_allclose(entry["per_seed"], gains["per_seed"], atol=1e-12)
+    by_seed = [read_results(experiment / "dropblock" / f"seed{seed}").test_raw["builtin"]["psnr"]
+               - read_results(experiment / "baseline" / f"seed{seed}").test_raw["builtin"]["psnr"]
+               for seed in (0, 1)]
+    np.testing.assert_allclose(entry["per_seed"], by_seed, atol=1e-9)
+    text = (experiment / runs.REPORT_MARKDOWN).read_text()
+    assert "## The raw weights (not averaged)" in text and "| builtin | dropblock | raw |" in text
