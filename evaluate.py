@@ -8,6 +8,7 @@
     python evaluate.py --model bicubic runs/tiny_sr/*/seed0 --sets Set5  # one table, a column each
     python evaluate.py runs/tiny_sr/baseline/seed0 --save-images     # PNGs in <run>/evaluation/images
     python evaluate.py --model bicubic --scale 4 --sets Set5 --grid bicubic blur2.0 noise15
+    python evaluate.py model.keras --scale 4 --pairs my_lr/ my_hr/ --template "{}x4"  # your own pairs
 
 A run directory brings its task, test sets, data root and tiling from its
 config.yaml and is scored with checkpoints/best.keras if present, else
@@ -21,6 +22,11 @@ column's difference to the first (the baseline when `--model` is given).
 these options name is checked before anything is scored: an input (a test
 image, a model) is never written over, and an existing file is replaced only
 with `--overwrite`.
+
+`--pairs INPUT_DIR TARGET_DIR` scores a user's own pairs (a camera's
+low-resolution shots, noisy captures) on their own inputs, matched by name
+(`--template`); every pair is checked first, each problem a line naming the
+files. A run directory scores its `data.paired_test_sets` too.
 
 `--grid` scores every set under fixed degradations (data/grid.py): for
 super-resolution bicubic, blur1.0, blur2.0, noise5, noise15, jpeg50, jpeg90,
@@ -100,6 +106,15 @@ def parse_arguments(argv):
     parser.add_argument("--model", choices=BASELINES, help="also score a baseline")
     parser.add_argument("--sets", nargs="+", help="test sets (default: the run's data.test_sets)")
     parser.add_argument("--data-root", help="folder holding the sets")
+    parser.add_argument(
+        "--pairs", nargs=2, action="append", default=[], metavar=("INPUT_DIR", "TARGET_DIR"),
+        help="also score your own pairs: low-resolution (or noisy) images and their targets, "
+             "matched by name; the set is named after TARGET_DIR (repeatable)",
+    )
+    parser.add_argument(
+        "--template", default="{}",
+        help="input file stem with {} for the target's stem, e.g. {}x4 (default: {}, equal stems)",
+    )
     task = parser.add_mutually_exclusive_group()
     task.add_argument("--scale", type=int, choices=(2, 3, 4), help="super-resolution factor")
     task.add_argument("--sigma", type=float, help="Gaussian noise level on the 0-255 scale")
@@ -179,6 +194,7 @@ def main(argv=None):
             images_dir=arguments.save_images,
             overwrite=arguments.overwrite,
             output_file=arguments.output,
+            pairs=[(inputs, targets, arguments.template) for inputs, targets in arguments.pairs],
         )
     except (OSError, ValueError) as error:
         # Missing data and paths, unreadable files, bad arguments and images: the user's to fix,

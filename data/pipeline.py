@@ -235,17 +235,50 @@ def make_sr_dataset(images, scale, patch_size, batch_size, seed, augment=True, r
     - [Lim et al., 2017](https://arxiv.org/abs/1707.02921) (EDSR patch sampling
       and the 8 geometric augmentations)
     """
-    for value, name in ((patch_size, "patch_size"), (batch_size, "batch_size")):
+    if isinstance(images, Prepared):
+        return make_pair_dataset(images, scale, patch_size, batch_size, seed, augment, repeat, start)
+    _check_positive_integer(scale, "scale")
+    return make_pair_dataset(sr_pairs(images, scale), scale, patch_size, batch_size, seed, augment,
+                             repeat, start)
+
+
+def make_pair_dataset(pairs, scale, patch_size, batch_size, seed, augment=True, repeat=True, start=0,
+                      noise_level=None):
+    """Training batches of aligned patches from given (input, target) pairs.
+
+    The input patch is cut at a random position of the input image and the
+    target patch at `scale` times it, so the two stay aligned; both get the
+    same flip/rotation. This is how the benchmark degradation trains
+    (`make_sr_dataset`) and how a user's own pairs train (`data.pairs`):
+    low-resolution and high-resolution images (`scale` > 1), or noisy and
+    clean ones (`scale` 1).
+
+    Args:
+        pairs: `(input, target)` uint8 arrays `(height, width, channels)`,
+            each target `scale` times its input, or a `data.prepared.Prepared`
+            holding both (`low` the inputs).
+        scale: positive integer factor; 1 for denoising pairs.
+        patch_size: side of the input patch.
+        batch_size, seed, augment, repeat, start: as for `make_sr_dataset`.
+        noise_level: a noise level on the 0-255 scale handed to the network
+            beside each input (FFDNet, DRUNet), or None.
+
+    Returns:
+        `tf.data.Dataset` of `(input, target)` float32 in [0, 1], or
+        `((input, level), target)` with `noise_level`.
+    """
+    for value, name in ((scale, "scale"), (patch_size, "patch_size"), (batch_size, "batch_size")):
         _check_positive_integer(value, name)
     _check_seed(seed)
-    if isinstance(images, Prepared):
-        low, high = _on_disk(images.low), _on_disk(images.high)
-        _check_min_size(images.low.shapes, patch_size, "low-resolution image")
+    if isinstance(pairs, Prepared):
+        low, high = _on_disk(pairs.low), _on_disk(pairs.high)
+        _check_min_size(pairs.low.shapes, patch_size, "input image")
     else:
-        pairs = sr_pairs(images, scale)
-        _check_min_size([lr.shape for lr, _ in pairs], patch_size, "low-resolution image")
-        low, high = _pack([lr for lr, _ in pairs]), _pack([hr for _, hr in pairs])
-        del pairs
+        _check_aligned(pairs, scale)
+        _check_min_size([lr.shape for lr, _ in pairs], patch_size, "input image")
+        low, high = _pack(_as_arrays([lr for lr, _ in pairs])), _pack(_as_arrays([hr for _, hr in pairs]))
+    count = len(pairs)
+    del pairs
 
     def example(index, image):
         keys = _example_keys(seed, index, 3)
@@ -255,10 +288,21 @@ def make_sr_dataset(images, scale, patch_size, batch_size, seed, augment=True, r
         if augment:
             choice = _uniform_integer(keys[2], _TRANSFORM_COUNT)
             lr, hr = _transform(lr, choice), _transform(hr, choice)
+        if noise_level is not None:
+            return (_to_unit(lr), tf.fill([1], tf.constant(noise_level / 255.0, tf.float32))), _to_unit(hr)
         return _to_unit(lr), _to_unit(hr)
 
-    dataset = _example_stream(len(images), seed, repeat, start)
+    dataset = _example_stream(count, seed, repeat, start)
     return _finish(dataset.map(example, num_parallel_calls=tf.data.AUTOTUNE), batch_size, repeat)
+
+
+def _check_aligned(pairs, scale):
+    """Each target is exactly `scale` times its input, with the same channels."""
+    for index, (lr, hr) in enumerate(pairs):
+        expected = (lr.shape[0] * scale, lr.shape[1] * scale, *lr.shape[2:])
+        if tuple(hr.shape) != expected:
+            raise ValueError(f"Expected each target to be {scale} times its input. Received: "
+                             f"pairs[{index}] of shapes {lr.shape} and {hr.shape}")
 
 
 def make_blind_sr_dataset(images, scale, patch_size, batch_size, seed, chain, augment=True,
@@ -393,9 +437,28 @@ def _sr_validation(images, scale, crop):
         raise ValueError(
             f"Expected `crop` to be a multiple of `scale` ({scale}). Received: crop={crop}"
         )
-    pairs = sr_pairs(images, scale)
+    return make_pair_validation_set(sr_pairs(images, scale), scale, crop)
+
+
+def make_pair_validation_set(pairs, scale, crop):
+    """Aligned center crops of (input, target) pairs, as float32 in [0, 1].
+
+    Args:
+        pairs: `(input, target)` uint8 arrays, each target `scale` times its input.
+        scale: positive integer factor; 1 for denoising pairs.
+        crop: side of the target crop, a multiple of `scale`.
+
+    Returns:
+        `(inputs, targets)` float32 arrays, inputs `crop // scale` pixels wide.
+    """
+    _check_positive_integer(scale, "scale")
+    _check_aligned(pairs, scale)
+    if crop % scale:
+        raise ValueError(
+            f"Expected `crop` to be a multiple of `scale` ({scale}). Received: crop={crop}"
+        )
     size = crop // scale
-    _check_min_size([lr.shape for lr, _ in pairs], size, "low-resolution image")
+    _check_min_size([lr.shape for lr, _ in pairs], size, "input image")
     inputs, targets = [], []
     for lr, hr in pairs:
         top, left = _center_origin(lr, size)

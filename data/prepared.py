@@ -112,12 +112,15 @@ def prepare(cache_root, key, images, scale=None, low_resolution=False, log=print
     Args:
         cache_root: the folder holding prepared sets.
         key: their fingerprint (`fingerprint`).
-        images: an iterable of `(name, uint8 image)`, read only when the
-            folder has to be made; one image is held at a time.
+        images: an iterable of `(name, uint8 image)`, or of `(name, target,
+            input)` for a user's pairs, read only when the folder has to be
+            made; one image is held at a time.
         scale: crop each image to a multiple of this factor (super-resolution);
             None keeps it whole (denoising).
-        low_resolution: also make each image's MATLAB-bicubic low-resolution
-            version at `scale` (the fixed bicubic degradation).
+        low_resolution: also keep each image's low-resolution version: the
+            given input of a pair, else made with MATLAB bicubic at `scale`
+            (the fixed bicubic degradation). `"paired"` in the fingerprint
+            keeps pairs and made versions apart.
         log: called with a line when the folder is made.
 
     Returns:
@@ -153,12 +156,13 @@ def _locked(path):
 
 
 def _write(folder, images, scale, low_resolution):
-    """Appends every image (and its low-resolution version) to the raw files; returns the count."""
+    """Appends every image (and its low-resolution version, made or given) to the raw files;
+    returns the count."""
     kinds = (HIGH, LOW) if low_resolution else (HIGH,)
     indexes = {kind: {"names": [], "offsets": [], "shapes": []} for kind in kinds}
     with contextlib.ExitStack() as stack:
         files = {kind: stack.enter_context(open(folder / f"{kind}.raw", "wb")) for kind in kinds}
-        for name, image in images:
+        for name, image, *given in images:
             first = indexes[HIGH]["shapes"][:1]
             if first and image.shape[-1] != first[0][-1]:
                 raise ValueError(f"Expected every training image to have the channels of the first "
@@ -166,7 +170,7 @@ def _write(folder, images, scale, low_resolution):
                                  f"{image.shape}")
             made = {HIGH: modcrop(image, scale) if scale else image}
             if low_resolution:
-                made[LOW] = bicubic_downscale(made[HIGH], scale)
+                made[LOW] = given[0] if given else bicubic_downscale(made[HIGH], scale)
             for kind, pixels in made.items():
                 index = indexes[kind]
                 index["names"].append(name)

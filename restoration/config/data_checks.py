@@ -9,6 +9,7 @@ file headers, so the check costs milliseconds even for large sets.
 
 import functools
 
+from data import pairs
 from data.builtin import load_builtin
 from data.images import ImageError
 from data.images import image_size
@@ -17,6 +18,7 @@ from data.imagesets import find_set
 from restoration.config.loading import ConfigError
 from restoration.config.loading import describe
 from restoration.config.schema import BUILTIN_SET
+from restoration.config.schema import PAIR_KEYS
 
 
 def check_data_on_disk(config, source):
@@ -28,13 +30,47 @@ def check_data_on_disk(config, source):
     """
     data = config.data
     for key in ("train", "validation"):
-        if getattr(data, key) is not None:
-            sizes = _source_sizes(getattr(data, key), data.root, f"data.{key}", source)
-            if key == "train":
-                _check_patch_fits(config, sizes, source)
+        entry = getattr(data, key)
+        if entry is None:
+            continue
+        if entry.source == "paired":
+            found = paired_sets(entry, config.task, f"data.{key}", source)
+            sizes = [(str(pair.input), image_size(pair.input)) for pair in found]
+        else:
+            sizes = _source_sizes(entry, data.root, f"data.{key}", source)
+        if key == "train":
+            # A paired input is the low-resolution side already.
+            factor = 1 if entry.source == "paired" else None
+            _check_patch_fits(config, sizes, source, factor)
     for index, name in enumerate(data.test_sets):
         if name != BUILTIN_SET:
             _find_set(name, data.root, f"data.test_sets[{index}]", source)
+    for index, entry in enumerate(data.paired_test_sets):
+        paired_sets(entry, config.task, f"data.paired_test_sets[{index}]", source)
+
+
+def paired_sets(entry, task, key, source):
+    """The `data.pairs.Pair`s of a paired source, every pair checked; `ConfigError` otherwise.
+
+    Every problem is one line of the message, naming the files.
+    """
+    input_folder, target_folder = entry.folders(task.type)
+    template = entry.template or pairs.DEFAULT_TEMPLATE
+    scale = task.scale if task.type == "sr" else 1
+    try:
+        found = pairs.match_pairs(input_folder, target_folder, template)
+        pairs.check_sizes(found, scale)
+    except FileNotFoundError as error:
+        raise ConfigError(source, key, "existing folders of images", str(error)) from None
+    except ImageError as error:
+        raise ConfigError(source, key, "readable images", str(error)) from None
+    except pairs.PairError as error:
+        problems = str(error).splitlines()
+        expected = (f"{' and '.join(PAIR_KEYS[task.type])} images that pair up (template "
+                    f"{template!r}, scale {scale})")
+        received = f"{len(problems)} problem(s):\n  " + "\n  ".join(problems)
+        raise ConfigError(source, key, expected, received) from None
+    return found[: entry.max_images] if entry.max_images else found
 
 
 def _find_set(name, root, key, source):
@@ -78,9 +114,13 @@ def _builtin_sizes(split):
     return tuple((name, image.shape[:2]) for name, image in load_builtin(split))
 
 
-def _check_patch_fits(config, sizes, source):
-    """A training patch must fit in every training image (its low-resolution version for sr)."""
-    factor = config.task.scale if config.task.type == "sr" else 1
+def _check_patch_fits(config, sizes, source, factor=None):
+    """A training patch must fit in every training image (its low-resolution version for sr).
+
+    `factor` divides each size: by default the scale for sr, 1 for denoising.
+    """
+    if factor is None:
+        factor = config.task.scale if config.task.type == "sr" else 1
     name, (height, width) = min(sizes, key=lambda item: min(item[1]))
     limit = min(height, width) // factor
     if config.data.patch_size > limit:

@@ -225,8 +225,11 @@ def _check_primary(primary, arms, source):
     for arm in (baseline, *primary.arms):
         config = arms[arm]
         for index, name in enumerate(primary.sets):
-            if name not in config.data.test_sets:
-                expected = f"a test set of arm {arm} (data.test_sets: {', '.join(config.data.test_sets)})"
+            if name not in config.data.test_set_names:
+                expected = f"a test set of arm {arm} ({', '.join(config.data.test_set_names)})"
+                raise ConfigError(source, f"experiment.primary.sets[{index}]", expected, describe(name))
+            if primary.cells and name not in config.data.test_sets:
+                expected = "a set scored under grid cells (paired sets are scored on their own inputs)"
                 raise ConfigError(source, f"experiment.primary.sets[{index}]", expected, describe(name))
         for index, name in enumerate(primary.cells):
             if name not in config.evaluation.grid:

@@ -14,6 +14,7 @@ from typing import Literal
 
 import yaml
 
+from data import pairs
 from data.builtin import BUILTIN_SPLITS
 from data.grid import GRIDS
 from data.imagesets import IMAGE_SETS
@@ -67,16 +68,39 @@ class TaskConfig:
             yield unused, f"null for {task} ({unused} is not used)", getattr(self, unused)
 
 
+# The folders of a `paired` source: (input, target) for each task.
+PAIR_KEYS = {"sr": ("lr", "hr"), "denoise": ("noisy", "clean")}
+
+
 @section
 class DataSourceConfig:
-    """Images to read: a `builtin` split, a named image `set`, or a `folder` of images."""
+    """Images to read: a `builtin` split, a named image `set`, a `folder` of images, or `paired`
+    folders of inputs and targets (`lr`/`hr`, or `noisy`/`clean`) matched by name through
+    `template` (`data.pairs`); `name` labels a paired set."""
 
-    source: Literal["builtin", "folder", "set"]
+    source: Literal["builtin", "folder", "set", "paired"]
     name: str | None = None
     path: str | None = None
     max_images: int | None = positive(None)
+    lr: str | None = None
+    hr: str | None = None
+    noisy: str | None = None
+    clean: str | None = None
+    template: str | None = None
+
+    def folders(self, task_type):
+        """`(input folder, target folder)` of a paired source for a task type."""
+        return tuple(getattr(self, key) for key in PAIR_KEYS[task_type])
 
     def relations(self):
+        folders = [key for keys in PAIR_KEYS.values() for key in keys]
+        if self.source == "paired":
+            yield from self._paired_relations()
+            return
+        for key in [*folders, "template"]:
+            if getattr(self, key) is not None:
+                expected = f"null for source {self.source!r} (only paired folders have it)"
+                yield key, expected, getattr(self, key)
         wanted, unwanted = ("path", "name") if self.source == "folder" else ("name", "path")
         received = getattr(self, unwanted)
         if received is not None:
@@ -87,6 +111,21 @@ class DataSourceConfig:
             yield "name", "one of " + ", ".join(map(repr, BUILTIN_SPLITS)), self.name
         if self.source == "set" and not _is_image_set(self.name):
             yield "name", f"a known image set ({_known_sets()})", self.name
+
+    def _paired_relations(self):
+        if self.path is not None:
+            yield "path", "null for source 'paired' (use lr and hr, or noisy and clean)", self.path
+        given = [keys for keys in PAIR_KEYS.values() if any(getattr(self, key) for key in keys)]
+        if len(given) != 1:
+            received = "both pairs of keys" if given else "neither"
+            yield "lr", "the folders lr and hr (sr), or noisy and clean (denoise)", received
+            return
+        for key in given[0]:
+            if getattr(self, key) is None:
+                yield key, f"a folder, with {' and '.join(given[0])} (required)", None
+        problem = pairs.check_template(self.template) if self.template is not None else None
+        if problem is not None:
+            yield "template", problem, self.template
 
 
 @section
@@ -100,6 +139,8 @@ class DataConfig:
     train: DataSourceConfig
     validation: DataSourceConfig | None = None
     test_sets: tuple[str, ...] = spec("a list of unique set names", unique, ())
+    # Paired folders scored as test sets, under their names.
+    paired_test_sets: tuple[DataSourceConfig, ...] = ()
     root: str | None = None
     patch_size: int = positive()
     batch_size: int = positive()
@@ -122,9 +163,38 @@ class DataConfig:
                 expected = f"each set once ({name!r} is {seen[canonical]!r} again)"
                 yield f"test_sets[{index}]", expected, name
             seen.setdefault(canonical, name)
+        for index, entry in enumerate(self.paired_test_sets):
+            key = f"paired_test_sets[{index}]"
+            if entry.source != "paired":
+                yield f"{key}.source", "'paired' (named sets go in test_sets)", entry.source
+            elif entry.name is None:
+                yield f"{key}.name", "a name for the set's scores (required)", None
+            elif entry.name in seen or entry.name == BUILTIN_SET:
+                yield f"{key}.name", "a name no other test set has", entry.name
+            seen.setdefault(entry.name, entry.name)
 
-    def fits(self, task, training):
-        """Yields `(dotted key, expected, received)` where the data does not fit the task or training."""
+    @property
+    def test_set_names(self):
+        """The names test scores are kept under: `test_sets`, then the paired sets'."""
+        return (*self.test_sets, *(entry.name for entry in self.paired_test_sets))
+
+    def fits(self, task, training, evaluation):
+        """Yields `(dotted key, expected, received)` where the data does not fit the task, training
+        or evaluation."""
+        if evaluation.select_on and self.validation is not None and self.validation.source == "paired":
+            expected = "[] with paired validation folders (they validate on their own inputs)"
+            yield "evaluation.select_on", expected, list(evaluation.select_on)
+        for key, entry in self._paired_sources():
+            if entry.folders(task.type) == (None, None):
+                wanted, given = PAIR_KEYS[task.type], PAIR_KEYS["denoise" if task.type == "sr" else "sr"]
+                yield (f"data.{key}", f"the folders {' and '.join(wanted)} for a {task.type} task",
+                       " and ".join(given))
+        if self.train.source == "paired" and self.degradation is not None:
+            yield ("data.degradation", "null with paired training folders (their inputs are the "
+                   "degradation)", "a degradation chain")
+        if self.train.source == "paired" and self.noise_range is not None:
+            yield ("data.noise_range", "null with paired training folders (their inputs are the "
+                   "noise)", list(self.noise_range))
         if training.validate_every and self.validation is None:
             yield "training.validate_every", "0 when data.validation is null", training.validate_every
         if self.degradation is not None and task.type != "sr":
@@ -133,6 +203,13 @@ class DataConfig:
         if self.noise_range is not None and task.type != "denoise":
             expected = "null for an sr task (blind super-resolution uses data.degradation)"
             yield "data.noise_range", expected, list(self.noise_range)
+
+    def _paired_sources(self):
+        """`(key below data, source)` of every paired source."""
+        named = [("train", self.train), ("validation", self.validation)]
+        named += [(f"paired_test_sets[{index}]", entry)
+                  for index, entry in enumerate(self.paired_test_sets)]
+        return [(key, entry) for key, entry in named if entry is not None and entry.source == "paired"]
 
 
 @section
@@ -301,7 +378,7 @@ class RunConfig:
 
     def relations(self):
         # Each section says where it does not fit the rest of the run.
-        yield from self.data.fits(self.task, self.training)
+        yield from self.data.fits(self.task, self.training, self.evaluation)
         yield from self.evaluation.fits(self.task, self.training)
         yield from self.model.fits(self.task, self.evaluation)
         if self.regularizer is not None:

@@ -15,10 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from data.builtin import load_builtin
+from data.degradations import modcrop
+from data.images import read_image
 from data.imagesets import load_set
 from restoration.config.schema import BUILTIN_SET
 from restoration.evaluation.protocol import bicubic_predictor
 from restoration.evaluation.protocol import evaluate_denoise
+from restoration.evaluation.protocol import evaluate_pairs
 from restoration.evaluation.protocol import evaluate_sr
 from restoration.evaluation.protocol import identity_predictor
 
@@ -224,6 +227,24 @@ def evaluate_predictor(predictor, set_name, data_root=None, tile=None, overlap=N
         return evaluate_sr(predictor.predict_fn, images, task.scale, cell=cell, **common)
     sigma = task.sigma if cell is None else cell.noise
     return evaluate_denoise(predictor.function_for(sigma), images, sigma, seed=NOISE_SEED, **common)
+
+
+def evaluate_paired(predictor, pairs, tile=None, overlap=None, ssim=True, keep=None):
+    """Scores one predictor on a user's pairs (`data.pairs.Pair`s), their own inputs restored.
+
+    A network that takes a noise level is given `task.sigma`. The other
+    arguments are `evaluate_predictor`'s.
+
+    Returns:
+        A `SetEvaluation`.
+    """
+    task = predictor.task
+    scale = task.scale if task.type == "sr" else 1
+    images = ((pair.name, read_image(pair.input, task.channels),
+               modcrop(read_image(pair.target, task.channels), scale)) for pair in pairs)
+    tile, overlap = predictor.tiling(tile, overlap)
+    return evaluate_pairs(predictor.function_for(task.sigma), images, scale, tile=tile, overlap=overlap,
+                          compute_ssim=ssim, input_channels=task.channels, keep=keep)
 
 
 def load_keras_model(model_file, compile=False):

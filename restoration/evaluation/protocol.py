@@ -295,6 +295,46 @@ def evaluate_denoise(
     return score_images(entries, denoise_conventions(), compute_ssim, seconds)
 
 
+def evaluate_pairs(predict_fn, pairs, scale, tile=None, overlap=None, compute_ssim=True,
+                   input_channels=None, keep=None):
+    """Evaluates a user's pairs: each given input restored and scored against its target.
+
+    No degradation is made: the input is the pair's (a camera's low-resolution
+    shot, a noisy capture). The scores follow the task's conventions, as for
+    the benchmark sets: Y channel and a border of `scale` pixels for
+    super-resolution (`scale` > 1), every channel and no border for
+    denoising (`scale` 1).
+
+    Args:
+        predict_fn: model function, see the module docstring.
+        pairs: iterable of `(name, uint8 input, uint8 target)`, each target
+            `scale` times its input (cropped to a multiple of `scale`).
+        scale: the factor between target and input; 1 for denoising.
+        tile, overlap, compute_ssim, input_channels, keep: as for `evaluate_sr`.
+
+    Returns:
+        A `SetEvaluation`.
+    """
+    entries, seconds = [], 0.0
+    for name, given, target in pairs:
+        if target.shape[:2] != (given.shape[0] * scale, given.shape[1] * scale):
+            raise ValueError(f"Cannot score image {name}: expected a target {scale} times its input, "
+                             f"received {given.shape[:2]} and {target.shape[:2]}")
+        model_input = match_input_channels(given, input_channels)
+        start = time.perf_counter()
+        output = predict_tiled(predict_fn, model_input.astype(np.float32) / 255.0, scale, tile, overlap)
+        seconds += time.perf_counter() - start
+        output = to_uint8(match_reference_channels(output, target))
+        if keep is not None:
+            keep(name, output)
+        entries.append((name, target, output))
+    conventions = sr_conventions(scale) if scale > 1 else denoise_conventions()
+    # The pair's own input, not the benchmark's: the description's last clause says so.
+    first = conventions.description.rsplit(";", 1)[0]
+    conventions = dataclasses.replace(conventions, description=f"{first}; inputs given by the pairs.")
+    return score_images(entries, conventions, compute_ssim, seconds)
+
+
 def bicubic_predictor(scale):
     """A `predict_fn` that upscales with MATLAB bicubic, the SR baseline.
 

@@ -21,12 +21,16 @@ from data.images import encode_png
 from data.images import list_images
 from data.imagesets import find_set
 from data.imagesets import get_image_set
+from data.pairs import check_sizes
+from data.pairs import match_pairs
 from restoration import runs
 from restoration.config import RunConfig
+from restoration.config.data_checks import paired_sets
 from restoration.config.schema import BUILTIN_SET
 from restoration.config.schema import EvaluationConfig
 from restoration.evaluation.predictors import Task
 from restoration.evaluation.predictors import baseline_predictor
+from restoration.evaluation.predictors import evaluate_paired
 from restoration.evaluation.predictors import evaluate_predictor
 from restoration.evaluation.predictors import load_keras_model
 from restoration.evaluation.predictors import model_predictor
@@ -173,27 +177,55 @@ def load_predictor(source):
     return model_predictor(model, task, source.model_file)
 
 
-def plan_sets(source, sets=None, data_root=None):
+@dataclasses.dataclass(frozen=True)
+class PairedSet:
+    """A user's paired folders scored as a test set: `name` keys the scores, `pairs` are the
+    checked `data.pairs.Pair`s."""
+
+    name: str
+    pairs: tuple
+
+
+def plan_sets(source, sets=None, data_root=None, pairs=()):
     """Chooses a source's test sets and data root, and checks the sets exist.
 
-    Run before any model is loaded, so a missing set stops the command
-    before it has spent time on other sources.
+    Run before any model is loaded, so a missing set or a broken pair stops
+    the command before it has spent time on other sources.
 
     Args:
         source: a `ModelSource`.
-        sets: set names; `None` takes the run's `data.test_sets`.
+        sets: set names; `None` takes the run's `data.test_sets` and
+            `data.paired_test_sets`.
         data_root: folder holding the sets; `None` takes the run's `data.root`,
             else the default roots.
+        pairs: `(input folder, target folder, template)` of paired folders to
+            score as well, each named after its target folder.
 
     Returns:
-        `(set_names, data_root)`: the registered set names and the root to use.
+        `(sets, data_root)`: the registered set names, then a `PairedSet` for
+        each paired set, and the root to use.
+
+    Raises:
+        ValueError: no set, an unknown or missing set, or folders that do not
+            pair up (`data.pairs.PairError`, a line per problem).
     """
     config = source.config
     names = sets if sets is not None else (config.data.test_sets if config else ())
-    if not names:
+    paired = []
+    if config is not None and sets is None:
+        where = pathlib.Path(source.label) / runs.CONFIG_FILE
+        for index, entry in enumerate(config.data.paired_test_sets):
+            key = f"data.paired_test_sets[{index}]"
+            paired.append(PairedSet(entry.name, tuple(paired_sets(entry, source.task, key, where))))
+    task = source.task
+    for input_folder, target_folder, template in pairs:
+        found = match_pairs(input_folder, target_folder, template)
+        check_sizes(found, task.scale if task.type == "sr" else 1)
+        paired.append(PairedSet(pathlib.Path(target_folder).name, tuple(found)))
+    if not names and not paired:
         raise ValueError(
-            f"Expected --sets for {source.label}, which has no config.yaml naming test sets. "
-            f"Received: sets={list(names)}"
+            f"Expected --sets or --pairs for {source.label}, which has no config.yaml naming test "
+            f"sets. Received: sets={list(names)}"
         )
     root = data_root if data_root is not None or config is None else config.data.root
     # Registered spellings (`b100` -> `BSD100`) key the results, without repeats.
@@ -203,7 +235,13 @@ def plan_sets(source, sets=None, data_root=None):
     for name in names:
         if name != BUILTIN_SET:
             find_set(name, root)
-    return names, root
+    taken = set(names)
+    for entry in paired:
+        if entry.name in taken:
+            raise ValueError(f"Expected paired sets named unlike the other test sets of {source.label}. "
+                             f"Received: two sets named {entry.name!r}")
+        taken.add(entry.name)
+    return (*names, *paired), root
 
 
 def evaluate_paths(
@@ -224,6 +262,7 @@ def evaluate_paths(
     images_dir=None,
     overwrite=False,
     output_file=None,
+    pairs=(),
 ):
     """Scores run directories, `.keras` files and baselines on test sets.
 
@@ -255,6 +294,9 @@ def evaluate_paths(
             `per_image_dir`, `output_file`) may be replaced; an input never may.
         output_file: the file the caller will write the scores to, checked
             with the other outputs before anything is scored.
+        pairs: `(input folder, target folder, template)` of paired folders
+            (`data.pairs`) scored as sets named after their target folders,
+            on their own inputs (no grid cell).
 
     Returns:
         Dict keyed by path as given, each a dict keyed by set name (or
@@ -266,7 +308,7 @@ def evaluate_paths(
         raise ValueError(f"Expected distinct paths to evaluate. Received: paths={labels}")
     # Every source and set is checked first, so a mistake costs no evaluation time.
     sources = [resolve_source(label, checkpoint, scale, sigma, channels) for label in labels]
-    plans = [(source, *plan_sets(source, sets, data_root), _grid_cells(source, grid))
+    plans = [(source, *plan_sets(source, sets, data_root, pairs), _grid_cells(source, grid))
              for source in sources]
     several = len(labels) > 1
     image_folders = [_images_folder(source, images_dir, several) for source in sources]
@@ -277,12 +319,19 @@ def evaluate_paths(
         folder = _per_image_folder(source, per_image_dir, several)
         results[source.label] = {}
         for set_name in set_names:
-            for cell in cells:
-                key = set_name if cell is None else f"{set_name}/{cell.name}"
-                evaluation = evaluate_predictor(
-                    predictor, set_name, root, *_tiling(source.config, tile, overlap), ssim=ssim,
-                    cell=cell, keep=_image_saver(images_folder, key),
-                )
+            # A user's pairs are scored on their own inputs, never under a grid cell.
+            for cell in [None] if isinstance(set_name, PairedSet) else cells:
+                key = _key(set_name, cell)
+                keep = _image_saver(images_folder, key)
+                if isinstance(set_name, PairedSet):
+                    evaluation = evaluate_paired(predictor, set_name.pairs,
+                                                 *_tiling(source.config, tile, overlap), ssim=ssim,
+                                                 keep=keep)
+                else:
+                    evaluation = evaluate_predictor(
+                        predictor, set_name, root, *_tiling(source.config, tile, overlap), ssim=ssim,
+                        cell=cell, keep=keep,
+                    )
                 result = results[source.label][key] = set_result(evaluation, predictor)
                 if cell is not None:
                     result["cell"] = dataclasses.asdict(cell)
@@ -293,8 +342,17 @@ def evaluate_paths(
     return results
 
 
+def _key(set_name, cell):
+    """The results key of a set (a name or a `PairedSet`) under a grid cell (None: none)."""
+    name = set_name.name if isinstance(set_name, PairedSet) else set_name
+    return name if cell is None else f"{name}/{cell.name}"
+
+
 def _set_files(set_name, root):
-    """`(name, file)` of each image a set is scored on, without decoding (no file for builtin)."""
+    """`(name, file)` of each image a set is scored on, without decoding (no file for builtin);
+    for a `PairedSet`, each pair's input and target."""
+    if isinstance(set_name, PairedSet):
+        return [(pair.name, path) for pair in set_name.pairs for path in (pair.input, pair.target)]
     if set_name == BUILTIN_SET:
         return [(name, None) for name in builtin_names("test")]
     return [(path.stem, path) for path in list_images(find_set(set_name, root))]
@@ -314,8 +372,9 @@ def _check_outputs(plans, image_folders, per_image_dir, output_file, overwrite):
         for set_name in set_names:
             files = _set_files(set_name, root)
             inputs += [path for _, path in files if path is not None]
-            for cell in cells:
-                key = set_name if cell is None else f"{set_name}/{cell.name}"
+            files = dict(files).items()  # one restored image per pair
+            for cell in [None] if isinstance(set_name, PairedSet) else cells:
+                key = _key(set_name, cell)
                 if images_folder is not None:
                     folder = images_folder / key.replace("/", "_")
                     images += [folder / f"{pathlib.Path(name).stem}.png" for name, _ in files]

@@ -16,6 +16,7 @@ from data import blind
 from data import grid
 from data import prepared
 from data.builtin import load_builtin
+from data.degradations import modcrop
 from data.images import image_size
 from data.images import list_images
 from data.images import read_image
@@ -25,9 +26,12 @@ from data.pipeline import make_cell_validation_set
 from data.pipeline import make_chain_validation_set
 from data.pipeline import make_denoise_dataset
 from data.pipeline import make_noise_range_validation_set
+from data.pipeline import make_pair_dataset
+from data.pipeline import make_pair_validation_set
 from data.pipeline import make_sr_dataset
 from data.pipeline import make_validation_set
 from restoration.config.conversion import to_plain
+from restoration.config.data_checks import paired_sets
 from restoration.training.schedules import LearningRate
 
 # Side of the fixed validation crops (high-resolution or clean pixels).
@@ -155,6 +159,16 @@ def load_images(source, config, count=None):
     return [(path.stem, read_image(path, channels)) for path in image_paths(source, config)[:count]]
 
 
+def load_pairs(source, config, count=None):
+    """`(name, input, target)` uint8 images of a `paired` source, in name order, each target
+    cropped to a multiple of the scale; only the first `count` pairs decoded."""
+    task = config.task
+    found = paired_sets(source, task, "data", "the configuration")[:count]
+    scale = task.scale if task.type == "sr" else 1
+    return [(pair.name, read_image(pair.input, task.channels),
+             modcrop(read_image(pair.target, task.channels), scale)) for pair in found]
+
+
 # Decoded training pixels above which `data.storage: auto` prepares the set on disk.
 AUTO_DISK_BYTES = 2 * 1024**3
 # Under `output.root`: the prepared training sets, shared by every experiment written there.
@@ -169,6 +183,8 @@ def training_images(config, log=print):
     and reads patches from there; both give the same batches.
     """
     source, storage = config.data.train, config.data.storage
+    if source.source == "paired":
+        return _training_pairs(config, log)
     if source.source == "builtin" or storage == "memory":
         return load_images(source, config)
     paths = image_paths(source, config)
@@ -184,6 +200,23 @@ def training_images(config, log=print):
                             low_resolution, log=log)
 
 
+def _training_pairs(config, log):
+    """A user's training pairs `(input, target)` in memory, or prepared on disk with them."""
+    task, channels = config.task, config.task.channels
+    found = paired_sets(config.data.train, task, "data.train", "the configuration")
+    paths = [pair.target for pair in found] + [pair.input for pair in found]
+    storage = config.data.storage
+    if storage == "memory" or storage == "auto" and sum(
+            3 * height * width for height, width in map(image_size, paths)) <= AUTO_DISK_BYTES:
+        return [(lr, hr) for _, lr, hr in load_pairs(config.data.train, config)]
+    scale = task.scale if task.type == "sr" else None
+    key = prepared.fingerprint(paths, channels, scale, "paired")
+    images = ((pair.name, read_image(pair.target, channels), read_image(pair.input, channels))
+              for pair in found)
+    return prepared.prepare(Path(config.output.root) / PREPARED_FOLDER, key, images, scale,
+                            low_resolution=True, log=log)
+
+
 def training_dataset(config, images, skip_batches=0):
     """Batches of training patches, seeded by the run seed, after `skip_batches`.
 
@@ -195,7 +228,12 @@ def training_dataset(config, images, skip_batches=0):
     common = dict(patch_size=data.patch_size, batch_size=data.batch_size, seed=config.run.seed,
                   start=skip_batches * data.batch_size)
     degradation = config.data.degradation
-    if task.type == "sr" and degradation is not None:
+    if data.train.source == "paired":
+        # A noise-level network is handed task.sigma: real noise has no level to read off.
+        level = task.sigma if config.model.network.noise_level else None
+        dataset = make_pair_dataset(images, task.scale if task.type == "sr" else 1, noise_level=level,
+                                    **common)
+    elif task.type == "sr" and degradation is not None:
         chain = blind.Chain(**to_plain(degradation))
         dataset = make_blind_sr_dataset(images, task.scale, chain=chain, **common)
     elif task.type == "sr":
@@ -244,8 +282,25 @@ TRAIN_CROP_IMAGES = 8
 
 
 def training_crops(config):
-    """Center crops of the first training images, degraded exactly like the validation crops."""
-    return validation_data(config, load_images(config.data.train, config, TRAIN_CROP_IMAGES))
+    """Center crops of the first training images, degraded exactly like the validation crops
+    (or, for paired training folders, their own inputs)."""
+    return validation_for(config, config.data.train, TRAIN_CROP_IMAGES)
+
+
+def validation_for(config, source, count=None):
+    """`validation_data` of a data source's first `count` images; a paired source gives its own
+    inputs and targets, center-cropped at aligned positions."""
+    if source.source != "paired":
+        return validation_data(config, load_images(source, config, count))
+    task = config.task
+    pairs = [(lr, hr) for _, lr, hr in load_pairs(source, config, count)]
+    multiple = task.scale if task.type == "sr" else 1
+    crop = min(VALIDATION_CROP, min(min(hr.shape[:2]) for _, hr in pairs)) // multiple * multiple
+    inputs, targets = make_pair_validation_set(pairs, multiple, crop)
+    levels = None
+    if config.model.network.noise_level:
+        levels = np.full((len(inputs), 1), task.sigma / 255.0, np.float32)
+    return inputs, targets, levels
 
 
 def validation_data(config, images):

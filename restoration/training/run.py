@@ -16,8 +16,10 @@ from restoration import runs
 from restoration.config import ConfigError
 from restoration.config import RunConfig
 from restoration.config.conversion import to_plain
+from restoration.config.data_checks import paired_sets
 from restoration.evaluation.metrics import conventions_for
 from restoration.evaluation.predictors import Task
+from restoration.evaluation.predictors import evaluate_paired
 from restoration.evaluation.predictors import evaluate_predictor
 from restoration.evaluation.predictors import load_keras_model
 from restoration.evaluation.predictors import model_predictor
@@ -169,7 +171,7 @@ def train_remaining_steps(model, config, run_dir, state, verbose, primary=True):
     steps.append(callbacks.TrainingLogger(writer, training.log_every, state, text_log, regularizer))
     best = callbacks.BestWeights(run_dir)
     if config.data.validation is not None and training.validate_every > 0:
-        validation = build.validation_data(config, build.load_images(config.data.validation, config))
+        validation = build.validation_for(config, config.data.validation)
         steps.append(callbacks.Validator(
             run_dir, writer, text_log, validation, conventions_for(config.task),
             training.validate_every, training.image_panels, state, best,
@@ -218,6 +220,13 @@ def _score_weights(model, config):
                                         overlap=evaluation.tile_overlap, ssim=evaluation.ssim, cell=cell)
             test[name if cell is None else f"{name}/{cell.name}"] = result.to_json()
             seconds, images = seconds + result.predict_seconds, images + result.images
+    # A user's pairs are scored on their own inputs: a grid cell would degrade the target instead.
+    for index, entry in enumerate(config.data.paired_test_sets):
+        found = paired_sets(entry, config.task, f"data.paired_test_sets[{index}]", "the configuration")
+        result = evaluate_paired(predictor, found, tile=evaluation.tile, overlap=evaluation.tile_overlap,
+                                 ssim=evaluation.ssim)
+        test[entry.name] = result.to_json()
+        seconds, images = seconds + result.predict_seconds, images + result.images
     return test, seconds, images
 
 

@@ -410,7 +410,7 @@ def test_steps_must_be_whole_executions():
 
 @pytest.mark.parametrize("primary, extra, fragment", [
     ("arms: [baseline], sets: [builtin]", [], "an arm compared with baseline (dropblock)"),
-    ("arms: [dropblock], sets: [Set5]", [], "a test set of arm baseline (data.test_sets: builtin)"),
+    ("arms: [dropblock], sets: [Set5]", [], "a test set of arm baseline (builtin)"),
     ("arms: [dropblock], sets: [builtin], cells: [noise40]", [],
      "a cell arm baseline is scored under (evaluation.grid: none)"),
     ("arms: [dropblock], sets: [builtin], checkpoint: selected", ["training.validate_every=0"],

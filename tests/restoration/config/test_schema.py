@@ -27,8 +27,8 @@ def test_regularizer_sections_are_the_regularizers_of_the_library():
 
 
 def test_sources_and_splits_are_the_ones_data_reads():
-    """A data source is builtin, folder or set; the built-in splits are data.builtin's."""
-    assert set(choices(DataSourceConfig, "source")) == {"builtin", "folder", "set"}
+    """A data source is builtin, folder, set or paired; the built-in splits are data.builtin's."""
+    assert set(choices(DataSourceConfig, "source")) == {"builtin", "folder", "set", "paired"}
     assert set(BUILTIN_SPLITS) == {"train", "validation", "test"}
 
 
