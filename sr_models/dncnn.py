@@ -13,6 +13,7 @@ def build_dncnn(
     filters=64,
     channels=1,
     batch_norm=True,
+    output_bias=False,
     regularizer=None,
     seed=None,
     name="dncnn",
@@ -43,6 +44,9 @@ def build_dncnn(
         filters: Channels of the feature maps.
         channels: Image channels (1 for gray, 3 for colour).
         batch_norm: Whether the middle stages use batch normalisation.
+        output_bias: Whether the last convolution has a bias, as in the
+            authors' released MatConvNet and PyTorch weights (whose batch norm
+            is folded into the convolutions: `batch_norm=False`).
         regularizer: A `sr_models.placement.Regularizer`, or None for the
             plain network.
         seed: Base seed of the weight initializers; None draws it from
@@ -73,7 +77,7 @@ def build_dncnn(
     features = assembler.insert(features, "before_last")
     # The output convolution and the subtraction stay float32 under mixed precision.
     noise_conv = assembler.conv(
-        channels, "noise_conv", site="before_last", use_bias=False, dtype="float32"
+        channels, "noise_conv", site="before_last", use_bias=output_bias, dtype="float32"
     )
     noise = noise_conv(features)
     outputs = keras.layers.Subtract(name="subtract_noise", dtype="float32")([inputs, noise])

@@ -184,7 +184,8 @@ SPECS = {
     "dncnn": NetworkSpec("DnCNN", ("denoise",), lambda arguments: arguments["depth"] - 2,
                          "the depth - 2 middle layers", branches=False,
                          arguments={"depth": _count(17, minimum=3), "filters": _count(64),
-                                    "batch_norm": Argument(bool, True, "true or false")}),
+                                    "batch_norm": Argument(bool, True, "true or false"),
+                                    "output_bias": Argument(bool, False, "true or false")}),
     # The paper's sizes: 15 layers x 64 on gray images, 12 x 96 on colour ones.
     "ffdnet": NetworkSpec("FFDNet", ("denoise",), lambda arguments: arguments["depth"] - 2,
                           "the depth - 2 middle layers", branches=False, noise_level=True,

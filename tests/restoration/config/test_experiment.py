@@ -350,7 +350,7 @@ def test_arm_that_switches_the_model_replaces_the_whole_section(tmp_path):
     arm = {"task": {"type": "denoise", "sigma": 25}, "model": {"name": "dncnn", "depth": 5}}
     tree = changed_tree("experiment.arms", {"denoiser": arm})
     run = load_config(write_config(tmp_path, tree)).arm("denoiser", 1)
-    assert run.model.builder_kwargs() == {"depth": 5, "filters": 64, "batch_norm": True}
+    assert run.model.builder_kwargs() == {"depth": 5, "filters": 64, "batch_norm": True, "output_bias": False}
 
 
 def test_model_section_gives_the_builder_arguments(tmp_path):
