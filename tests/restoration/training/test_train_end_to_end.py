@@ -18,6 +18,7 @@ from restoration.evaluation.predictors import Task
 from restoration.evaluation.predictors import evaluate_predictor
 from restoration.evaluation.predictors import load_keras_model
 from restoration.evaluation.predictors import model_predictor
+from restoration.reporting.records import RESULTS_VERSION
 from restoration.reporting.records import read_results
 from restoration.training import callbacks
 from restoration.training.run import train_run
@@ -58,7 +59,9 @@ def test_every_run_leaves_a_self_describing_directory(experiment):
                          runs.BEST_CHECKPOINT, runs.RESULTS_FILE, runs.STATE_FILE):
                 assert (run_dir / name).is_file(), run_dir / name
             results = read_results(run_dir)
-            assert (results.arm, results.seed, results.steps, results.version) == (arm, seed, 4, 3)
+            assert (results.arm, results.seed, results.steps) == (arm, seed, 4)
+            assert results.version == RESULTS_VERSION
+            assert results.test_raw == {}  # No EMA, so no second scoring of the raw weights.
             assert results.weights == "raw"  # No training.ema: the weights themselves were scored.
             assert results.test["builtin"]["images"] == 2
             assert np.isfinite(results.test["builtin"]["psnr"])
@@ -571,3 +574,18 @@ def test_an_ema_run_scores_its_raw_weights_too_when_asked(tmp_path):
     np.testing.assert_allclose(entry["per_seed"], by_seed, atol=1e-9)
     text = (experiment / runs.REPORT_MARKDOWN).read_text()
     assert "## The raw weights (not averaged)" in text and "| builtin | dropblock | raw |" in text
+
+
+def test_a_run_with_self_ensemble_scores_and_reports_both(tmp_path):
+    """`evaluation.self_ensemble` scores each set and cell plain and as `<set>+x8`; the report
+    gives the gain under each."""
+    root = tmp_path / "runs"
+    overrides = ["evaluation.self_ensemble=true", "evaluation.grid=[noise40]", "experiment.seeds=[0]"]
+    assert train.main(["--config", TINY, "--set", f"output.root={root}", "--quiet",
+                       *[item for override in overrides for item in ("--set", override)]]) == 0
+    results = read_results(root / "tiny_test" / "baseline" / "seed0")
+    assert list(results.test) == ["builtin", "builtin/noise40", "builtin+x8", "builtin+x8/noise40"]
+    assert results.test["builtin+x8"]["psnr"] != results.test["builtin"]["psnr"]
+    report = json.loads((root / "tiny_test" / runs.REPORT_JSON).read_text())
+    assert {"builtin", "builtin+x8", "builtin+x8/noise40"} <= set(report["sets"])
+    assert report["sets"]["builtin+x8"]["gains"]["dropblock"]["psnr"]["mean"] is not None
