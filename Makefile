@@ -64,6 +64,7 @@ bench: install-test
 	$(BIN)/python -m benchmarks.bicubic_baseline --ssim
 	$(BIN)/python -m benchmarks.training_loop
 	$(BIN)/python -m benchmarks.recipe_cost
+	$(BIN)/python -m benchmarks.self_ensemble_cost
 	$(BIN)/python -m benchmarks.step_speed
 	$(BIN)/python -m benchmarks.distribution_speed
 

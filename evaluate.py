@@ -9,6 +9,7 @@
     python evaluate.py runs/tiny_sr/baseline/seed0 --save-images     # PNGs in <run>/evaluation/images
     python evaluate.py --model bicubic --scale 4 --sets Set5 --grid bicubic blur2.0 noise15
     python evaluate.py model.keras --scale 4 --pairs my_lr/ my_hr/ --template "{}x4"  # your own pairs
+    python evaluate.py runs/tiny_sr/baseline/seed0 --self-ensemble   # also <set>+x8: 8 flips/rotations
 
 A run directory brings its task, test sets, data root and tiling from its
 config.yaml and is scored with checkpoints/best.keras if present, else
@@ -139,6 +140,10 @@ def parse_arguments(argv):
         "--grid", nargs="*", metavar="CELL",
         help="score under the fixed degradations of data/grid.py (no names: the task's whole grid)",
     )
+    parser.add_argument(
+        "--self-ensemble", action="store_true",
+        help="also score each set with the output averaged over the 8 flips and rotations, as <set>+x8",
+    )
     parser.add_argument("--output", help="write all scores to this JSON file")
     parser.add_argument("--per-image-csv", metavar="DIR", help="folder for <Set>.csv files")
     parser.add_argument(
@@ -195,6 +200,7 @@ def main(argv=None):
             overwrite=arguments.overwrite,
             output_file=arguments.output,
             pairs=[(inputs, targets, arguments.template) for inputs, targets in arguments.pairs],
+            self_ensemble=arguments.self_ensemble,
         )
     except (OSError, ValueError) as error:
         # Missing data and paths, unreadable files, bad arguments and images: the user's to fix,

@@ -17,6 +17,8 @@ with `--overwrite`; both are checked, with every input's header, before the
 model loads. Images larger than 512 pixels on a side are restored in tiles
 with the network's receptive field as context, which gives the same result
 as the whole image at once (`--tile` sets the size, `--tile 0` never tiles).
+`--self-ensemble` averages the outputs of the eight flips and rotations of
+each image (eight times the work).
 """
 
 import argparse
@@ -51,6 +53,8 @@ def parse_arguments(argv):
     parser.add_argument("--tile", type=int, help="tile side in input pixels (0: never tile)")
     parser.add_argument("--tile-overlap", type=int,
                         help="tile context in input pixels (default: the receptive field, exact)")
+    parser.add_argument("--self-ensemble", action="store_true",
+                        help="average the outputs of the 8 flips and rotations of each image (x8)")
     parser.add_argument("--verbose", action="store_true",
                         help="also print TensorFlow's native log lines (oneDNN, XLA, CPU notices)")
     arguments = parser.parse_args(argv)
@@ -87,6 +91,8 @@ def main(argv=None):
             raise ValueError(f"{source.model_file} takes a noise-level map: give --sigma")
         task = predictor.task
         what = f"x{task.scale} super-resolution" if task.type == "sr" else f"denoising, sigma {sigma:g}"
+        if arguments.self_ensemble:
+            predictor, what = predictor.self_ensembled(), f"{what}, self-ensemble x8"
         print(f"{source.model_file}: {what}, {len(jobs)} image(s) -> {arguments.output}", flush=True)
 
         def report(job, shape):

@@ -6,6 +6,7 @@ import keras
 import pytest
 
 from benchmarks import gpu_step
+from tests.helpers import SHARED_DATA
 
 # Runs the benchmarks: left out of `make test-fast`.
 pytestmark = [pytest.mark.backend_agnostic, pytest.mark.slow]
@@ -92,3 +93,15 @@ def test_recipe_cost_reports_each_option_against_the_config_as_it_is(capsys):
     assert rows[0].endswith("| 1.00 |")
     for row in rows:
         assert re.fullmatch(r"\| [^|]+ \| [\d.]+ \| [\d.]+ \|", row), row
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "Set12").is_dir(), reason="needs Set12 (../shared/data)")
+def test_self_ensemble_cost_reports_plain_and_x8_per_image(capsys):
+    """Two rows, seconds per image and the ratio to plain; x8 costs several plain passes."""
+    from benchmarks import self_ensemble_cost
+
+    assert self_ensemble_cost.main(["--repeats", "1", "--no-write", "--data-root", str(SHARED_DATA)]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert [row.split(" | ")[0].lstrip("| ") for row in rows] == ["plain", "self-ensemble x8"]
+    ratio = float(rows[1].split(" | ")[2])
+    assert rows[0].split(" | ")[2] == "1.00" and ratio > 3

@@ -323,7 +323,9 @@ class EvaluationConfig:
     validation crops are degraded by, to choose the checkpoint and measure
     the overfitting gap on; empty (the default), a run validates on what it
     trains on: its degradation chain, its noise range, or the benchmark
-    degradation.
+    degradation. `self_ensemble` also scores every entry with the output
+    averaged over the eight flips and rotations of the input, as
+    `<set>+x8` (and `<set>+x8/<cell>`).
     """
 
     tile: int | None = positive(None)
@@ -333,6 +335,7 @@ class EvaluationConfig:
     grid: tuple[str, ...] = spec("a list of unique grid cell names", unique, ())
     # Cells the validation crops are degraded by (empty: the training distribution).
     select_on: tuple[str, ...] = spec("a list of unique grid cell names", unique, ())
+    self_ensemble: bool = False
 
     def fits(self, task, training):
         """Yields `(dotted key, expected, received)` for cells outside the task's grid, or unused."""

@@ -24,6 +24,7 @@ from restoration.evaluation.protocol import evaluate_denoise
 from restoration.evaluation.protocol import evaluate_pairs
 from restoration.evaluation.protocol import evaluate_sr
 from restoration.evaluation.protocol import identity_predictor
+from restoration.evaluation.protocol import self_ensemble
 
 # The published denoising protocol reseeds the noise with 0 before each image.
 NOISE_SEED = 0
@@ -84,6 +85,10 @@ class Predictor:
         if self.field is None:
             return tile, BASELINE_OVERLAP if overlap is None else overlap
         return self.field.tile(tile), self.field.overlap(overlap)
+
+    def self_ensembled(self):
+        """The same predictor, its output averaged over the eight flips and rotations (x8)."""
+        return dataclasses.replace(self, predict_fn=self_ensemble(self.predict_fn))
 
     def function_for(self, sigma):
         """`predict_fn` as a function of the batch alone, the noise level fixed to `sigma`."""

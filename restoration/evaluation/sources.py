@@ -11,6 +11,7 @@ set and writes the per-image CSV files.
 import csv
 import dataclasses
 import io
+import itertools
 import os
 import pathlib
 import re
@@ -34,6 +35,7 @@ from restoration.evaluation.predictors import evaluate_paired
 from restoration.evaluation.predictors import evaluate_predictor
 from restoration.evaluation.predictors import load_keras_model
 from restoration.evaluation.predictors import model_predictor
+from restoration.evaluation.protocol import SELF_ENSEMBLE
 from restoration.evaluation.targets import check_targets
 
 BASELINES = ("bicubic", "noisy")
@@ -263,6 +265,7 @@ def evaluate_paths(
     overwrite=False,
     output_file=None,
     pairs=(),
+    self_ensemble=False,
 ):
     """Scores run directories, `.keras` files and baselines on test sets.
 
@@ -297,6 +300,8 @@ def evaluate_paths(
         pairs: `(input folder, target folder, template)` of paired folders
             (`data.pairs`) scored as sets named after their target folders,
             on their own inputs (no grid cell).
+        self_ensemble: also score every entry with the output averaged over
+            the eight flips and rotations, keyed `<set>+x8` (`<set>+x8/<cell>`).
 
     Returns:
         Dict keyed by path as given, each a dict keyed by set name (or
@@ -312,16 +317,15 @@ def evaluate_paths(
              for source in sources]
     several = len(labels) > 1
     image_folders = [_images_folder(source, images_dir, several) for source in sources]
-    _check_outputs(plans, image_folders, per_image_dir, output_file, overwrite)
+    _check_outputs(plans, image_folders, per_image_dir, output_file, overwrite, self_ensemble)
     results = {}
     for (source, set_names, root, cells), images_folder in zip(plans, image_folders):
-        predictor = load_predictor(source)
+        plain = load_predictor(source)
         folder = _per_image_folder(source, per_image_dir, several)
         results[source.label] = {}
-        for set_name in set_names:
-            # A user's pairs are scored on their own inputs, never under a grid cell.
-            for cell in [None] if isinstance(set_name, PairedSet) else cells:
-                key = _key(set_name, cell)
+        for suffix, predictor in _variants(plain, self_ensemble):
+            for set_name, cell in _entries(set_names, cells):
+                key = _key(set_name, cell, suffix)
                 keep = _image_saver(images_folder, key)
                 if isinstance(set_name, PairedSet):
                     evaluation = evaluate_paired(predictor, set_name.pairs,
@@ -342,9 +346,21 @@ def evaluate_paths(
     return results
 
 
-def _key(set_name, cell):
-    """The results key of a set (a name or a `PairedSet`) under a grid cell (None: none)."""
-    name = set_name.name if isinstance(set_name, PairedSet) else set_name
+def _variants(predictor, self_ensemble):
+    """`(key suffix, predictor)`: the plain predictor, and its x8 self-ensemble when asked."""
+    return [("", predictor), *([(SELF_ENSEMBLE, predictor.self_ensembled())] if self_ensemble else [])]
+
+
+def _entries(set_names, cells):
+    """`(set, cell)` to score: every set under every cell, a user's pairs on their own inputs only."""
+    return [(name, cell) for name in set_names
+            for cell in ([None] if isinstance(name, PairedSet) else cells)]
+
+
+def _key(set_name, cell, suffix=""):
+    """The results key of a set (a name or a `PairedSet`) under a grid cell (None: none), with the
+    self-ensemble's suffix."""
+    name = (set_name.name if isinstance(set_name, PairedSet) else set_name) + suffix
     return name if cell is None else f"{name}/{cell.name}"
 
 
@@ -358,8 +374,9 @@ def _set_files(set_name, root):
     return [(path.stem, path) for path in list_images(find_set(set_name, root))]
 
 
-def _check_outputs(plans, image_folders, per_image_dir, output_file, overwrite):
+def _check_outputs(plans, image_folders, per_image_dir, output_file, overwrite, self_ensemble=False):
     """Checks every file the user's output options name against the inputs, before any scoring."""
+    suffixes = ["", SELF_ENSEMBLE] if self_ensemble else [""]
     several = len(plans) > 1
     inputs, images, tables = [], [], []
     for (source, set_names, root, cells), images_folder in zip(plans, image_folders, strict=True):
@@ -373,8 +390,8 @@ def _check_outputs(plans, image_folders, per_image_dir, output_file, overwrite):
             files = _set_files(set_name, root)
             inputs += [path for _, path in files if path is not None]
             files = dict(files).items()  # one restored image per pair
-            for cell in [None] if isinstance(set_name, PairedSet) else cells:
-                key = _key(set_name, cell)
+            for (_, cell), suffix in itertools.product(_entries([set_name], cells), suffixes):
+                key = _key(set_name, cell, suffix)
                 if images_folder is not None:
                     folder = images_folder / key.replace("/", "_")
                     images += [folder / f"{pathlib.Path(name).stem}.png" for name, _ in files]

@@ -23,6 +23,7 @@ from restoration.evaluation.predictors import evaluate_paired
 from restoration.evaluation.predictors import evaluate_predictor
 from restoration.evaluation.predictors import load_keras_model
 from restoration.evaluation.predictors import model_predictor
+from restoration.evaluation.protocol import SELF_ENSEMBLE
 from restoration.reporting.records import RunResults
 from restoration.reporting.records import read_results
 from restoration.reporting.tensorboard import SummaryWriter
@@ -206,27 +207,33 @@ def cell_ranges(config):
 
 
 def _score_weights(model, config):
-    """`(scores by set, prediction seconds, images)` of one set of weights on every set and cell."""
+    """`(scores by set, prediction seconds, images)` of one set of weights on every set and cell
+    (and with `evaluation.self_ensemble`, each again as `<set>+x8`, left out of the timing)."""
     model = distribution.local_model(model)
     task = Task.from_config(config.task)
     predictor = model_predictor(model, task)
     # One call traces the function for every image size, so the timing below excludes it.
     predictor.function_for(task.sigma)(np.zeros((1, 8, 8, task.channels), np.float32))
     evaluation = config.evaluation
+    tiling = dict(tile=evaluation.tile, overlap=evaluation.tile_overlap, ssim=evaluation.ssim)
+    variants = [("", predictor)]
+    if evaluation.self_ensemble:
+        variants.append((SELF_ENSEMBLE, predictor.self_ensembled()))
     test, seconds, images = {}, 0.0, 0
-    for name in config.data.test_sets:
-        for cell in [None, *scored_cells(config)]:
-            result = evaluate_predictor(predictor, name, config.data.root, tile=evaluation.tile,
-                                        overlap=evaluation.tile_overlap, ssim=evaluation.ssim, cell=cell)
-            test[name if cell is None else f"{name}/{cell.name}"] = result.to_json()
-            seconds, images = seconds + result.predict_seconds, images + result.images
-    # A user's pairs are scored on their own inputs: a grid cell would degrade the target instead.
-    for index, entry in enumerate(config.data.paired_test_sets):
-        found = paired_sets(entry, config.task, f"data.paired_test_sets[{index}]", "the configuration")
-        result = evaluate_paired(predictor, found, tile=evaluation.tile, overlap=evaluation.tile_overlap,
-                                 ssim=evaluation.ssim)
-        test[entry.name] = result.to_json()
-        seconds, images = seconds + result.predict_seconds, images + result.images
+    for suffix, scorer in variants:
+        for name in config.data.test_sets:
+            for cell in [None, *scored_cells(config)]:
+                result = evaluate_predictor(scorer, name, config.data.root, cell=cell, **tiling)
+                test[name + suffix if cell is None else f"{name}{suffix}/{cell.name}"] = result.to_json()
+                if not suffix:
+                    seconds, images = seconds + result.predict_seconds, images + result.images
+        # A user's pairs are scored on their own inputs: a grid cell would degrade the target instead.
+        for index, entry in enumerate(config.data.paired_test_sets):
+            found = paired_sets(entry, config.task, f"data.paired_test_sets[{index}]", "the configuration")
+            result = evaluate_paired(scorer, found, **tiling)
+            test[entry.name + suffix] = result.to_json()
+            if not suffix:
+                seconds, images = seconds + result.predict_seconds, images + result.images
     return test, seconds, images
 
 

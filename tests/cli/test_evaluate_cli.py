@@ -401,3 +401,19 @@ def test_a_layer_of_unknown_reach_matters_only_when_tiling(data_root, tmp_path, 
     assert "layer 'identity' (Identity) is not known" in error and "--tile-overlap" in error
     assert evaluate.main(command + ["--tile", "8", "--tile-overlap", "4"]) == 0
     assert "| Set5 | 5 |" in whole
+
+
+def test_self_ensemble_adds_x8_scores_beside_the_plain_ones(run_dir, data_root, tmp_path):
+    """`--self-ensemble` scores each set again as `<set>+x8`: the direct x8 evaluation's numbers."""
+    from restoration.evaluation.protocol import self_ensemble
+
+    output = tmp_path / "x8.json"
+    assert evaluate.main([str(run_dir), "--self-ensemble", "--no-ssim", "--output", str(output)]) == 0
+    scores = json.loads(output.read_text())
+    assert list(scores) == ["Set5", "Set5+x8"]
+    model = load_keras_model(run_dir / "model.keras")
+    images = load_set("Set5", data_root)
+    direct = evaluate_sr(self_ensemble(lambda batch: np.asarray(model(batch))), images, 2,
+                         input_channels=3, compute_ssim=False)
+    assert scores["Set5+x8"]["psnr"] == pytest.approx(direct.psnr, abs=1e-9)
+    assert scores["Set5+x8"]["psnr"] != pytest.approx(scores["Set5"]["psnr"], abs=1e-6)
