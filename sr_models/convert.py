@@ -317,6 +317,7 @@ def save_new(model, output):
                               "(remove it or choose another --output)")
     if output.suffix != ".keras":
         raise ConversionError(f"{output}: expected a .keras file name, received {output.suffix!r}")
+    output.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".keras")
     os.close(descriptor)
     try:

@@ -8,6 +8,7 @@ file headers, so the check costs milliseconds even for large sets.
 """
 
 import functools
+import os
 
 from data import pairs
 from data.builtin import load_builtin
@@ -29,6 +30,10 @@ def check_data_on_disk(config, source):
         source: The file the configuration came from, for error messages.
     """
     data = config.data
+    init_from = config.model.init_from
+    if init_from is not None and not (init_from.endswith(".keras") and os.path.isfile(init_from)):
+        raise ConfigError(source, "model.init_from", "an existing .keras file (python -m sr_models.convert "
+                          "writes the authors' weights as one)", describe(init_from))
     for key in ("train", "validation"):
         entry = getattr(data, key)
         if entry is None:

@@ -25,8 +25,8 @@ class _Model:
         return SPECS[self.name]
 
     def builder_kwargs(self):
-        """Returns the builder's keyword arguments: every field but `name`."""
-        return {key: value for key, value in to_plain(self).items() if key != "name"}
+        """Returns the builder's keyword arguments: every field but `name` and `init_from`."""
+        return {key: value for key, value in to_plain(self).items() if key not in ("name", "init_from")}
 
     def relations(self):
         if self.network.relations is not None:
@@ -60,6 +60,8 @@ def _field(argument):
 def _model_section(name, network):
     fields = [("name", Literal[name])]
     fields += [(key, argument.annotation, _field(argument)) for key, argument in network.arguments.items()]
+    # A `.keras` file whose weights start the run (fine-tuning), checked against the network when built.
+    fields.append(("init_from", str | None, dataclasses.field(default=None)))
     doc = f"Arguments of the {network.title} builder, `sr_models.build_{name}` (the task gives the rest)."
     return dataclasses.make_dataclass(f"{network.title}Config", fields, bases=(_Model,), frozen=True,
                                       kw_only=True, namespace={"__module__": __name__, "__doc__": doc})

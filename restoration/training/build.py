@@ -73,17 +73,54 @@ def regularizer_factory(config):
 
 
 def build_model(config):
-    """The network of the run, with initial weights fixed by the run seed."""
+    """The network of the run, with initial weights fixed by the run seed, or read from
+    `model.init_from`."""
     kwargs = dict(config.model.builder_kwargs())
     if config.task.type == "sr":
         kwargs["scale"] = config.task.scale
-    return sr_models.build_model(
+    model = sr_models.build_model(
         config.model.name,
         regularizer=regularizer_factory(config),
         channels=config.task.channels,
         seed=config.run.seed,
         **kwargs,
     )
+    if config.model.init_from is not None:
+        load_initial_weights(model, config.model.init_from)
+    return model
+
+
+def load_initial_weights(model, path):
+    """Copies a `.keras` model's weights into `model`, layer by layer by name.
+
+    Every layer of the file that holds weights must be a layer of `model` with
+    weights of the same shapes, and every trainable weight of `model` must come
+    from the file; a regularizer's own variables (DropBlock's rate) keep theirs.
+
+    Raises:
+        ValueError: One line naming the file and the first layer that does not fit.
+    """
+    from restoration.evaluation.predictors import load_keras_model
+
+    source = load_keras_model(path)
+    targets = {layer.name: layer for layer in model.layers}
+    filled = set()
+    for layer in source.layers:
+        if not layer.weights:
+            continue
+        target = targets.get(layer.name)
+        shapes = [tuple(weight.shape) for weight in layer.weights]
+        wanted = None if target is None else [tuple(weight.shape) for weight in target.weights]
+        if shapes != wanted:
+            received = "no such layer" if target is None else f"weights of shapes {wanted}"
+            raise ValueError(f"{path}: model.init_from: layer {layer.name} holds weights of shapes {shapes}; "
+                             f"the configured {model.name} has {received}")
+        target.set_weights(layer.get_weights())
+        filled.add(layer.name)
+    missing = [layer.name for layer in model.layers if layer.trainable_weights and layer.name not in filled]
+    if missing:
+        raise ValueError(f"{path}: model.init_from: expected weights for every layer of the configured "
+                         f"{model.name}, received none for {', '.join(missing)}")
 
 
 def learning_rate(config):

@@ -175,3 +175,30 @@ def test_select_on_needs_validation_and_known_cells():
         tiny("baseline", "evaluation.select_on=[blur9]")
     with pytest.raises(ConfigError, match="empty when training.validate_every is 0"):
         tiny("baseline", "evaluation.select_on=[noise15]", "training.validate_every=0")
+
+
+def test_init_from_starts_a_run_from_a_saved_models_weights(tmp_path):
+    """`model.init_from` copies every layer's weights by name, also into a network with DropBlock
+    (whose rate variables keep their own); a layer that does not fit, or a missing file, is refused."""
+    saved = tmp_path / "start.keras"
+    source = build.build_model(load_config(CONFIGS / "tiny_test.yaml").arm("baseline", 5))
+    source.save(saved)
+    for arm in ("baseline", "dropblock"):
+        config = load_config(CONFIGS / "tiny_test.yaml", [f"model.init_from={saved}"]).arm(arm, 0)
+        model = build.build_model(config)
+        for layer in source.layers:
+            for expected, received in zip(layer.get_weights(), model.get_layer(layer.name).get_weights(),
+                                          strict=True):
+                np.testing.assert_array_equal(expected, received)
+    fresh = build.build_model(load_config(CONFIGS / "tiny_test.yaml").arm("baseline", 0))
+    assert not np.array_equal(fresh.get_layer("head_conv").get_weights()[0],
+                              source.get_layer("head_conv").get_weights()[0])
+    wider = load_config(CONFIGS / "tiny_test.yaml", [f"model.init_from={saved}", "model.filters=16"])
+    with pytest.raises(ValueError) as raised:
+        build.build_model(wider.arm("baseline", 0))
+    message = str(raised.value)
+    assert message.startswith(f"{saved}: model.init_from: layer ") and "shapes" in message
+    assert "\n" not in message
+    with pytest.raises(ConfigError) as raised:
+        load_config(CONFIGS / "tiny_test.yaml", [f"model.init_from={tmp_path / 'missing.keras'}"])
+    assert raised.value.key == "model.init_from" and "an existing .keras file" in str(raised.value)
