@@ -20,7 +20,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 # setuptools warns on every editable install that local folders shadow the package: here they are it.
 PIP := PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet
 
-.PHONY: install install-test test test-fast test-tensorflow test-jax bench lint train evaluate restore report \
+.PHONY: install install-test test test-fast test-tensorflow test-jax bench lint train evaluate restore report export \
 	tensorboard data clean gpu-smoke
 
 install: $(STAMP)
@@ -40,7 +40,23 @@ install-test: $(TEST_STAMP)
 
 $(TEST_STAMP): $(STAMP)
 	$(PIP) -e '.[$(BUILD),test]'
+	$(PIP) --no-deps $(TF2ONNX)
 	touch $(TEST_STAMP)
+
+# ONNX export: Keras' exporter runs tf2onnx, whose pin of protobuf 3 TensorFlow outgrew; it works on
+# the newer protobuf (tested), so it comes without its dependencies.
+TF2ONNX := tf2onnx==1.16.1
+EXPORT_STAMP := $(VENV)/.installed-export
+
+$(EXPORT_STAMP): $(STAMP)
+	$(PIP) -e '.[$(BUILD),export]'
+	$(PIP) --no-deps $(TF2ONNX)
+	touch $(EXPORT_STAMP)
+
+# make export RUN=runs/<experiment>/<arm>/seed<N> [FORMAT="savedmodel onnx litert"] [ARGS=...]
+FORMAT ?= savedmodel onnx litert
+export: $(EXPORT_STAMP)
+	$(BIN)/python export.py $(RUN) --format $(FORMAT) $(ARGS)
 
 # The whole suite on TensorFlow, then the backend-agnostic tests (dropblock, training) on JAX.
 test: test-tensorflow test-jax
