@@ -30,10 +30,6 @@ def check_data_on_disk(config, source):
         source: The file the configuration came from, for error messages.
     """
     data = config.data
-    init_from = config.model.init_from
-    if init_from is not None and not (init_from.endswith(".keras") and os.path.isfile(init_from)):
-        raise ConfigError(source, "model.init_from", "an existing .keras file (python -m sr_models.convert "
-                          "writes the authors' weights as one)", describe(init_from))
     for key in ("train", "validation"):
         entry = getattr(data, key)
         if entry is None:
@@ -52,6 +48,11 @@ def check_data_on_disk(config, source):
             _find_set(name, data.root, f"data.test_sets[{index}]", source)
     for index, entry in enumerate(data.paired_test_sets):
         paired_sets(entry, config.task, f"data.paired_test_sets[{index}]", source)
+    # After the data, whose errors name a download command: this file is the user's to make.
+    init_from = config.model.init_from
+    if init_from is not None and not (init_from.endswith(".keras") and os.path.isfile(init_from)):
+        raise ConfigError(source, "model.init_from", "an existing .keras file (python -m sr_models.convert "
+                          "writes the authors' weights as one)", describe(init_from))
 
 
 def paired_sets(entry, task, key, source):
