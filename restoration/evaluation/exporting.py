@@ -25,6 +25,10 @@ from data.images import rgb_to_gray
 # Format name to (Keras' format, file name under the output folder).
 FORMATS = {"savedmodel": ("tf_saved_model", "saved_model"), "onnx": ("onnx", "model.onnx"),
            "litert": ("litert", "model.tflite")}
+# The packages that write or run a format, beyond TensorFlow, and how to install them.
+NEEDS = {"onnx": ("tf2onnx", "onnx", "onnxruntime"), "litert": ("ai_edge_litert",)}
+INSTALL = {"onnx": "pip install onnx onnxruntime, and tf2onnx with --no-deps",
+           "litert": "pip install ai-edge-litert"}
 TOLERANCE = 1e-4
 # The side of the check image's crop, in the model's input pixels; odd, to exercise padding.
 CHECK_SIDE = 61
@@ -73,9 +77,9 @@ def run_export(path, kind, arguments):
         session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         feeds = {entry.name: value for entry, value in zip(session.get_inputs(), arguments, strict=True)}
         return session.run(None, feeds)[0]
-    import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = tf.lite.Interpreter(model_path=str(path))
+    interpreter = Interpreter(model_path=str(path))
     # LiteRT may list the inputs in another order: the noise level is the one of shape (batch, 1).
     details = sorted(interpreter.get_input_details(), key=lambda entry: len(entry["shape"]) < 4)
     for entry, value in zip(details, arguments, strict=True):
@@ -92,14 +96,12 @@ def check_formats(kinds):
     for kind in kinds:
         if kind not in FORMATS:
             raise ValueError(f"Expected formats among {', '.join(FORMATS)}. Received: {kind!r}")
-        if kind == "onnx":
-            for module in ("tf2onnx", "onnx", "onnxruntime"):
-                try:
-                    __import__(module)
-                except ImportError:
-                    raise ValueError(f"The onnx format needs the {module} package: `make export` "
-                                     "installs it (pip install onnx onnxruntime, and tf2onnx with "
-                                     "--no-deps)") from None
+        for module in NEEDS.get(kind, ()):
+            try:
+                __import__(module)
+            except ImportError:
+                raise ValueError(f"The {kind} format needs the {module} package: `make export` "
+                                 f"installs it ({INSTALL[kind]})") from None
 
 
 def export_model(model, task, output, kinds, log=print):

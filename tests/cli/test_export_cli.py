@@ -1,5 +1,7 @@
 """export.py: SavedModel, ONNX and LiteRT files, each run by its own runtime against the .keras model."""
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -66,4 +68,18 @@ def test_a_wrong_layout_would_be_caught(run_dir, tmp_path, monkeypatch):
     model = load_keras_model(run_dir / "model.keras")
     with pytest.raises(ValueError, match="expected the litert export to reproduce the model within 0.0001"):
         exporting.export_model(model, Task("sr", 2, None, 3), tmp_path, ["litert"], log=lambda line: None)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("kind, module", [("litert", "ai_edge_litert"), ("onnx", "onnxruntime")])
+def test_a_format_whose_package_is_missing_is_refused_before_any_file(run_dir, tmp_path, monkeypatch,
+                                                                       kind, module):
+    """A missing runtime is one line naming the package and how to install it; nothing is written."""
+    from restoration.evaluation.predictors import load_keras_model
+
+    monkeypatch.setitem(sys.modules, module, None)  # `import` of it now raises ImportError
+    model = load_keras_model(run_dir / "model.keras")
+    with pytest.raises(ValueError, match=f"The {kind} format needs the {module} package: `make export`"):
+        exporting.export_model(model, Task("sr", 2, None, 3), tmp_path, ["savedmodel", kind],
+                               log=lambda line: None)
     assert list(tmp_path.iterdir()) == []
