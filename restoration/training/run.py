@@ -237,8 +237,11 @@ def _score_weights(model, config):
     return test, seconds, images
 
 
-def score_test_sets(model, config, run_dir):
+def score_test_sets(model, config, run_dir, best_step=None):
     """Scores the final weights and the checkpoint chosen on validation on every test set.
+
+    A checkpoint chosen at the last step holds the final weights, so it is
+    not scored again (`best_step`: the step it was chosen at).
 
     Returns:
         `(checkpoint, test, final, seconds_per_image)`: which weights the
@@ -251,6 +254,8 @@ def score_test_sets(model, config, run_dir):
     best = run_dir / runs.BEST_CHECKPOINT
     if not best.exists():
         return "final", final, final, seconds / images if images else None
+    if best_step == config.training.steps:
+        return "best", final, final, seconds / images if images else None
     selected, more_seconds, more_images = _score_weights(load_keras_model(best), config)
     seconds, images = seconds + more_seconds, images + more_images
     return "best", selected, final, seconds / images if images else None
@@ -342,7 +347,8 @@ def _train_locked(config, run_dir, verbose, primary=True):
             return None
         with distribution.local():
             runs.save_model_atomically(model, run_dir / runs.FINAL_MODEL)
-            checkpoint, test, final, seconds_per_image = score_test_sets(model, config, run_dir)
+            checkpoint, test, final, seconds_per_image = score_test_sets(model, config, run_dir,
+                                                                          state.best_step)
             if raw is not None:
                 callbacks.assign_weights(model, raw)
                 raw, _, _ = _score_weights(model, config)
