@@ -32,12 +32,18 @@ def _bootstrap_p(bootstrap):
 
 def _interval_text(entry, digits, signed=False):
     """Formats an interval (`mean`, `low`, `high`) as "mean [low, high]", or "mean (1 seed)"."""
-    if entry is None:
+    if entry is None or entry.mean is None:
         return "n/a"
-    number = (lambda value: _signed(value, digits)) if signed else (lambda value: f"{value:.{digits}f}")
+    spec = f"{'+' if signed else ''}.{digits}f"
     if entry.low is None:
-        return f"{number(entry.mean)} (1 seed)"
-    return f"{number(entry.mean)} [{number(entry.low)}, {number(entry.high)}]"
+        return f"{entry.mean:{spec}} (1 seed)"
+    return f"{entry.mean:{spec}} [{entry.low:{spec}}, {entry.high:{spec}}]"
+
+
+def _table(header, rows):
+    """A markdown table: the header (column names joined by " | "), its rule and the rows."""
+    rule = "|" + "---|" * (header.count(" | ") + 1)
+    return [f"| {header} |", rule] + ["| " + " | ".join(row) + " |" for row in rows]
 
 
 # False-discovery rate at which a secondary gain counts as a finding.
@@ -73,20 +79,13 @@ def describe_gain(arm, baseline, test_set, gain, level=0.95, family=None):
     if psnr.low is None:
         sentence += f" over {seeds} seed: interval n/a ({seeds} seed), no conclusion over seeds"
     else:
-        sentence += (
-            f", {level * 100:g} % CI [{_signed(psnr.low)}, {_signed(psnr.high)}]"
-            f" over {seeds} seeds: "
-        )
-        if psnr.low > 0:
-            sentence += "higher than the baseline (the interval excludes zero)"
-        elif psnr.high < 0:
-            sentence += "lower than the baseline (the interval excludes zero)"
-        else:
-            sentence += "not distinguishable from zero"
+        sentence += f", {level * 100:g} % CI [{_signed(psnr.low)}, {_signed(psnr.high)}] over {seeds} seeds: "
+        side = "higher" if psnr.low > 0 else "lower" if psnr.high < 0 else None
+        sentence += (f"{side} than the baseline (the interval excludes zero)" if side
+                     else "not distinguishable from zero")
         if psnr.q is not None:
             sentence += (f"; q = {_p(psnr.q)} over {_comparisons(family)}: "
-                         + ("a finding at a 5 % false-discovery rate" if psnr.q < FDR
-                            else "not a finding at a 5 % false-discovery rate"))
+                         f"{'' if psnr.q < FDR else 'not '}a finding at a 5 % false-discovery rate")
     return sentence + _image_level_text(gain) + "."
 
 
@@ -107,12 +106,8 @@ def _image_level_text(gain):
 
 
 def _cost_text(cost):
-    parameters, step, inference = (cost[key] for key in COST_KEYS)
-    return [
-        "n/a" if parameters is None else f"{parameters:,.0f}",
-        "n/a" if step is None else f"{step:.3f}",
-        "n/a" if inference is None else f"{inference:.3f}",
-    ]
+    return ["n/a" if cost[key] is None else f"{cost[key]:{spec}}"
+            for key, spec in zip(COST_KEYS, (",.0f", ".3f", ".3f"), strict=True)]
 
 
 def _q_text(gain):
@@ -151,6 +146,27 @@ def _regularizer_text(regularizer):
     return f"{regularizer.get('name')} ({settings})" if settings else str(regularizer.get("name"))
 
 
+def _validation_lines(report):
+    """Per run: the validation peak, the last validation and the overfitting gap; then per arm."""
+    if not report.validation:
+        return []
+    lines = ["", "## Validation: peak and overfitting gap", "",
+             "Validation PSNR (dB) at its best and at the last validation, and the gap: PSNR on "
+             "fixed crops of training images, degraded like the validation crops, minus the "
+             "validation PSNR at the last validation. A peak well before the end with a gap "
+             "that keeps growing is overfitting.", ""]
+    rows = []
+    for run in report.validation:
+        values = run.validation
+        rows.append([run.arm, str(run.seed), _number_text(values.get("best_step"), 0),
+                     _number_text(values.get("best_psnr")), _number_text(values.get("late_psnr")),
+                     _number_text(values.get("final_step"), 0), _number_text(values.get("final_psnr")),
+                     _number_text(values.get("train_crops_psnr")), _signed(values.get("gap"))])
+    lines += _table("arm | seed | peak step | peak PSNR | late PSNR | last step | last PSNR "
+                    "| training crops PSNR | gap", rows)
+    return lines + _validation_arm_lines(report)
+
+
 def _validation_arm_lines(report):
     """Per arm: mean peak, last validation and gap, and each one's paired difference from the baseline."""
     if len(report.validation_arms) < 2:
@@ -160,17 +176,16 @@ def _validation_arm_lines(report):
              f"[{level} interval]. The peak is the maximum of noisy validations, biased upwards; "
              "the late PSNR (the mean of the last validations) is not, and is the one to compare. "
              "A regularizer that prevents overfitting raises the late and last validations and "
-             "lowers the gap.", "",
-             "| arm | seeds | peak PSNR | late PSNR | last PSNR | gap | peak - baseline "
-             "| late - baseline | last - baseline | gap - baseline |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "lowers the gap.", ""]
+    rows = []
     for arm, entry in report.validation_arms.items():
         means = [None if mean is None else mean.mean for mean in entry.means.values()]
         cells = [*map(_number_text, means[:3]), _signed(means[3])]
         cells += ["" if gain is None else _interval_text(gain, 3, signed=True)
                   for gain in (entry.gains or dict.fromkeys(entry.means)).values()]
-        lines.append("| " + " | ".join([arm, str(len(entry.seeds)), *cells]) + " |")
-    return lines
+        rows.append([arm, str(len(entry.seeds)), *cells])
+    return lines + _table("arm | seeds | peak PSNR | late PSNR | last PSNR | gap | peak - baseline "
+                          "| late - baseline | last - baseline | gap - baseline", rows)
 
 
 def _seeds(seeds):
@@ -192,17 +207,16 @@ def primary_lines(report):
              f"paired t interval over seeds, the exact sign-flip p over seeds, Holm across the "
              f"{len(primary.arms)} primary arm(s). Confirmed: Holm p below {1 - primary.level:.2g} with a "
              f"mean gain of at least the margin ({endpoint['margin']:g} dB); refuted: the "
-             "interval's upper end below the margin; inconclusive otherwise.", "",
-             "| arm | seeds | mean gain (dB) [interval] | t p | Holm p | sign-flip p "
-             "| Holm sign-flip p | verdict |", "|---|---|---|---|---|---|---|---|"]
+             "interval's upper end below the margin; inconclusive otherwise.", ""]
+    rows = []
     for arm, entry in primary.arms.items():
-        interval = "n/a" if entry.mean is None else _interval_text(entry, 3, signed=True)
         word = f"**{entry.verdict}**"
         if entry.interim:
             word += f" (interim: {len(entry.interim)} planned seed(s) missing)"
-        lines.append("| " + " | ".join([
-            arm, str(len(entry.seeds)), interval, _p(entry.t_p), _p(entry.holm_p),
-            _p(entry.sign_flip_p), _p(entry.holm_sign_flip_p), word]) + " |")
+        rows.append([arm, str(len(entry.seeds)), _interval_text(entry, 3, signed=True), _p(entry.t_p),
+                     _p(entry.holm_p), _p(entry.sign_flip_p), _p(entry.holm_sign_flip_p), word])
+    lines += _table("arm | seeds | mean gain (dB) [interval] | t p | Holm p | sign-flip p "
+                    "| Holm sign-flip p | verdict", rows)
     lines += ["", "Per-seed endpoint (dB):", ""]
     for arm, entry in primary.arms.items():
         values = ", ".join(f"seed {seed}: {value:+.4f}"
@@ -248,18 +262,16 @@ def _per_seed_lines(report):
     scored) the final weights not averaged."""
     lines = ["", "## Per-seed gains (dB)", "",
              "Arm minus baseline, per seed (`seed: gain`), for every set and cell: what every "
-             "interval above is computed from.", "", "| entry | arm | weights | per seed |",
-             "|---|---|---|---|"]
+             "interval above is computed from.", ""]
+    rows = []
     for label, sets in (("selected", report.sets), ("final", report.final_sets), ("raw", report.raw_sets)):
         for test_set, entry in sets.items():
             for arm, gain in entry.gains.items():
-                psnr = gain.psnr
-                if psnr is None:
-                    continue
-                values = ", ".join(f"{seed}: {value:+.4f}"
-                                   for seed, value in zip(psnr.seeds, psnr.per_seed, strict=True))
-                lines.append(f"| {test_set} | {arm} | {label} | {values} |")
-    return lines
+                if gain.psnr is not None:
+                    pairs = zip(gain.psnr.seeds, gain.psnr.per_seed, strict=True)
+                    values = ", ".join(f"{seed}: {value:+.4f}" for seed, value in pairs)
+                    rows.append([test_set, arm, label, values])
+    return lines + _table("entry | arm | weights | per seed", rows)
 
 
 def _raw_lines(report):
@@ -270,13 +282,10 @@ def _raw_lines(report):
     lines = ["", "## The raw weights (not averaged)", "",
              "The runs keep a moving average of their weights (EMA) and score it above; here are "
              "the same comparisons at their final weights themselves (`training.ema.score_raw`), "
-             f"{level} t interval over seeds, q over this table's comparisons.", "",
-             f"| set | arm | raw final weights: gain (dB) [{level} CI] | q |", "|---|---|---|---|"]
-    for test_set, entry in report.raw_sets.items():
-        for arm, gain in entry.gains.items():
-            lines.append(f"| {test_set} | {arm} | {_interval_text(gain.psnr, 3, signed=True)} | "
-                         f"{_q_text(gain)} |")
-    return lines
+             f"{level} t interval over seeds, q over this table's comparisons.", ""]
+    rows = [[test_set, arm, _interval_text(gain.psnr, 3, signed=True), _q_text(gain)]
+            for test_set, entry in report.raw_sets.items() for arm, gain in entry.gains.items()]
+    return lines + _table(f"set | arm | raw final weights: gain (dB) [{level} CI] | q", rows)
 
 
 def _selected_lines(report):
@@ -286,12 +295,10 @@ def _selected_lines(report):
     selected_on = {run.arm: run.validation.get("selected_on") for run in report.validation}
     lines = ["", "## Selected checkpoints", "",
              "The step of the weights each run's `selected` scores come from (`best`: the best "
-             "validation, on the crops named in the last column).", "",
-             "| arm | seed | checkpoint | step | of steps | validated on |", "|---|---|---|---|---|---|"]
-    for run in report.selected_steps:
-        lines.append(f"| {run.arm} | {run.seed} | {run.checkpoint} | {_number_text(run.step, 0)} | "
-                     f"{_number_text(run.steps, 0)} | {selected_on.get(run.arm) or 'n/a'} |")
-    return lines
+             "validation, on the crops named in the last column).", ""]
+    rows = [[run.arm, str(run.seed), run.checkpoint, _number_text(run.step, 0), _number_text(run.steps, 0),
+             selected_on.get(run.arm) or "n/a"] for run in report.selected_steps]
+    return lines + _table("arm | seed | checkpoint | step | of steps | validated on", rows)
 
 
 def _cell_lines(report):
@@ -316,12 +323,10 @@ def format_markdown(report):
         The markdown text.
     """
     level = f"{report.level * 100:g} %"
-    header = ["arm", "seeds", f"PSNR (dB) [{level} CI]", "SSIM", f"gain (dB) [{level} CI]", "q"]
-    header += ["bootstrap p", "Wilcoxon p", "final weights: gain, q", "params", "step time (s)",
-               "inference (s/image)"]
-    lines = [f"# {report.experiment}: with/without report", ""]
-    lines += primary_lines(report)
-    lines += [""] + plan_lines(report)
+    header = (f"arm | seeds | PSNR (dB) [{level} CI] | SSIM | gain (dB) [{level} CI] | q | bootstrap p "
+              "| Wilcoxon p | final weights: gain, q | params | step time (s) | inference (s/image)")
+    lines = [f"# {report.experiment}: with/without report", "", *primary_lines(report), ""]
+    lines += plan_lines(report)
     secondary = "secondary" if report.primary else "exploratory"
     lines += ["", "## Verdict", "",
               f"Every comparison ({secondary}), at the selected checkpoint. Each carries its "
@@ -329,54 +334,29 @@ def format_markdown(report):
               "comparisons (arms x sets x cells with an interval); a raw interval that excludes "
               f"zero is a finding only where q < {FDR:g} (marked * in the tables).", ""]
     lines += verdict_lines(report)
-    lines += ["", "## Arms", ""]
-    lines += [
+    lines += ["", "## Arms", ""] + [
         f"- `{arm}`: {_regularizer_text(summary.regularizer)}"
         + (f"; {', '.join(summary.precision)}" if summary.precision else "")
         + ("; scored with the moving average of its weights (EMA)" if "ema" in summary.weights else "")
         for arm, summary in report.arms.items()
     ]
-    lines += [
-        "",
-        f"Gains are arm minus `{report.baseline}` in PSNR, paired by seed; the interval is a "
-        f"{level} Student's t interval over seeds and is what a conclusion should rest on. The "
-        "bootstrap and Wilcoxon p-values test per-image differences pooled over seeds (same "
-        "image, same seed): they tell whether a difference is consistent across images for "
-        "these trained models, not whether it survives retraining; the bootstrap needs at least "
-        f"{MIN_BOOTSTRAP_PAIRS} image pairs. Costs are means over seeds.",
-    ]
+    lines += ["", f"Gains are arm minus `{report.baseline}` in PSNR, paired by seed; the interval is a "
+              f"{level} Student's t interval over seeds and is what a conclusion should rest on. The "
+              "bootstrap and Wilcoxon p-values test per-image differences pooled over seeds (same "
+              "image, same seed): they tell whether a difference is consistent across images for "
+              "these trained models, not whether it survives retraining; the bootstrap needs at least "
+              f"{MIN_BOOTSTRAP_PAIRS} image pairs. Costs are means over seeds."]
     for test_set, entry in report.sets.items():
         lines += ["", f"## {test_set}", ""]
         if entry.conventions:
             lines += [entry.conventions.get("description", ""), ""]
-        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        lines += ["| " + " | ".join(row) + " |" for row in _table_rows(report, test_set)]
+        lines += _table(header, _table_rows(report, test_set))
         lines += [""] + [f"- {gain.conclusion}" for gain in entry.gains.values()]
-    lines += _raw_lines(report)
-    lines += _cell_lines(report)
-    lines += _selected_lines(report)
-    if report.validation:
-        lines += ["", "## Validation: peak and overfitting gap", "",
-                  "Validation PSNR (dB) at its best and at the last validation, and the gap: PSNR on "
-                  "fixed crops of training images, degraded like the validation crops, minus the "
-                  "validation PSNR at the last validation. A peak well before the end with a gap "
-                  "that keeps growing is overfitting.", "",
-                  "| arm | seed | peak step | peak PSNR | late PSNR | last step | last PSNR "
-                  "| training crops PSNR | gap |",
-                  "|---|---|---|---|---|---|---|---|---|"]
-        for run in report.validation:
-            values = run.validation
-            cells = [run.arm, str(run.seed), _number_text(values.get("best_step"), 0),
-                     _number_text(values.get("best_psnr")), _number_text(values.get("late_psnr")),
-                     _number_text(values.get("final_step"), 0), _number_text(values.get("final_psnr")),
-                     _number_text(values.get("train_crops_psnr")), _signed(values.get("gap"))]
-            lines.append("| " + " | ".join(cells) + " |")
-        lines += _validation_arm_lines(report)
-    lines += _per_seed_lines(report)
+    for section in (_raw_lines, _cell_lines, _selected_lines, _validation_lines, _per_seed_lines):
+        lines += section(report)
     lines += ["", "## Missing runs", ""]
-    lines += [
-        f"- `{run.arm}` seed {run.seed}: no results.json in {run.path}" for run in report.missing_runs
-    ] or ["None: every run has finished."]
+    lines += [f"- `{run.arm}` seed {run.seed}: no results.json in {run.path}"
+              for run in report.missing_runs] or ["None: every run has finished."]
     if report.diverged_runs:
         lines += ["", "## Diverged runs (not scored)", ""]
         lines += [f"- `{run.arm}` seed {run.seed}: not finite at step {run.step} ({run.what}), in {run.path}"
@@ -398,15 +378,11 @@ def format_gain_table(report):
         # Every run diverged or is missing: there is nothing to tabulate, only what happened.
         return "\n".join(["No run has test scores yet, so there is no gain to show.",
                           *_unscored_runs(report)])
-    rows = [["set", "arm", "seeds", "PSNR (dB)", "SSIM", f"gain (dB) [{level} CI]", "q"]]
-    rows[0] += ["bootstrap p", "Wilcoxon p", "final weights: gain, q"]
-    for test_set in report.sets:
-        rows += [[test_set] + row[:9] for row in _table_rows(report, test_set)]
-    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
-    lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-        for row in rows
-    ]
+    rows = [["set", "arm", "seeds", "PSNR (dB)", "SSIM", f"gain (dB) [{level} CI]", "q", "bootstrap p",
+             "Wilcoxon p", "final weights: gain, q"]]
+    rows += [[test_set] + row[:9] for test_set in report.sets for row in _table_rows(report, test_set)]
+    widths = [max(map(len, column)) for column in zip(*rows)]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows]
     lines.append(f"gain: arm minus {report.baseline}, paired by seed, with its {level} t interval "
                  f"over seeds; q: Benjamini-Hochberg over {_comparisons(report.family)} "
                  f"(* below {FDR:g}).")
@@ -426,11 +402,10 @@ def _primary_summary(report):
         return ["No primary endpoint registered: the results are exploratory."]
     lines = []
     for arm, entry in primary.arms.items():
-        interval = "n/a" if entry.mean is None else _interval_text(entry, 3, signed=True)
         interim = f", interim ({len(entry.interim)} planned seed(s) missing)" if entry.interim else ""
-        lines.append(f"primary, {arm}: {interval} dB over {len(entry.seeds)} seeds at the "
-                     f"{primary.record['checkpoint']} weights, Holm p {_p(entry.holm_p)}, margin "
-                     f"{primary.record['margin']:g}: {entry.verdict}{interim}")
+        lines.append(f"primary, {arm}: {_interval_text(entry, 3, signed=True)} dB over {len(entry.seeds)} "
+                     f"seeds at the {primary.record['checkpoint']} weights, Holm p {_p(entry.holm_p)}, "
+                     f"margin {primary.record['margin']:g}: {entry.verdict}{interim}")
     return lines
 
 

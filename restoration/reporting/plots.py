@@ -15,15 +15,29 @@ from restoration.reporting.formatting import FDR
 from restoration.reporting.formatting import _comparisons
 
 
-def _gain_seeds(report, arm):
-    """The most seeds any test set pairs for `arm` (the label of its markers)."""
-    return max((len(entry.gains[arm].seeds) for entry in report.sets.values()), default=0)
+def _figure(width, height, dpi):
+    """A figure outside pyplot, so that drawing leaves pyplot's global backend alone."""
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=dpi)
+
+
+def _png(figure, **layout):
+    """The figure, laid out tightly, as PNG bytes."""
+    figure.tight_layout(**layout)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def _seeds_label(arm, seeds):
+    return f"{arm} ({seeds} seed{'s' if seeds != 1 else ''})"
 
 
 def _plot_arm(axes, report, arm, index, offset):
     """Draws one arm's gains: a dot with its interval and value, or a cross where one seed gives none."""
-    seeds = _gain_seeds(report, arm)
-    label = f"{arm} ({seeds} seed{'s' if seeds != 1 else ''})"
+    # The label counts the most seeds any test set pairs for `arm`.
+    label = _seeds_label(arm, max((len(entry.gains[arm].seeds) for entry in report.sets.values()), default=0))
     for position, entry in enumerate(report.sets.values()):
         psnr = entry.gains[arm].psnr
         if psnr is None:
@@ -38,11 +52,7 @@ def _plot_arm(axes, report, arm, index, offset):
 
 
 def plot_gains(report):
-    """Draws the PSNR gain of each arm per test set with its interval over seeds.
-
-    Every test set and arm, the interval over seeds as error bars (a cross
-    where one seed gives none), each mean written beside its marker, the
-    zero line, and the seeds per arm in the legend.
+    """Draws the PSNR gain of each arm per test set with its interval over seeds (`_plot_arm`).
 
     Args:
         report: the `Report` of `build_report`.
@@ -50,14 +60,9 @@ def plot_gains(report):
     Returns:
         The PNG image, as bytes.
     """
-    # The object-oriented API with the Agg canvas leaves pyplot's global backend alone.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     test_sets = list(report.sets)
     arms = [arm for arm in report.arms if arm != report.baseline]
-    figure = Figure(figsize=(max(5.5, 1.3 * len(test_sets) + 2.5), 4.0), dpi=120)
-    FigureCanvasAgg(figure)
+    figure = _figure(max(5.5, 1.3 * len(test_sets) + 2.5), 4.0, dpi=120)
     axes = figure.add_subplot()
     axes.axhline(0.0, color="black", linewidth=0.8)
     axes.grid(axis="y", alpha=0.3)
@@ -72,10 +77,7 @@ def plot_gains(report):
                    "(x: one seed, no interval)", fontsize=9)
     if axes.get_legend_handles_labels()[0]:
         axes.legend(fontsize=8, loc="best")
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
+    return _png(figure)
 
 
 # The heatmap's first column: the plain test set, the benchmark's own degradation.
@@ -113,19 +115,14 @@ def plot_grid(report):
     Returns:
         The PNG image, as bytes.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     cells = {base: ([PLAIN_COLUMN] if base in report.sets else []) + names
              for base, names in grid_cells(report).items()}
     arms = [arm for arm in report.arms if arm != report.baseline]
     widest = max(len(names) for names in cells.values())
-    figure = Figure(figsize=(1.15 * widest + 2.5, (0.55 * len(arms) + 1.6) * len(cells)), dpi=120)
-    FigureCanvasAgg(figure)
+    figure = _figure(1.15 * widest + 2.5, (0.55 * len(arms) + 1.6) * len(cells), dpi=120)
     gains = [_grid_gain(report, base, cell, arm)
              for base, names in cells.items() for cell in names for arm in arms]
-    means = [entry.mean for entry in gains if entry]
-    bound = max([abs(value) for value in means] + [0.01])
+    bound = max([abs(gain.mean) for gain in gains if gain] + [0.01])
     for panel, (base, names) in enumerate(cells.items()):
         axes = figure.add_subplot(len(cells), 1, panel + 1)
         values = np.full((len(arms), len(names)), np.nan)
@@ -149,10 +146,7 @@ def plot_grid(report):
                        f"* q < {FDR:g} (Benjamini-Hochberg over {_comparisons(report.family)})",
                        fontsize=8)
         figure.colorbar(image, ax=axes, fraction=0.03)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
+    return _png(figure)
 
 
 def _seed_curves(report):
@@ -163,8 +157,7 @@ def _seed_curves(report):
         if len(history) < 2:
             continue
         psnr = np.array([entry["psnr"] for entry in history], dtype=float)
-        crops = np.array([np.nan if entry["train_crops_psnr"] is None else entry["train_crops_psnr"]
-                          for entry in history], dtype=float)
+        crops = np.array([entry["train_crops_psnr"] for entry in history], dtype=float)  # None: nan
         curves.setdefault(run.arm, []).append(([entry["step"] for entry in history], psnr, crops - psnr))
     return curves
 
@@ -190,12 +183,8 @@ def plot_validation(report):
     Returns:
         The PNG image, as bytes.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     curves, seed_curves = report.validation_curves, _seed_curves(report)
-    figure = Figure(figsize=(14.0, 3.9), dpi=110)
-    FigureCanvasAgg(figure)
+    figure = _figure(14.0, 3.9, dpi=110)
     psnr_axes, gain_axes, gap_axes = (figure.add_subplot(1, 3, index) for index in (1, 2, 3))
     gain_axes.axhline(0.0, color="black", linewidth=0.8)
     for index, arm in enumerate(report.arms):
@@ -205,7 +194,7 @@ def plot_validation(report):
             gap_axes.plot(steps, gap, color=colour, linewidth=0.6, alpha=0.35)
         if entry is None:
             continue
-        label = f"{arm} ({len(entry.seeds)} seed{'s' if len(entry.seeds) != 1 else ''})"
+        label = _seeds_label(arm, len(entry.seeds))
         _band_line(psnr_axes, entry.steps, entry.psnr, colour, label)
         if entry.gap is not None:
             _band_line(gap_axes, entry.steps, entry.gap, colour, label)
@@ -225,10 +214,7 @@ def plot_validation(report):
             axes.legend(fontsize=7)
     figure.suptitle(f"mean over seeds, band: {level} t interval over seeds, thin lines: one seed",
                     fontsize=8, y=0.02, va="bottom")
-    figure.tight_layout(rect=(0, 0.05, 1, 1))
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
+    return _png(figure, rect=(0, 0.05, 1, 1))
 
 
 # Each plot: its TensorBoard image tag and its file beside report.md.

@@ -52,13 +52,7 @@ class ExperimentResults:
     manifest: dict = dataclasses.field(default_factory=dict)
 
     def scores(self, arm, test_set, checkpoint="selected"):
-        """Returns a dict from seed to the scores of `arm` on `test_set` at `checkpoint`.
-
-        `checkpoint` is `"selected"` (the weights chosen on validation, or the
-        final ones without validation: results.json's `test`), `"raw"` (the
-        final weights not averaged, `test_raw`) or `"final"`
-        (`test_final`).
-        """
+        """A dict from seed to the scores of `arm` on `test_set` at `checkpoint` (`RunResults.scores`)."""
         return {
             seed: run.scores(checkpoint)[test_set]
             for (run_arm, seed), run in self.runs.items()
@@ -85,15 +79,11 @@ def collect_runs(experiment_dir):
                               key=lambda results: results.seed):
             finished[(arm, results.seed)] = results
     seeds = tuple(manifest["seeds"])
-    diverged = {}
-    for arm in arms:
-        for seed in seeds:
-            record = runs.read_json(runs.run_directory(directory.parent, directory.name, arm, seed)
-                                    / runs.DIVERGED_FILE)
-            if record is not None and (arm, seed) not in finished:
-                diverged[(arm, seed)] = record
-    missing = tuple((arm, seed) for arm in arms for seed in seeds
-                    if (arm, seed) not in finished and (arm, seed) not in diverged)
+    planned = [(arm, seed) for arm in arms for seed in seeds]
+    records = {run: runs.read_json(runs.run_directory(directory.parent, directory.name, *run)
+                                   / runs.DIVERGED_FILE) for run in planned}
+    diverged = {run: record for run, record in records.items() if record is not None and run not in finished}
+    missing = tuple(run for run in planned if run not in finished and run not in diverged)
     return ExperimentResults(manifest["name"], directory, arms, seeds, baseline, finished, missing,
                              diverged, manifest)
 
@@ -127,7 +117,8 @@ def _paired(baseline, arm, key, seeds, level):
         {seed: arm[seed][key] for seed in seeds},
         level,
     )
-    p = _number(statistics.paired_t_p(gain.differences)) if len(seeds) > 1 else None
+    # One seed gives a nan p-value, recorded as None.
+    p = _number(statistics.paired_t_p(gain.differences))
     return summary.SeedGain(gain.mean, _number(gain.low), _number(gain.high), p,
                             list(gain.differences), list(seeds))
 
@@ -137,12 +128,9 @@ def _image_differences(baseline, arm, seeds):
     differences = []
     for seed in seeds:
         reference = {image["name"]: image["psnr"] for image in baseline[seed].get("per_image", [])}
-        for image in arm[seed].get("per_image", []):
-            if image["name"] in reference:
-                difference = image["psnr"] - reference[image["name"]]
-                if math.isfinite(difference):
-                    differences.append(difference)
-    return differences
+        differences += [image["psnr"] - reference[image["name"]] for image in arm[seed].get("per_image", [])
+                        if image["name"] in reference]
+    return [difference for difference in differences if math.isfinite(difference)]
 
 
 def _gain(baseline, arm, level, resamples):
@@ -166,11 +154,10 @@ def _set_report(results, test_set, level, resamples, checkpoint="selected"):
     baseline = results.baseline
     gains = {arm: _gain(scores[baseline], scores[arm], level, resamples)
              for arm in results.arms if arm != baseline}
-    conventions = [
-        score.get("conventions") for by_seed in scores.values() for score in by_seed.values()
-    ]
-    return summary.TestSet(conventions[0] if conventions else None,
-                           {arm: _arm_scores(scores[arm], level) for arm in results.arms}, gains)
+    # The scoring conventions the first of the set's runs recorded.
+    conventions = next((score.get("conventions") for by_seed in scores.values()
+                        for score in by_seed.values()), None)
+    return summary.TestSet(conventions, {arm: _arm_scores(scores[arm], level) for arm in results.arms}, gains)
 
 
 def _control_false_discoveries(sets, baseline, level):
@@ -200,27 +187,19 @@ def _control_false_discoveries(sets, baseline, level):
 def _primary_endpoint(results, arm, record, level):
     """One primary arm: the per-seed endpoint (mean gain over the declared entries), its t
     interval, t and sign-flip p-values, as `PrimaryArm` fields."""
-    checkpoint = record["checkpoint"]
-    per_seed = {}
-    for seed in results.seeds:
-        base, other = results.runs.get((results.baseline, seed)), results.runs.get((arm, seed))
-        if base is None or other is None:
-            continue
-        base, other = base.scores(checkpoint), other.scores(checkpoint)
-        if not all(entry in base and entry in other for entry in record["entries"]):
-            continue
-        per_seed[seed] = sum(other[entry]["psnr"] - base[entry]["psnr"]
-                             for entry in record["entries"]) / len(record["entries"])
-    seeds = sorted(per_seed)
-    differences = [per_seed[seed] for seed in seeds]
+    pairs = [(results.scores(results.baseline, name, record["checkpoint"]),
+              results.scores(arm, name, record["checkpoint"])) for name in record["entries"]]
+    seeds = sorted(seed for seed in results.seeds if all(seed in base and seed in other
+                                                         for base, other in pairs))
+    differences = [sum(other[seed]["psnr"] - base[seed]["psnr"] for base, other in pairs) / len(pairs)
+                   for seed in seeds]
     entry = {"seeds": seeds, "per_seed": differences, "mean": None, "low": None, "high": None,
              "t_p": None, "sign_flip_p": None}
     if differences:
         mean, low, high = statistics.mean_confidence_interval(differences, level)
         entry.update(mean=mean, low=_number(low), high=_number(high),
+                     t_p=_number(statistics.paired_t_p(differences)),
                      sign_flip_p=statistics.sign_flip_p(differences))
-        if len(differences) > 1:
-            entry["t_p"] = _number(statistics.paired_t_p(differences))
     return entry
 
 
@@ -262,9 +241,8 @@ def _validation_summary(results, level):
         means = {key: _interval([run.get(key) for run in by_seed.values()], level)
                  for key in VALIDATION_KEYS}
         seeds = sorted(set(baseline) & set(by_seed))
-        gains = None
-        if arm != results.baseline and seeds:
-            gains = {key: _paired(baseline, by_seed, key, seeds, level) for key in VALIDATION_KEYS}
+        gains = ({key: _paired(baseline, by_seed, key, seeds, level) for key in VALIDATION_KEYS}
+                 if arm != results.baseline and seeds else None)
         entries[arm] = summary.ValidationArm(sorted(by_seed), means, gains)
     return entries
 
@@ -308,11 +286,8 @@ def _validation_curves(results, level):
 
 def _arm_summary(results, arm):
     runs = [run for (run_arm, _), run in results.runs.items() if run_arm == arm]
-    cost = {}
-    for key in COST_KEYS:
-        values = [run.cost.get(key) for run in runs]
-        values = [value for value in values if value is not None]
-        cost[key] = sum(values) / len(values) if values else None
+    costs = {key: [run.cost[key] for run in runs if run.cost.get(key) is not None] for key in COST_KEYS}
+    cost = {key: sum(values) / len(values) if values else None for key, values in costs.items()}
     return summary.ArmSummary(
         regularizer=runs[0].regularizer if runs else None,
         warnings=sorted({warning for run in runs for warning in run.warnings}),
@@ -336,20 +311,18 @@ def build_report(experiment_dir, level=0.95, resamples=10000):
         The `restoration.reporting.summary.Report`.
     """
     results = collect_runs(experiment_dir)
-    test_sets = []
-    for run in results.runs.values():
-        test_sets += [name for name in run.test if name not in test_sets]
-    sets = {name: _set_report(results, name, level, resamples) for name in test_sets}
-    sets, family = _control_false_discoveries(sets, results.baseline, level)
-    final_sets = {}
-    if any(run.test_final for run in results.runs.values()):
-        final_sets = {name: _set_report(results, name, level, resamples, "final")
-                      for name in test_sets}
-        final_sets, _ = _control_false_discoveries(final_sets, results.baseline, level)
-    raw_sets = {}
-    if any(run.test_raw for run in results.runs.values()):
-        raw_sets = {name: _set_report(results, name, level, resamples, "raw") for name in test_sets}
-        raw_sets, _ = _control_false_discoveries(raw_sets, results.baseline, level)
+    test_sets = list(dict.fromkeys(name for run in results.runs.values() for name in run.test))
+
+    def checkpoint_sets(checkpoint):
+        """Every test set at `checkpoint`, with q-values over that checkpoint's family."""
+        sets = {name: _set_report(results, name, level, resamples, checkpoint) for name in test_sets}
+        return _control_false_discoveries(sets, results.baseline, level)
+
+    sets, family = checkpoint_sets("selected")
+    # The final and raw weights only where some run scored them.
+    final_sets, raw_sets = (checkpoint_sets(checkpoint)[0]
+                            if any(run.scores(checkpoint) for run in results.runs.values()) else {}
+                            for checkpoint in ("final", "raw"))
     cells = {}
     for _, run in sorted(results.runs.items(), key=lambda item: item[0][0] != results.baseline):
         for cell, status in run.cells.items():

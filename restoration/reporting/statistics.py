@@ -188,12 +188,7 @@ def paired_bootstrap(differences, resamples=10000, seed=0, level=0.95):
                              confidence_level=level, batch=_batch(array), rng=seed)
     means = result.bootstrap_distribution
     low, high = result.confidence_interval
-    if mean > 0:
-        other_side = np.mean(means <= 0.0)
-    elif mean < 0:
-        other_side = np.mean(means >= 0.0)
-    else:
-        other_side = 0.5
+    other_side = np.mean(means <= 0.0) if mean > 0 else np.mean(means >= 0.0) if mean < 0 else 0.5
     p_value = min(1.0, max(2.0 * other_side, 1.0 / resamples))
     return mean, float(low), float(high), float(p_value)
 
@@ -294,31 +289,29 @@ def paired_t_p(differences):
     return float(min(1.0, 2.0 * stats.t.sf(abs(t_statistic), array.size - 1)))
 
 
-def _p_value_family(p_values):
-    """The defined p-values of a family as an array, and their positions in the input."""
+def _adjust_family(p_values, adjust):
+    """`adjust` applied to the array of a family's defined p-values, in input order; None for the rest."""
     entries = list(p_values)
-    positions, values = [], []
-    for position, value in enumerate(entries):
-        if value is None:
-            continue
-        value = float(value)
-        if np.isnan(value):
-            continue
-        if not 0.0 <= value <= 1.0:
-            raise ValueError(
-                "`p_values` must lie in [0, 1], or be None or nan for a missing test. "
-                f"Expected e.g. [0.01, 0.2, None]. Received: p_values={entries}"
-            )
-        positions.append(position)
-        values.append(value)
-    return len(entries), np.asarray(positions, dtype=np.int64), np.asarray(values, dtype=np.float64)
-
-
-def _in_input_order(size, positions, adjusted):
-    result = [None] * size
-    for position, value in zip(positions.tolist(), adjusted.tolist()):
+    positions = [position for position, value in enumerate(entries)
+                 if value is not None and not np.isnan(float(value))]
+    values = np.asarray([float(entries[position]) for position in positions], dtype=np.float64)
+    if not np.all((values >= 0.0) & (values <= 1.0)):
+        raise ValueError(
+            "`p_values` must lie in [0, 1], or be None or nan for a missing test. "
+            f"Expected e.g. [0.01, 0.2, None]. Received: p_values={entries}"
+        )
+    result = [None] * len(entries)
+    for position, value in zip(positions, adjust(values).tolist() if values.size else [], strict=True):
         result[position] = float(value)
     return tuple(result)
+
+
+def _holm_step_down(values):
+    order = np.argsort(values, kind="stable")
+    steps = np.minimum(1.0, (values.size - np.arange(values.size)) * values[order])
+    adjusted = np.empty(values.size)
+    adjusted[order] = np.maximum.accumulate(steps)
+    return adjusted
 
 
 def holm(p_values):
@@ -343,13 +336,7 @@ def holm(p_values):
         - Holm, A simple sequentially rejective multiple test procedure,
           Scandinavian Journal of Statistics 6 (1979).
     """
-    size, positions, values = _p_value_family(p_values)
-    order = np.argsort(values, kind="stable")
-    count = values.size
-    steps = np.minimum(1.0, (count - np.arange(count)) * values[order])
-    adjusted = np.empty(count)
-    adjusted[order] = np.maximum.accumulate(steps)
-    return _in_input_order(size, positions, adjusted)
+    return _adjust_family(p_values, _holm_step_down)
 
 
 def benjamini_hochberg(p_values):
@@ -374,9 +361,7 @@ def benjamini_hochberg(p_values):
           practical and powerful approach to multiple testing, Journal of the
           Royal Statistical Society B 57 (1995).
     """
-    size, positions, values = _p_value_family(p_values)
-    adjusted = stats.false_discovery_control(values) if values.size else values
-    return _in_input_order(size, positions, adjusted)
+    return _adjust_family(p_values, stats.false_discovery_control)
 
 
 def _is_missing(value):

@@ -110,12 +110,10 @@ def flatten_hparams(hparams, prefix=""):
         name = f"{prefix}{key}"
         if isinstance(value, dict):
             flat.update(flatten_hparams(value, prefix=f"{name}."))
-        elif value is None:
-            flat[name] = "none"
         elif isinstance(value, (bool, int, float, str)):
             flat[name] = value
         else:
-            flat[name] = str(value)
+            flat[name] = "none" if value is None else str(value)
     return flat
 
 
@@ -178,10 +176,8 @@ def summary_tags(experiment):
     `<experiment>/test_gain/<set>` and `<experiment>/test_psnr/<set>` are
     written at the last training step, the others at every validation step.
     """
-    return {"test_gain": f"{experiment}/test_gain", "test_psnr": f"{experiment}/test_psnr",
-            "validation_psnr": f"{experiment}/validation_psnr",
-            "validation_gain": f"{experiment}/validation_gain",
-            "overfitting_gap": f"{experiment}/overfitting_gap"}
+    names = ("test_gain", "test_psnr", "validation_psnr", "validation_gain", "overfitting_gap")
+    return {name: f"{experiment}/{name}" for name in names}
 
 
 def _band_scalars(tag, band, step):
@@ -270,17 +266,13 @@ def write_experiment_summary(experiment_dir, report):
 
     `<experiment_dir>/summary/` holds the custom-scalars layout
     (`experiment_layout`), the markdown report as the text `report` (its
-    verdict first), and the plots `write_report` drew (`gain.png`,
-    `validation.png`, `grid.png`; `restoration.reporting.plots.FIGURES`) as
-    the images `gain`, `validation_curves` and `grid_gain`.
-    `<experiment_dir>/summary/<arm>/`, one run per arm so that the colours
-    of the charts follow arms, holds the arm's means over seeds with their
-    intervals (`summary_tags`): test PSNR and its gain over
-    the baseline at the last training step (the baseline's gain is 0, the
-    line the others are read against), validation PSNR, its paired gain and
-    the overfitting gap at every validation step. The summary is a snapshot
-    of the latest report: older event files there are removed once the new
-    ones are complete.
+    verdict first), and the plots `write_report` drew, as the images
+    `restoration.reporting.plots.FIGURES` names. `<experiment_dir>/summary/<arm>/`,
+    one run per arm so that the colours of the charts follow arms, holds the
+    arm's means over seeds with their intervals (`summary_tags`; the
+    baseline's gain is 0, the line the others are read against). The summary
+    is a snapshot of the latest report: older event files there are removed
+    once the new ones are complete.
 
     Args:
         experiment_dir: path of `runs/<experiment>`.
