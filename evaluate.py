@@ -98,12 +98,10 @@ def format_comparison(set_name, results):
 
 
 def parse_arguments(argv):
-    parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "paths", nargs="*", metavar="RUN_DIR_OR_MODEL", help="run directories or .keras files"
-    )
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("paths", nargs="*", metavar="RUN_DIR_OR_MODEL",
+                        help="run directories or .keras files")
     parser.add_argument("--model", choices=BASELINES, help="also score a baseline")
     parser.add_argument("--sets", nargs="+", help="test sets (default: the run's data.test_sets)")
     parser.add_argument("--data-root", help="folder holding the sets")
@@ -120,22 +118,15 @@ def parse_arguments(argv):
     task.add_argument("--scale", type=int, choices=(2, 3, 4), help="super-resolution factor")
     task.add_argument("--sigma", type=float, help="Gaussian noise level on the 0-255 scale")
     parser.add_argument("--channels", type=int, choices=(1, 3), help="model input channels")
-    parser.add_argument(
-        "--checkpoint",
-        choices=tuple(runs.CHECKPOINTS),
-        help="model file of a run directory (default: best, final, latest)",
-    )
+    parser.add_argument("--checkpoint", choices=tuple(runs.CHECKPOINTS),
+                        help="model file of a run directory (default: best, final, latest)")
     parser.add_argument("--tile", type=int, help="predict tiles of this many input pixels")
     parser.add_argument(
         "--tile-overlap", type=int,
         help="tile context in input pixels (default: the network's receptive field, which is exact)",
     )
-    parser.add_argument(
-        "--ssim",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="also compute SSIM (default: yes)",
-    )
+    parser.add_argument("--ssim", action=argparse.BooleanOptionalAction, default=True,
+                        help="also compute SSIM (default: yes)")
     parser.add_argument(
         "--grid", nargs="*", metavar="CELL",
         help="score under the fixed degradations of data/grid.py (no names: the task's whole grid)",
@@ -183,22 +174,11 @@ def main(argv=None):
 
     try:
         results = evaluate_paths(
-            paths,
-            arguments.sets,
-            arguments.data_root,
-            arguments.scale,
-            arguments.sigma,
-            arguments.tile,
-            arguments.tile_overlap,
-            arguments.ssim,
-            channels=arguments.channels,
-            checkpoint=arguments.checkpoint,
-            per_image_dir=arguments.per_image_csv,
-            progress=print_set,
-            grid=arguments.grid,
-            images_dir=arguments.save_images,
-            overwrite=arguments.overwrite,
-            output_file=arguments.output,
+            paths, arguments.sets, arguments.data_root, arguments.scale, arguments.sigma,
+            arguments.tile, arguments.tile_overlap, arguments.ssim, channels=arguments.channels,
+            checkpoint=arguments.checkpoint, per_image_dir=arguments.per_image_csv,
+            progress=print_set, grid=arguments.grid, images_dir=arguments.save_images,
+            overwrite=arguments.overwrite, output_file=arguments.output,
             pairs=[(inputs, targets, arguments.template) for inputs, targets in arguments.pairs],
             self_ensemble=arguments.self_ensemble,
         )

@@ -26,13 +26,13 @@ from restoration import runs
 from restoration.evaluation.exporting import FORMATS
 from restoration.evaluation.exporting import check_formats
 from restoration.evaluation.exporting import export_model
+from restoration.evaluation.predictors import load_keras_model
 from restoration.evaluation.sources import resolve_source
 
 
 def parse_arguments(argv):
-    parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", metavar="RUN_DIR_OR_MODEL", help="a run directory or a .keras file")
     parser.add_argument("--format", nargs="+", default=list(FORMATS), choices=tuple(FORMATS),
                         help="formats to write (default: all)")
@@ -55,8 +55,6 @@ def main(argv=None):
             raise ValueError(f"Expected --output for {arguments.model}, which is not a run directory")
         output = pathlib.Path(arguments.output or pathlib.Path(arguments.model) / "export")
         check_formats(arguments.format)
-        from restoration.evaluation.predictors import load_keras_model
-
         model = load_keras_model(source.model_file)
         print(f"{source.model_file} -> {output}", flush=True)
         export_model(model, source.task, output, list(dict.fromkeys(arguments.format)),

@@ -54,12 +54,10 @@ def parse_arguments(argv):
 
 def selected_runs(experiment, arm, seed):
     """The (arm, seed) pairs to train, checked against the config."""
-    if arm is not None and arm not in experiment.arm_names:
-        raise ConfigError(experiment.source, "--arm",
-                          "one of " + ", ".join(experiment.arm_names), repr(arm))
-    if seed is not None and seed not in experiment.seeds:
-        raise ConfigError(experiment.source, "--seed",
-                          "one of " + ", ".join(map(str, experiment.seeds)), repr(seed))
+    for option, given, allowed in (("--arm", arm, experiment.arm_names), ("--seed", seed, experiment.seeds)):
+        if given is not None and given not in allowed:
+            raise ConfigError(experiment.source, option, "one of " + ", ".join(map(str, allowed)),
+                              repr(given))
     return [(a, s) for a, s in experiment.runs()
             if (arm is None or a == arm) and (seed is None or s == seed)]
 

@@ -51,15 +51,10 @@ def sr_conventions(scale):
     Returns:
         A `Conventions`.
     """
-    return Conventions(
-        y_channel=True,
-        border=int(scale),
-        description=(
-            f"PSNR/SSIM on Y of BT.601 YCbCr (studio range), {int(scale)}-pixel border "
-            "shaved, output clipped and rounded to uint8, mean over images; "
-            "LR made with MATLAB bicubic imresize."
-        ),
-    )
+    description = (f"PSNR/SSIM on Y of BT.601 YCbCr (studio range), {int(scale)}-pixel border "
+                   "shaved, output clipped and rounded to uint8, mean over images; "
+                   "LR made with MATLAB bicubic imresize.")
+    return Conventions(y_channel=True, border=int(scale), description=description)
 
 
 def denoise_conventions():
@@ -68,14 +63,9 @@ def denoise_conventions():
     Returns:
         A `Conventions`.
     """
-    return Conventions(
-        y_channel=False,
-        border=0,
-        description=(
-            "PSNR/SSIM on all channels, no border, output clipped and rounded to "
-            "uint8, mean over images; noise N(0, sigma/255) added in float, unclipped."
-        ),
-    )
+    description = ("PSNR/SSIM on all channels, no border, output clipped and rounded to "
+                   "uint8, mean over images; noise N(0, sigma/255) added in float, unclipped.")
+    return Conventions(y_channel=False, border=0, description=description)
 
 
 def rgb_to_y(image):
@@ -90,18 +80,14 @@ def rgb_to_y(image):
     """
     image = np.asarray(image)
     if image.shape[-1:] != (3,):
-        raise ValueError(
-            "Expected an RGB image with 3 channels in the last axis. "
-            f"Received: image.shape={image.shape}"
-        )
+        raise ValueError("Expected an RGB image with 3 channels in the last axis. "
+                         f"Received: image.shape={image.shape}")
     if image.dtype == np.uint8:
         rgb = image.astype(np.float64) / 255.0
     elif np.issubdtype(image.dtype, np.floating):
         rgb = image.astype(np.float64)
     else:
-        raise ValueError(
-            f"Expected a uint8 or floating-point image. Received: image.dtype={image.dtype}"
-        )
+        raise ValueError(f"Expected a uint8 or floating-point image. Received: image.dtype={image.dtype}")
     return _Y_OFFSET + rgb @ _Y_WEIGHTS
 
 
@@ -110,20 +96,14 @@ def _prepare(reference, output, border, y_channel, data_range):
     reference = np.asarray(reference)
     output = np.asarray(output)
     if reference.shape != output.shape:
-        raise ValueError(
-            "Expected `reference` and `output` to have the same shape. "
-            f"Received: reference.shape={reference.shape}, output.shape={output.shape}"
-        )
+        raise ValueError("Expected `reference` and `output` to have the same shape. "
+                         f"Received: reference.shape={reference.shape}, output.shape={output.shape}")
     if reference.ndim not in (2, 3):
-        raise ValueError(
-            "Expected images of shape (height, width) or (height, width, channels). "
-            f"Received: reference.shape={reference.shape}"
-        )
+        raise ValueError("Expected images of shape (height, width) or (height, width, channels). "
+                         f"Received: reference.shape={reference.shape}")
     if border < 0 or 2 * border >= min(reference.shape[:2]):
-        raise ValueError(
-            "Expected `border` to be non-negative and smaller than half the image. "
-            f"Received: border={border}, image shape={reference.shape}"
-        )
+        raise ValueError("Expected `border` to be non-negative and smaller than half the image. "
+                         f"Received: border={border}, image shape={reference.shape}")
     pair = []
     for image in (reference, output):
         image = image.astype(np.float64)
@@ -181,14 +161,6 @@ def ssim(reference, output, border=0, y_channel=False, data_range=255):
     from skimage.metrics import structural_similarity
 
     reference, output = _prepare(reference, output, border, y_channel, data_range)
-    return float(
-        structural_similarity(
-            reference,
-            output,
-            gaussian_weights=True,
-            sigma=1.5,
-            use_sample_covariance=False,
-            data_range=data_range,
-            channel_axis=-1,
-        )
-    )
+    return float(structural_similarity(reference, output, gaussian_weights=True, sigma=1.5,
+                                       use_sample_covariance=False, data_range=data_range,
+                                       channel_axis=-1))

@@ -125,31 +125,26 @@ def model_predictor(model, task, model_file=None):
     channels = model.inputs[0].shape[-1]
     noise_level = sr_models.takes_noise_level(model)
 
-    def inputs(batch, sigma):
-        if not noise_level:
-            return batch
-        if sigma is None:
-            raise ValueError(f"{model.name} takes the noise level. Expected a sigma. Received: sigma=None")
-        return [batch, np.full((batch.shape[0], 1), sigma / 255.0, np.float32)]
+    def call(*parts):
+        return model(list(parts) if noise_level else parts[0], training=False)
 
-    if keras.backend.backend() != "tensorflow":
-        # tf.function cannot trace other backends; an eager call gives the same values.
-        def predict(batch, sigma=None):
-            outputs = model(inputs(np.asarray(batch, np.float32), sigma), training=False)
-            return keras.ops.convert_to_numpy(outputs).astype(np.float32)
-    else:
+    if keras.backend.backend() == "tensorflow":
+        # Other backends call the model eagerly, which gives the same values.
         import tensorflow as tf
 
         signature = [tf.TensorSpec((None, None, None, channels), tf.float32)]
         if noise_level:
             signature.append(tf.TensorSpec((None, 1), tf.float32))
-        call = tf.function(lambda *batch: model(list(batch) if noise_level else batch[0],
-                                                training=False), input_signature=signature)
+        call = tf.function(call, input_signature=signature)
 
-        def predict(batch, sigma=None):
-            feed = inputs(np.asarray(batch, np.float32), sigma)
-            feed = feed if noise_level else [feed]
-            return call(*(tf.constant(part, tf.float32) for part in feed)).numpy().astype(np.float32)
+    def predict(batch, sigma=None):
+        parts = [np.asarray(batch, np.float32)]
+        if noise_level:
+            if sigma is None:
+                raise ValueError(f"{model.name} takes the noise level. "
+                                 "Expected a sigma. Received: sigma=None")
+            parts.append(np.full((parts[0].shape[0], 1), sigma / 255.0, np.float32))
+        return keras.ops.convert_to_numpy(call(*parts)).astype(np.float32)
 
     try:
         field = sr_models.receptive_field(model)
@@ -184,26 +179,12 @@ def baseline_predictor(task):
     return Predictor(predict_fn, task)
 
 
-def load_test_images(set_name, data_root=None, channels=None):
-    """Loads a test set, or the built-in test photographs for `"builtin"`.
-
-    Args:
-        set_name: a registered set name or `"builtin"`.
-        data_root: folder holding the sets; `None` searches the default roots.
-        channels: 1 converts colour images to gray; otherwise files keep their
-            channels, so a gray image in a colour set is scored as published.
-
-    Returns:
-        List of `(name, uint8 image)`.
-    """
-    if set_name == BUILTIN_SET:
-        return load_builtin("test", channels=1 if channels == 1 else 3)
-    return load_set(set_name, data_root, channels=1 if channels == 1 else None)
-
-
 def evaluate_predictor(predictor, set_name, data_root=None, tile=None, overlap=None, ssim=True,
                        cell=None, keep=None):
     """Scores one predictor on one test set under the published conventions.
+
+    A gray predictor scores gray versions of colour images; otherwise files
+    keep their channels, so a gray image in a colour set is scored as published.
 
     Args:
         predictor: a `Predictor`.
@@ -224,7 +205,11 @@ def evaluate_predictor(predictor, set_name, data_root=None, tile=None, overlap=N
         A `SetEvaluation`.
     """
     task = predictor.task
-    images = load_test_images(set_name, data_root, task.channels)
+    gray = task.channels == 1
+    if set_name == BUILTIN_SET:
+        images = load_builtin("test", channels=1 if gray else 3)
+    else:
+        images = load_set(set_name, data_root, channels=1 if gray else None)
     tile, overlap = predictor.tiling(tile, overlap)
     common = dict(tile=tile, overlap=overlap, compute_ssim=ssim, input_channels=task.channels,
                   keep=keep)

@@ -100,15 +100,11 @@ def predict_tiled(predict_fn, image, scale=1, tile=None, overlap=None):
     if tile is None:
         return _predict(predict_fn, image, scale)
     if overlap is None:
-        raise ValueError(
-            "Tiled prediction needs the context around each tile. Expected `overlap` >= 0, e.g. "
-            f"sr_models.receptive_field(model).overlap(). Received: tile={tile}, overlap=None"
-        )
+        raise ValueError("Tiled prediction needs the context around each tile. Expected `overlap` >= 0, "
+                         "e.g. sr_models.receptive_field(model).overlap(). "
+                         f"Received: tile={tile}, overlap=None")
     if tile < 1 or overlap < 0:
-        raise ValueError(
-            "Expected `tile` >= 1 and `overlap` >= 0. "
-            f"Received: tile={tile}, overlap={overlap}"
-        )
+        raise ValueError(f"Expected `tile` >= 1 and `overlap` >= 0. Received: tile={tile}, overlap={overlap}")
     output = None
     for top in range(0, height, tile):
         for left in range(0, width, tile):
@@ -120,9 +116,7 @@ def predict_tiled(predict_fn, image, scale=1, tile=None, overlap=None):
             ]
             prediction = _predict(predict_fn, context, scale)
             if output is None:
-                output = np.zeros(
-                    (height * scale, width * scale, prediction.shape[-1]), np.float32
-                )
+                output = np.zeros((height * scale, width * scale, prediction.shape[-1]), np.float32)
             inner_top, inner_left = (top - context_top) * scale, (left - context_left) * scale
             output[top * scale : bottom * scale, left * scale : right * scale] = prediction[
                 inner_top : inner_top + (bottom - top) * scale,
@@ -170,10 +164,8 @@ def _predict(predict_fn, image, scale):
     prediction = np.asarray(predict_fn(image[None]), dtype=np.float32)
     expected = (1, image.shape[0] * scale, image.shape[1] * scale)
     if prediction.ndim != 4 or prediction.shape[:3] != expected:
-        raise ValueError(
-            f"Expected `predict_fn` to return shape {expected + ('channels',)}. "
-            f"Received: shape={prediction.shape} for input shape {(1,) + image.shape}"
-        )
+        raise ValueError(f"Expected `predict_fn` to return shape {expected + ('channels',)}. "
+                         f"Received: shape={prediction.shape} for input shape {(1,) + image.shape}")
     return prediction[0]
 
 
@@ -183,10 +175,8 @@ def match_input_channels(image, input_channels):
         return image
     if image.shape[-1] == 1 and input_channels == 3:
         return np.repeat(image, 3, axis=-1)
-    raise ValueError(
-        "Expected images with 1 channel or with `input_channels` channels. "
-        f"Received: image channels={image.shape[-1]}, input_channels={input_channels}"
-    )
+    raise ValueError("Expected images with 1 channel or with `input_channels` channels. "
+                     f"Received: image channels={image.shape[-1]}, input_channels={input_channels}")
 
 
 def match_reference_channels(output, reference):
@@ -213,13 +203,8 @@ def score_images(entries, conventions, compute_ssim=True, predict_seconds=0.0):
     for name, reference, output in entries:
         arguments = dict(border=conventions.border, y_channel=conventions.y_channel)
         try:
-            per_image.append(
-                {
-                    "name": name,
-                    "psnr": psnr(reference, output, **arguments),
-                    "ssim": ssim(reference, output, **arguments) if compute_ssim else None,
-                }
-            )
+            per_image.append({"name": name, "psnr": psnr(reference, output, **arguments),
+                              "ssim": ssim(reference, output, **arguments) if compute_ssim else None})
         except ValueError as error:
             raise ValueError(f"Cannot score image {name}: {error}") from None
     if not per_image:
@@ -229,10 +214,8 @@ def score_images(entries, conventions, compute_ssim=True, predict_seconds=0.0):
     return SetEvaluation(tuple(per_image), mean_psnr, mean_ssim, conventions, predict_seconds)
 
 
-def evaluate_sr(
-    predict_fn, images, scale, tile=None, overlap=None, compute_ssim=True,
-    input_channels=None, cell=None, keep=None,
-):
+def evaluate_sr(predict_fn, images, scale, tile=None, overlap=None, compute_ssim=True,
+                input_channels=None, cell=None, keep=None):
     """Evaluates super-resolution as the published tables do.
 
     Each HR image is cropped to a multiple of `scale`, shrunk with MATLAB
@@ -259,34 +242,23 @@ def evaluate_sr(
     Reference:
         - [Lim et al., 2017](https://arxiv.org/abs/1707.02921)
     """
-    entries, seconds = [], 0.0
-    for name, hr_image in images:
-        if min(hr_image.shape[:2]) <= 2 * scale:
-            # Modcrop and the border of `scale` pixels would leave nothing to score.
-            raise ValueError(f"Cannot score image {name}: expected sides longer than {2 * scale} "
-                             f"pixels at x{scale}, received {hr_image.shape[0]}x{hr_image.shape[1]}")
-        reference = modcrop(hr_image, scale)
-        if cell is None:
-            low_resolution = bicubic_downscale(reference, scale)
-        else:
-            low_resolution = degrade_sr(reference, scale, cell)
-        model_input = match_input_channels(low_resolution, input_channels)
-        start = time.perf_counter()
-        output = predict_tiled(
-            predict_fn, model_input.astype(np.float32) / 255.0, scale, tile, overlap
-        )
-        seconds += time.perf_counter() - start
-        output = to_uint8(match_reference_channels(output, reference))
-        if keep is not None:
-            keep(name, output)
-        entries.append((name, reference, output))
-    return score_images(entries, sr_conventions(scale), compute_ssim, seconds)
+    def inputs():
+        for name, hr_image in images:
+            if min(hr_image.shape[:2]) <= 2 * scale:
+                # Modcrop and the border of `scale` pixels would leave nothing to score.
+                raise ValueError(f"Cannot score image {name}: expected sides longer than {2 * scale} "
+                                 f"pixels at x{scale}, received {hr_image.shape[0]}x{hr_image.shape[1]}")
+            reference = modcrop(hr_image, scale)
+            low_resolution = (bicubic_downscale(reference, scale) if cell is None
+                              else degrade_sr(reference, scale, cell))
+            yield name, low_resolution.astype(np.float32) / 255.0, reference
+
+    return _score_restored(predict_fn, inputs(), scale, sr_conventions(scale), tile, overlap,
+                           compute_ssim, input_channels, keep)
 
 
-def evaluate_denoise(
-    predict_fn, images, sigma, seed=0, tile=None, overlap=None, compute_ssim=True,
-    input_channels=None, keep=None,
-):
+def evaluate_denoise(predict_fn, images, sigma, seed=0, tile=None, overlap=None, compute_ssim=True,
+                     input_channels=None, keep=None):
     """Evaluates Gaussian denoising as the published tables do.
 
     Each clean image is mapped to [0, 1], corrupted by `add_gaussian_noise`
@@ -299,12 +271,7 @@ def evaluate_denoise(
         images: iterable of `(name, uint8 clean image (height, width, channels))`.
         sigma: noise standard deviation on the 0-255 scale.
         seed: noise seed used for every image.
-        tile: tile side for `predict_tiled`; `None` predicts whole images.
-        overlap: context pixels around each tile.
-        compute_ssim: also compute SSIM (slower).
-        input_channels: channels the model expects; gray images are
-            replicated when it is 3.
-        keep: called as `keep(name, output)` with each scored uint8 output.
+        tile, overlap, compute_ssim, input_channels, keep: as for `evaluate_sr`.
 
     Returns:
         A `SetEvaluation`.
@@ -312,22 +279,15 @@ def evaluate_denoise(
     Reference:
         - [Zhang et al., 2017](https://arxiv.org/abs/1608.03981)
     """
-    entries, seconds = [], 0.0
-    for name, clean in images:
-        if clean.dtype != np.uint8:
-            raise ValueError(
-                f"Expected uint8 clean images. Received: dtype={clean.dtype} for image {name}"
-            )
-        noisy = add_gaussian_noise(clean.astype(np.float64) / 255.0, sigma, seed)
-        model_input = match_input_channels(noisy, input_channels)
-        start = time.perf_counter()
-        output = predict_tiled(predict_fn, model_input, 1, tile, overlap)
-        seconds += time.perf_counter() - start
-        output = to_uint8(match_reference_channels(output, clean))
-        if keep is not None:
-            keep(name, output)
-        entries.append((name, clean, output))
-    return score_images(entries, denoise_conventions(), compute_ssim, seconds)
+    def inputs():
+        for name, clean in images:
+            if clean.dtype != np.uint8:
+                raise ValueError("Expected uint8 clean images. "
+                                 f"Received: dtype={clean.dtype} for image {name}")
+            yield name, add_gaussian_noise(clean.astype(np.float64) / 255.0, sigma, seed), clean
+
+    return _score_restored(predict_fn, inputs(), 1, denoise_conventions(), tile, overlap,
+                           compute_ssim, input_channels, keep)
 
 
 def evaluate_pairs(predict_fn, pairs, scale, tile=None, overlap=None, compute_ssim=True,
@@ -350,23 +310,34 @@ def evaluate_pairs(predict_fn, pairs, scale, tile=None, overlap=None, compute_ss
     Returns:
         A `SetEvaluation`.
     """
-    entries, seconds = [], 0.0
-    for name, given, target in pairs:
-        if target.shape[:2] != (given.shape[0] * scale, given.shape[1] * scale):
-            raise ValueError(f"Cannot score image {name}: expected a target {scale} times its input, "
-                             f"received {given.shape[:2]} and {target.shape[:2]}")
-        model_input = match_input_channels(given, input_channels)
-        start = time.perf_counter()
-        output = predict_tiled(predict_fn, model_input.astype(np.float32) / 255.0, scale, tile, overlap)
-        seconds += time.perf_counter() - start
-        output = to_uint8(match_reference_channels(output, target))
-        if keep is not None:
-            keep(name, output)
-        entries.append((name, target, output))
+    def inputs():
+        for name, given, target in pairs:
+            if target.shape[:2] != (given.shape[0] * scale, given.shape[1] * scale):
+                raise ValueError(f"Cannot score image {name}: expected a target {scale} times its "
+                                 f"input, received {given.shape[:2]} and {target.shape[:2]}")
+            yield name, given.astype(np.float32) / 255.0, target
+
     conventions = sr_conventions(scale) if scale > 1 else denoise_conventions()
     # The pair's own input, not the benchmark's: the description's last clause says so.
     first = conventions.description.rsplit(";", 1)[0]
     conventions = dataclasses.replace(conventions, description=f"{first}; inputs given by the pairs.")
+    return _score_restored(predict_fn, inputs(), scale, conventions, tile, overlap, compute_ssim,
+                           input_channels, keep)
+
+
+def _score_restored(predict_fn, inputs, scale, conventions, tile, overlap, compute_ssim,
+                    input_channels, keep):
+    """Restores `(name, [0, 1] input, uint8 reference)` triples, rounds and scores each output."""
+    entries, seconds = [], 0.0
+    for name, model_input, reference in inputs:
+        model_input = match_input_channels(model_input, input_channels)
+        start = time.perf_counter()
+        output = predict_tiled(predict_fn, model_input, scale, tile, overlap)
+        seconds += time.perf_counter() - start
+        output = to_uint8(match_reference_channels(output, reference))
+        if keep is not None:
+            keep(name, output)
+        entries.append((name, reference, output))
     return score_images(entries, conventions, compute_ssim, seconds)
 
 

@@ -71,10 +71,8 @@ def resolve_model_file(path, checkpoint=None):
     """
     path = pathlib.Path(path)
     if checkpoint is not None and checkpoint not in runs.CHECKPOINTS:
-        raise ValueError(
-            f"Expected `checkpoint` to be one of {list(runs.CHECKPOINTS)}. "
-            f"Received: checkpoint={checkpoint!r}"
-        )
+        raise ValueError(f"Expected `checkpoint` to be one of {list(runs.CHECKPOINTS)}. "
+                         f"Received: checkpoint={checkpoint!r}")
     if path.is_file():
         if path.suffix != ".keras":
             raise ValueError(f"Expected a run directory or a .keras file. Received: path={path}")
@@ -94,11 +92,9 @@ def resolve_model_file(path, checkpoint=None):
 def _given_task(label, scale, sigma, channels):
     """The task given on the command line for a source without config.yaml."""
     if (scale is None) == (sigma is None):
-        raise ValueError(
-            f"Expected exactly one of --scale (super-resolution) or --sigma (denoising) for "
-            f"{label}, which has no config.yaml to read the task from. "
-            f"Received: scale={scale}, sigma={sigma}"
-        )
+        raise ValueError(f"Expected exactly one of --scale (super-resolution) or --sigma (denoising) for "
+                         f"{label}, which has no config.yaml to read the task from. "
+                         f"Received: scale={scale}, sigma={sigma}")
     if scale is not None:
         return Task("sr", scale=int(scale), channels=channels)
     return Task("denoise", sigma=float(sigma), channels=channels)
@@ -109,10 +105,8 @@ def _configured_task(config, label, scale, sigma, channels):
     task = Task.from_config(config.task)
     for name, given in (("scale", scale), ("sigma", sigma), ("channels", channels)):
         if given is not None and given != getattr(task, name):
-            raise ValueError(
-                f"Expected --{name} to agree with {label}/config.yaml "
-                f"({name}={getattr(task, name)}). Received: {name}={given}"
-            )
+            raise ValueError(f"Expected --{name} to agree with {label}/config.yaml "
+                             f"({name}={getattr(task, name)}). Received: {name}={given}")
     return task
 
 
@@ -140,19 +134,15 @@ def resolve_source(path, checkpoint=None, scale=None, sigma=None, channels=None)
     if not pathlib.Path(path).is_dir():
         return ModelSource(label, _given_task(label, scale, sigma, channels), model_file)
     config = RunConfig.from_file(path)
-    return ModelSource(
-        label, _configured_task(config, label, scale, sigma, channels), model_file, config
-    )
+    return ModelSource(label, _configured_task(config, label, scale, sigma, channels), model_file, config)
 
 
 def _baseline_task(name, scale, sigma, channels):
     needed, unused = ("scale", "sigma") if name == "bicubic" else ("sigma", "scale")
     given = {"scale": scale, "sigma": sigma}
     if given[needed] is None or given[unused] is not None:
-        raise ValueError(
-            f"Expected --{needed} (and no --{unused}) for the {name} baseline. "
-            f"Received: scale={scale}, sigma={sigma}"
-        )
+        raise ValueError(f"Expected --{needed} (and no --{unused}) for the {name} baseline. "
+                         f"Received: scale={scale}, sigma={sigma}")
     # Without a channel count each image keeps its own, as in the published baselines.
     return _given_task(name, scale, sigma, None if channels == 3 else channels)
 
@@ -172,10 +162,8 @@ def load_predictor(source):
     model = load_keras_model(source.model_file)
     model_channels = model.inputs[0].shape[-1]
     if task.channels not in (None, model_channels):
-        raise ValueError(
-            f"Expected --channels to match the model input of {source.model_file}. "
-            f"Received: channels={task.channels}, model channels={model_channels}"
-        )
+        raise ValueError(f"Expected --channels to match the model input of {source.model_file}. "
+                         f"Received: channels={task.channels}, model channels={model_channels}")
     return model_predictor(model, task, source.model_file)
 
 
@@ -225,15 +213,12 @@ def plan_sets(source, sets=None, data_root=None, pairs=()):
         check_sizes(found, task.scale if task.type == "sr" else 1)
         paired.append(PairedSet(pathlib.Path(target_folder).name, tuple(found)))
     if not names and not paired:
-        raise ValueError(
-            f"Expected --sets or --pairs for {source.label}, which has no config.yaml naming test "
-            f"sets. Received: sets={list(names)}"
-        )
+        raise ValueError(f"Expected --sets or --pairs for {source.label}, which has no config.yaml "
+                         f"naming test sets. Received: sets={list(names)}")
     root = data_root if data_root is not None or config is None else config.data.root
     # Registered spellings (`b100` -> `BSD100`) key the results, without repeats.
-    names = tuple(
-        dict.fromkeys(name if name == BUILTIN_SET else get_image_set(name).name for name in names)
-    )
+    names = tuple(dict.fromkeys(name if name == BUILTIN_SET else get_image_set(name).name
+                                for name in names))
     for name in names:
         if name != BUILTIN_SET:
             find_set(name, root)
@@ -246,27 +231,10 @@ def plan_sets(source, sets=None, data_root=None, pairs=()):
     return (*names, *paired), root
 
 
-def evaluate_paths(
-    paths,
-    sets=None,
-    data_root=None,
-    scale=None,
-    sigma=None,
-    tile=None,
-    overlap=None,
-    ssim=True,
-    *,
-    channels=None,
-    checkpoint=None,
-    per_image_dir=None,
-    progress=None,
-    grid=None,
-    images_dir=None,
-    overwrite=False,
-    output_file=None,
-    pairs=(),
-    self_ensemble=False,
-):
+def evaluate_paths(paths, sets=None, data_root=None, scale=None, sigma=None, tile=None, overlap=None,
+                   ssim=True, *, channels=None, checkpoint=None, per_image_dir=None, progress=None,
+                   grid=None, images_dir=None, overwrite=False, output_file=None, pairs=(),
+                   self_ensemble=False):
     """Scores run directories, `.keras` files and baselines on test sets.
 
     Args:
@@ -322,21 +290,20 @@ def evaluate_paths(
     for (source, set_names, root, cells), images_folder in zip(plans, image_folders):
         plain = load_predictor(source)
         folder = _per_image_folder(source, per_image_dir, several)
+        tiling = _tiling(source.config, tile, overlap)
         results[source.label] = {}
         for suffix, predictor in _variants(plain, self_ensemble):
             for set_name, cell in _entries(set_names, cells):
                 key = _key(set_name, cell, suffix)
                 keep = _image_saver(images_folder, key)
                 if isinstance(set_name, PairedSet):
-                    evaluation = evaluate_paired(predictor, set_name.pairs,
-                                                 *_tiling(source.config, tile, overlap), ssim=ssim,
-                                                 keep=keep)
+                    evaluation = evaluate_paired(predictor, set_name.pairs, *tiling, ssim=ssim, keep=keep)
                 else:
-                    evaluation = evaluate_predictor(
-                        predictor, set_name, root, *_tiling(source.config, tile, overlap), ssim=ssim,
-                        cell=cell, keep=keep,
-                    )
-                result = results[source.label][key] = set_result(evaluation, predictor)
+                    evaluation = evaluate_predictor(predictor, set_name, root, *tiling, ssim=ssim,
+                                                    cell=cell, keep=keep)
+                result = results[source.label][key] = {**evaluation.to_json(),
+                                                       "task": dataclasses.asdict(predictor.task),
+                                                       "model_file": predictor.model_file}
                 if cell is not None:
                     result["cell"] = dataclasses.asdict(cell)
                 if folder is not None:
@@ -384,8 +351,7 @@ def _check_outputs(plans, image_folders, per_image_dir, output_file, overwrite, 
             inputs.append(source.model_file)
         if source.config is not None:
             inputs.append(pathlib.Path(source.label) / runs.CONFIG_FILE)
-        table_folder = None if per_image_dir is None else _per_image_folder(source, per_image_dir,
-                                                                            several)
+        table_folder = None if per_image_dir is None else _per_image_folder(source, per_image_dir, several)
         for set_name in set_names:
             files = _set_files(set_name, root)
             inputs += [path for _, path in files if path is not None]
@@ -410,14 +376,6 @@ def _grid_cells(source, names):
     return list(grid.GRIDS[task]) if not names else grid.cells(names, task)
 
 
-def set_result(evaluation, predictor):
-    """One set's scores as JSON: `psnr`, `ssim`, `images`, `conventions`, `per_image`, `task`."""
-    result = evaluation.to_json()
-    result["task"] = dataclasses.asdict(predictor.task)
-    result["model_file"] = predictor.model_file
-    return result
-
-
 def _tiling(config, tile, overlap):
     """The `(tile, overlap)` to use: given values, else the run's `evaluation` section.
 
@@ -439,9 +397,7 @@ def _images_folder(source, images_dir, several):
             raise ValueError(f"Expected a folder after --save-images for {source.label}, which is "
                              "not a run directory. Received: --save-images without a folder")
         return pathlib.Path(source.label) / runs.EVALUATION / "images"
-    if not several:
-        return pathlib.Path(images_dir)
-    return pathlib.Path(images_dir) / _folder_name(source.label)
+    return _source_folder(images_dir, source, several)
 
 
 def _image_saver(folder, key):
@@ -457,18 +413,18 @@ def _image_saver(folder, key):
     return keep
 
 
-def _folder_name(label):
-    """A file-system-safe folder name for a source's path."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("_.")
-
-
 def _per_image_folder(source, per_image_dir, several):
     if per_image_dir is None:
         return None if source.config is None else pathlib.Path(source.label) / runs.EVALUATION
+    return _source_folder(per_image_dir, source, several)
+
+
+def _source_folder(folder, source, several):
+    """`folder`, or with several sources a subfolder named after the source's path (made
+    file-system safe), so that equal set names never collide."""
     if not several:
-        return pathlib.Path(per_image_dir)
-    # One subfolder per source, named after its path, so that equal set names never collide.
-    return pathlib.Path(per_image_dir) / _folder_name(source.label)
+        return pathlib.Path(folder)
+    return pathlib.Path(folder) / re.sub(r"[^A-Za-z0-9._-]+", "_", source.label).strip("_.")
 
 
 def write_per_image_csv(path, result):
