@@ -71,6 +71,7 @@ with different intermediate sizes runs as batched matrix products.
 import dataclasses
 import math
 
+import scipy.fft
 import tensorflow as tf
 
 from data import realesrgan
@@ -231,12 +232,12 @@ class Chain:
             )
         if self.order == 1:
             for name in SECOND_ORDER_ONLY:
-                default = _DEFAULTS[name]
+                default = DEFAULTS[name]
                 if getattr(self, name) != default:
                     raise ValueError(f"Expected `{name}` to keep its default {default!r} at order 1 "
                                      f"(it applies to order 2). Received: {name}={getattr(self, name)!r}")
         uses_mix = self.order == 2 or self.kernel_probabilities is not None
-        if uses_mix and self.anisotropic_probability != _DEFAULTS["anisotropic_probability"]:
+        if uses_mix and self.anisotropic_probability != DEFAULTS["anisotropic_probability"]:
             raise ValueError(
                 "Expected `anisotropic_probability` to keep its default 0.5 when kernels come from "
                 "`kernel_probabilities` (order 2, or kernel_probabilities set): give the anisotropic "
@@ -246,21 +247,13 @@ class Chain:
 
     def first_round(self):
         """The first round's kernel mix, sizes, sinc and Gaussian-noise chances, defaults resolved."""
-        second = self.order == 2
-        probabilities = self.kernel_probabilities
-        if probabilities is None and second:
-            probabilities = realesrgan.KERNEL_PROBABILITIES
-        sizes = self.kernel_size or (realesrgan.KERNEL_SIZES if second else (KERNEL_SIZE, KERNEL_SIZE))
-        sinc = self.sinc_probability
-        if sinc is None:
-            sinc = realesrgan.SINC_PROBABILITY if second else 0.0
-        gaussian = self.gaussian_noise_probability
-        if gaussian is None:
-            gaussian = realesrgan.GAUSSIAN_NOISE_PROBABILITY if second else 1.0
-        return probabilities, tuple(sizes), sinc, gaussian
+        def resolved(value, second_order, first_order):
+            return value if value is not None else second_order if self.order == 2 else first_order
 
-
-_DEFAULTS = {field.name: field.default for field in dataclasses.fields(Chain)}
+        return (resolved(self.kernel_probabilities, realesrgan.KERNEL_PROBABILITIES, None),
+                tuple(resolved(self.kernel_size, realesrgan.KERNEL_SIZES, (KERNEL_SIZE, KERNEL_SIZE))),
+                resolved(self.sinc_probability, realesrgan.SINC_PROBABILITY, 0.0),
+                resolved(self.gaussian_noise_probability, realesrgan.GAUSSIAN_NOISE_PROBABILITY, 1.0))
 
 
 def _check_probability(name, value):
@@ -279,10 +272,8 @@ def _check_range(name, value, lowest, highest=math.inf, integer=False, around=No
     if not ok:
         bounds = f"[{lowest}, {highest}]" if highest != math.inf else f">= {lowest}"
         straddle = f", low <= {around} <= high" if around is not None else ""
-        raise ValueError(
-            f"Expected `{name}` to be [low, high] with {bounds} and low <= high{straddle}. "
-            f"Received: {name}={value!r}"
-        )
+        raise ValueError(f"Expected `{name}` to be [low, high] with {bounds} and low <= high{straddle}. "
+                         f"Received: {name}={value!r}")
 
 
 def _check_distribution(name, value, length):
@@ -336,10 +327,18 @@ def _odd_size(u, bounds):
 # ---------------------------------------------------------------- kernels
 
 
-def _grid():
-    radius = KERNEL_SIZE // 2
+def _grid(size=KERNEL_SIZE):
+    radius = size // 2
     grid = tf.range(-radius, radius + 1, dtype=tf.float32)
     return tf.meshgrid(grid, grid, indexing="ij")
+
+
+def _quadratic_form(y, x, sigma_x, sigma_y, angle):
+    """`(u / sigma_x)^2 + (v / sigma_y)^2` of the offsets `(u, v)`, the grid rotated by `angle`."""
+    cos, sin = tf.cos(angle), tf.sin(angle)
+    along = cos * x + sin * y
+    across = -sin * x + cos * y
+    return (along / sigma_x) ** 2 + (across / sigma_y) ** 2
 
 
 def gaussian_kernel(sigma_x, sigma_y, angle, size=KERNEL_SIZE):
@@ -354,13 +353,7 @@ def gaussian_kernel(sigma_x, sigma_y, angle, size=KERNEL_SIZE):
     Returns:
         float32 `(size, size)` tensor.
     """
-    radius = size // 2
-    grid = tf.range(-radius, radius + 1, dtype=tf.float32)
-    y, x = tf.meshgrid(grid, grid, indexing="ij")
-    cos, sin = tf.cos(angle), tf.sin(angle)
-    along = cos * x + sin * y
-    across = -sin * x + cos * y
-    kernel = tf.exp(-0.5 * ((along / sigma_x) ** 2 + (across / sigma_y) ** 2))
+    kernel = tf.exp(-0.5 * _quadratic_form(*_grid(size), sigma_x, sigma_y, angle))
     return kernel / tf.reduce_sum(kernel)
 
 
@@ -404,11 +397,7 @@ def _kernel(kind, sigma_x, sigma_y, angle, beta, size, cutoff, sinc, families, t
     y, x = _grid()
     isotropic = kind % 2 == 0
     sigma_y = tf.where(isotropic, sigma_x, sigma_y)
-    angle = tf.where(isotropic, 0.0, angle)
-    cos, sin = tf.cos(angle), tf.sin(angle)
-    along = cos * x + sin * y
-    across = -sin * x + cos * y
-    q = (along / sigma_x) ** 2 + (across / sigma_y) ** 2
+    q = _quadratic_form(y, x, sigma_x, sigma_y, tf.where(isotropic, 0.0, angle))
     family = kind // 2
     kernel = tf.exp(-0.5 * q)
     if 1 in families:
@@ -492,15 +481,7 @@ def random_kernel(keys, chain):
 
 def _fft_length(minimum):
     """The smallest even length >= `minimum` with no prime factor above 5 (fast FFT sizes)."""
-    length = minimum + minimum % 2
-    while True:
-        rest = length
-        for prime in (2, 3, 5):
-            while rest % prime == 0:
-                rest //= prime
-        if rest == 1:
-            return length
-        length += 2
+    return 2 * scipy.fft.next_fast_len(-(-minimum // 2), real=True)
 
 
 def _reflect(index, size):
@@ -958,7 +939,6 @@ def _round_noise_and_jpeg(canvas, height, width, u, colour_key, settings, chain,
 
 def _second_order_batch(images, keys, chain, scale):
     shape = images.shape[1:]
-    channels = shape[-1]
     (target_h, target_w), canvas1, canvas2 = _canvases(shape, scale, chain)
     first, second = round_settings(chain)
     matrix = lambda rows, columns: tf.TensorSpec((rows, columns), tf.float32)  # noqa: E731
@@ -976,44 +956,33 @@ def _second_order_batch(images, keys, chain, scale):
     def flagged(flags, changed, unchanged):
         return tf.where(flags[:, None, None, None], changed, unchanged)
 
+    def noise_and_jpeg(x, stage, heights, widths):
+        """Each example's noise and JPEG: round 1's, round 2's, or round 2's JPEG after the final sinc."""
+
+        def one(args):
+            canvas, height, width, example_keys = args
+            u = _uniforms(example_keys)
+            if stage == 1:
+                return _round_noise_and_jpeg(canvas, height, width, u[:_ROUND], example_keys[1], first, chain,
+                                             tf.constant(True), tf.constant(True))
+            happens = u[_SECOND] < chain.second_order_probability
+            sinc_first = u[_SINC_FIRST] < chain.sinc_before_jpeg_probability
+            noise, jpeg = (happens, happens & ~sinc_first) if stage == 2 else \
+                (tf.constant(False), happens & sinc_first)
+            return _round_noise_and_jpeg(canvas, height, width, u[_ROUND:2 * _ROUND], example_keys[2], second,
+                                         chain, noise, jpeg)
+
+        return tf.map_fn(one, (x, heights, widths, keys), fn_output_signature=tf.TensorSpec(x.shape[1:]))
+
     # First round: blur, random resize, noise, JPEG.
     x = flagged(d["blur1"], convolve(images, d["kernel1"]), images)
-    x = _resample(x, d["rows1"], d["columns1"])
-
-    def round1(args):
-        canvas, height, width, example_keys = args
-        u = _uniforms(example_keys)
-        return _round_noise_and_jpeg(canvas, height, width, u[:_ROUND], example_keys[1], first, chain,
-                                     tf.constant(True), tf.constant(True))
-
-    x = tf.map_fn(round1, (x, d["height1"], d["width1"], keys),
-                  fn_output_signature=tf.TensorSpec((*canvas1, channels), tf.float32))
+    x = noise_and_jpeg(_resample(x, d["rows1"], d["columns1"]), 1, d["height1"], d["width1"])
     # Second round: blur, random resize, noise, and JPEG here when it comes before the final sinc.
     x = flagged(d["blur2"], convolve(x, d["kernel2"], d["height1"], d["width1"]), x)
-    x = _resample(x, d["rows2"], d["columns2"])
-
-    def round2(args):
-        canvas, height, width, example_keys = args
-        u = _uniforms(example_keys)
-        happens = u[_SECOND] < chain.second_order_probability
-        jpeg_here = happens & (u[_SINC_FIRST] >= chain.sinc_before_jpeg_probability)
-        return _round_noise_and_jpeg(canvas, height, width, u[_ROUND:2 * _ROUND], example_keys[2], second,
-                                     chain, happens, jpeg_here)
-
-    x = tf.map_fn(round2, (x, d["height2"], d["width2"], keys),
-                  fn_output_signature=tf.TensorSpec((*canvas2, channels), tf.float32))
+    x = noise_and_jpeg(_resample(x, d["rows2"], d["columns2"]), 2, d["height2"], d["width2"])
     # Resize to the target and the final sinc filter, then the JPEG that comes after them.
     x = _resample(x, d["rows3"], d["columns3"])
     x = flagged(d["final"], convolve(x, d["final_kernel"]), x)
-
-    def last_jpeg(args):
-        image, example_keys = args
-        u = _uniforms(example_keys)
-        happens = u[_SECOND] < chain.second_order_probability
-        jpeg_here = happens & (u[_SINC_FIRST] < chain.sinc_before_jpeg_probability)
-        return _round_noise_and_jpeg(image, target_h, target_w, u[_ROUND:2 * _ROUND], example_keys[2], second,
-                                     chain, tf.constant(False), jpeg_here)
-
-    x = tf.map_fn(last_jpeg, (x, keys), fn_output_signature=tf.TensorSpec((target_h, target_w, channels),
-                                                                           tf.float32))
+    targets = tf.shape(keys)[:1]
+    x = noise_and_jpeg(x, 3, tf.fill(targets, target_h), tf.fill(targets, target_w))
     return _quantise(x)

@@ -42,10 +42,8 @@ def _load_rgb(name):
     loader = loaders[name] if name in loaders else getattr(skimage.data, name)
     image = np.asarray(loader())
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] != 3:
-        raise ValueError(
-            "Expected skimage.data to return a uint8 RGB image. "
-            f"Received: name={name}, dtype={image.dtype}, shape={image.shape}"
-        )
+        raise ValueError("Expected skimage.data to return a uint8 RGB image. "
+                         f"Received: name={name}, dtype={image.dtype}, shape={image.shape}")
     return image
 
 
@@ -59,9 +57,8 @@ def builtin_names(split):
         tuple of image names, in a fixed order.
     """
     if split not in BUILTIN_SPLITS:
-        raise ValueError(
-            f"Unknown split. Expected one of {sorted(BUILTIN_SPLITS)}. Received: split={split!r}"
-        )
+        raise ValueError(f"Unknown split. Expected one of {sorted(BUILTIN_SPLITS)}. "
+                         f"Received: split={split!r}")
     return BUILTIN_SPLITS[split]
 
 

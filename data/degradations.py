@@ -10,20 +10,16 @@ import numpy as np
 from data.imresize import imresize
 
 
-def _check_scale(scale):
-    if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale < 1:
-        raise ValueError(
-            f"Expected `scale` to be a positive integer. Received: scale={scale}"
-        )
+def check_positive_integer(value, name):
+    """Raises a ValueError naming `name` unless `value` is a positive integer (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"Expected `{name}` to be a positive integer. Received: {name}={value}")
 
 
 def _check_uint8_image(image, name):
     if image.dtype != np.uint8 or image.ndim not in (2, 3):
-        raise ValueError(
-            f"Expected `{name}` to be a uint8 array of shape (height, width) or "
-            f"(height, width, channels). Received: {name}.dtype={image.dtype}, "
-            f"{name}.shape={image.shape}"
-        )
+        raise ValueError(f"Expected `{name}` to be a uint8 array of shape (height, width) or (height, width, "
+                         f"channels). Received: {name}.dtype={image.dtype}, {name}.shape={image.shape}")
 
 
 def modcrop(image, scale):
@@ -36,7 +32,7 @@ def modcrop(image, scale):
     Returns:
         A view of `image` of shape `(height - height % scale, width - width % scale, ...)`.
     """
-    _check_scale(scale)
+    check_positive_integer(scale, "scale")
     image = np.asarray(image)
     height = image.shape[0] - image.shape[0] % scale
     width = image.shape[1] - image.shape[1] % scale
@@ -76,7 +72,7 @@ def bicubic_upscale(lr_image, scale):
     """
     lr_image = np.asarray(lr_image)
     _check_uint8_image(lr_image, "lr_image")
-    _check_scale(scale)
+    check_positive_integer(scale, "scale")
     if scale == 1:
         return lr_image.copy()
     return imresize(lr_image, scale=float(scale))
@@ -107,13 +103,9 @@ def add_gaussian_noise(clean, sigma, seed=0):
     """
     clean = np.asarray(clean)
     if not np.issubdtype(clean.dtype, np.floating):
-        raise ValueError(
-            "Expected `clean` to be a floating-point image in [0, 1]. "
-            f"Received: clean.dtype={clean.dtype}"
-        )
+        raise ValueError("Expected `clean` to be a floating-point image in [0, 1]. "
+                         f"Received: clean.dtype={clean.dtype}")
     if not np.isfinite(sigma) or sigma < 0:
-        raise ValueError(
-            f"Expected `sigma` to be a non-negative number. Received: sigma={sigma}"
-        )
+        raise ValueError(f"Expected `sigma` to be a non-negative number. Received: sigma={sigma}")
     noise = np.random.RandomState(seed).normal(0.0, sigma / 255.0, clean.shape)
     return (clean.astype(np.float64) + noise).astype(np.float32)

@@ -80,9 +80,7 @@ def resolve_sources(names, sources=SOURCES, aliases=None):
         for expanded in aliases.get(name, (name,)):
             if expanded not in by_name:
                 known = sorted(by_name) + sorted(aliases)
-                raise ValueError(
-                    f"Unknown image set. Expected one of {known}. Received: name={name!r}"
-                )
+                raise ValueError(f"Unknown image set. Expected one of {known}. Received: name={name!r}")
             if by_name[expanded] not in selected:
                 selected.append(by_name[expanded])
     return selected
@@ -141,20 +139,16 @@ def extract_images(archive, member_glob, destination, image_count=None):
                 continue
             target = staging / file_name
             if target.exists():
-                raise DownloadError(
-                    f"Two members of {archive} flatten to the same file name {file_name!r}; "
-                    f"narrow member_glob={member_glob!r}."
-                )
+                raise DownloadError(f"Two members of {archive} flatten to the same file name {file_name!r}; "
+                                    f"narrow member_glob={member_glob!r}.")
             with open_member() as source, open(target, "wb") as handle:
                 shutil.copyfileobj(source, handle, _CHUNK_BYTES)
         found = len(list(staging.iterdir()))
         if found == 0 or (image_count is not None and found != image_count):
             expected = "at least 1" if image_count is None else image_count
-            raise DownloadError(
-                f"Unexpected number of images in {archive} for member_glob={member_glob!r} "
-                f"(delete the archive to download it again). Expected {expected}. "
-                f"Received: {found}"
-            )
+            raise DownloadError(f"Unexpected number of images in {archive} for member_glob={member_glob!r} "
+                                f"(delete the archive to download it again). Expected {expected}. "
+                                f"Received: {found}")
         os.replace(staging, destination)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -176,15 +170,11 @@ def verify_archive(archive):
                 damaged = bundle.testzip()
             if damaged is not None:
                 raise DownloadError(f"{archive} is corrupt: member {damaged} fails its CRC check.")
-        elif tarfile.is_tarfile(archive):
-            with tarfile.open(archive, "r:*") as bundle:
-                for member in bundle:
-                    if member.isfile():
-                        with bundle.extractfile(member) as stream:
-                            while stream.read(_CHUNK_BYTES):
-                                pass
-        else:
-            raise DownloadError(f"{archive} is neither a zip nor a tar archive.")
+            return
+        for _, open_member in _archive_members(archive):
+            with open_member() as stream:
+                while stream.read(_CHUNK_BYTES):
+                    pass
     except (OSError, EOFError, zipfile.BadZipFile, tarfile.TarError) as error:
         raise DownloadError(f"{archive} is corrupt or truncated ({error}).") from error
 
@@ -282,13 +272,11 @@ def download_sets(names, root, sources=SOURCES, aliases=None, keep_archives=Fals
         archive = _obtain_archive(url, group[0].sha256, root / ARCHIVE_FOLDER, log,
                                   owners=[source.name for source in group])
         for source in group:
-            files = extract_images(archive, source.member_glob, root / source.name,
-                                   source.image_count)
+            files = extract_images(archive, source.member_glob, root / source.name, source.image_count)
             log(f"{source.name}: {len(files)} images in {root / source.name}.")
         if not keep_archives:
             archive.unlink()
-    _remove_abandoned_partials(root / ARCHIVE_FOLDER, {source.name for source in selected},
-                               sources, log)
+    _remove_abandoned_partials(root / ARCHIVE_FOLDER, {source.name for source in selected}, sources, log)
     return {source.name: root / source.name for source in selected}
 
 
@@ -318,10 +306,8 @@ def _present(folder, source, log):
         folder.rmdir()
         return False
     if source.image_count is not None and len(images) != source.image_count:
-        raise DownloadError(
-            f"{folder} holds {len(images)} images, expected {source.image_count} for "
-            f"{source.name}. Delete {folder} to download the set again."
-        )
+        raise DownloadError(f"{folder} holds {len(images)} images, expected {source.image_count} for "
+                            f"{source.name}. Delete {folder} to download the set again.")
     return True
 
 

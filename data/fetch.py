@@ -149,19 +149,15 @@ def _stream(url, partial, log, owners):
         offset, response = 0, _open(url, 0)
     with response:
         if response.headers.get("Content-Type", "").split(";")[0].strip() == "text/html":
-            raise DownloadError(
-                f"{url} answered with a web page, not a file (HTTP {response.status}); the "
-                "address may have moved. Nothing was saved."
-            )
+            raise DownloadError(f"{url} answered with a web page, not a file (HTTP {response.status}); the "
+                                "address may have moved. Nothing was saved.")
         resumed = offset > 0 and response.status == 206
         if resumed and _content_range_start(response) != offset:
             partial.unlink()
             record.unlink(missing_ok=True)
-            raise DownloadError(
-                f"Server answered a resume of {url} with the wrong range, so the partial "
-                f"file was deleted. Expected a range starting at byte {offset}. Received: "
-                f"Content-Range={response.headers.get('Content-Range')!r}"
-            )
+            raise DownloadError(f"Server answered a resume of {url} with the wrong range, so the partial "
+                                f"file was deleted. Expected a range starting at byte {offset}. Received: "
+                                f"Content-Range={response.headers.get('Content-Range')!r}")
         if offset and not resumed:
             log(f"The file at {url} changed or the server ignored the Range request; "
                 "restarting from the first byte.")
@@ -236,10 +232,8 @@ def fetch(url, destination, sha256=None, log=print, verify=None, owners=()):
     if sha256 is not None and actual != sha256.lower():
         partial.unlink()
         record_path(partial).unlink(missing_ok=True)
-        raise DownloadError(
-            f"Checksum mismatch for {url} (file {destination}): expected sha256 {sha256}, "
-            f"received sha256 {actual}. The partial file was deleted."
-        )
+        raise DownloadError(f"Checksum mismatch for {url} (file {destination}): expected sha256 {sha256}, "
+                            f"received sha256 {actual}. The partial file was deleted.")
     if verify is not None:
         try:
             verify(partial)

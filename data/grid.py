@@ -176,28 +176,21 @@ class _Round:
 def _rounds(settings):
     """Per stage ("blur", "noise", "jpeg"), its `_Round`s: one at order 1, two at order 2."""
     s = settings
-    gaussian = s["gaussian_noise_probability"]
-    rounds = {
-        "blur": [_Round("first round", s["blur_probability"], 1.0, tuple(s["blur_sigma"]),
-                        s["blur_sigma"][0] <= NEGLIGIBLE_BLUR_SIGMA)],
-        "noise": [_Round("first round", s["noise_probability"], gaussian, tuple(s["noise_sigma"]),
-                         gaussian > 0 and s["noise_sigma"][0] <= NEGLIGIBLE_NOISE_SIGMA)],
-        "jpeg": [_Round("first round", s["jpeg_probability"], 1.0, tuple(s["jpeg_quality"]),
-                        s["jpeg_quality"][1] >= NEGLIGIBLE_JPEG_QUALITY)],
-    }
+    # (name, settings prefix, chance the round happens, chance of its blur, of Gaussian noise)
+    rounds = [("first round", "", 1.0, s["blur_probability"], s["gaussian_noise_probability"])]
     if s["order"] == 2:
-        again = s["second_order_probability"]
-        gaussian = s["second_gaussian_noise_probability"]
-        rounds["blur"].append(_Round("second round", again * s["second_blur_probability"], 1.0,
-                                     tuple(s["second_blur_sigma"]),
-                                     s["second_blur_sigma"][0] <= NEGLIGIBLE_BLUR_SIGMA))
-        rounds["noise"].append(_Round("second round", again * s["noise_probability"], gaussian,
-                                      tuple(s["second_noise_sigma"]),
-                                      gaussian > 0 and s["second_noise_sigma"][0] <= NEGLIGIBLE_NOISE_SIGMA))
-        rounds["jpeg"].append(_Round("second round", again * s["jpeg_probability"], 1.0,
-                                     tuple(s["second_jpeg_quality"]),
-                                     s["second_jpeg_quality"][1] >= NEGLIGIBLE_JPEG_QUALITY))
-    return rounds
+        rounds.append(("second round", "second_", s["second_order_probability"],
+                       s["second_blur_probability"], s["second_gaussian_noise_probability"]))
+    stages = {"blur": [], "noise": [], "jpeg": []}
+    for name, prefix, again, blur, gaussian in rounds:
+        sigma, noise, quality = (tuple(s[prefix + key])
+                                 for key in ("blur_sigma", "noise_sigma", "jpeg_quality"))
+        stages["blur"].append(_Round(name, again * blur, 1.0, sigma, sigma[0] <= NEGLIGIBLE_BLUR_SIGMA))
+        stages["noise"].append(_Round(name, again * s["noise_probability"], gaussian, noise,
+                                      gaussian > 0 and noise[0] <= NEGLIGIBLE_NOISE_SIGMA))
+        stages["jpeg"].append(_Round(name, again * s["jpeg_probability"], 1.0, quality,
+                                     quality[1] >= NEGLIGIBLE_JPEG_QUALITY))
+    return stages
 
 
 def _number(value):

@@ -14,6 +14,8 @@ import tifffile
 from PIL import Image
 from PIL import UnidentifiedImageError
 
+from data.imresize import round_to_uint8
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
@@ -25,11 +27,6 @@ class ImageError(ValueError):
 _GRAY_WEIGHTS = np.array([0.298936021293775, 0.587043074451121, 0.114020904255103])
 
 
-def _round_half_up(values):
-    # Values are non-negative here, so this is MATLAB's round-half-away-from-zero.
-    return np.floor(values + 0.5)
-
-
 def _to_uint8(pixels, path):
     """Maps decoded samples of any supported bit depth onto uint8."""
     if pixels.dtype == np.uint8:
@@ -37,11 +34,9 @@ def _to_uint8(pixels, path):
     if pixels.dtype == np.bool_:
         return pixels.astype(np.uint8) * 255
     if pixels.dtype == np.uint16:
-        return _round_half_up(pixels.astype(np.float64) * 255.0 / 65535.0).astype(np.uint8)
-    raise ImageError(
-        "Expected an image with 1-, 8- or 16-bit unsigned samples. "
-        f"Received: dtype={pixels.dtype} in path={path}"
-    )
+        return round_to_uint8(pixels.astype(np.float64) * 255.0 / 65535.0)
+    raise ImageError("Expected an image with 1-, 8- or 16-bit unsigned samples. "
+                     f"Received: dtype={pixels.dtype} in path={path}")
 
 
 def _to_channels_last(pixels, path):
@@ -56,10 +51,8 @@ def _to_channels_last(pixels, path):
         return pixels[..., :1]
     if pixels.ndim == 3 and pixels.shape[-1] == 4:
         return pixels[..., :3]
-    raise ImageError(
-        "Expected a single gray, gray+alpha, RGB or RGBA image. "
-        f"Received: shape={pixels.shape} in path={path}"
-    )
+    raise ImageError("Expected a single gray, gray+alpha, RGB or RGBA image. "
+                     f"Received: shape={pixels.shape} in path={path}")
 
 
 def rgb_to_gray(image):
@@ -72,7 +65,7 @@ def rgb_to_gray(image):
         uint8 array of shape `(height, width, 1)`.
     """
     luma = image.astype(np.float64) @ _GRAY_WEIGHTS
-    return _round_half_up(np.clip(luma, 0.0, 255.0)).astype(np.uint8)[..., None]
+    return round_to_uint8(luma)[..., None]
 
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -103,10 +96,8 @@ def _first_line(error):
 
 def _colour_model_error(model, path):
     """The one-line refusal of a colour model `read_image` does not convert."""
-    return ImageError(
-        "Expected a gray, RGB(A), palette or CMYK image (convert it to RGB). "
-        f"Received: colour model {model} in path={path}"
-    )
+    return ImageError("Expected a gray, RGB(A), palette or CMYK image (convert it to RGB). "
+                      f"Received: colour model {model} in path={path}")
 
 
 def _is_deep_png(path):
@@ -142,10 +133,8 @@ def _decode_tiff_with_tifffile(path):
     if photometric not in _TIFFFILE_PHOTOMETRICS:
         raise _colour_model_error(f"{photometric} (TIFF photometric)", path)
     if bits not in (1, 8, 16):
-        raise ImageError(
-            "Expected an image with 1-, 8- or 16-bit unsigned samples. "
-            f"Received: {bits}-bit samples in path={path}"
-        )
+        raise ImageError("Expected an image with 1-, 8- or 16-bit unsigned samples. "
+                         f"Received: {bits}-bit samples in path={path}")
     return np.asarray(iio.imread(path, plugin="tifffile"))
 
 

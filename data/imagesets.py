@@ -57,18 +57,9 @@ IMAGE_SETS = {
         ImageSet("McMaster", "denoise", "rgb", "test", ("McMaster",), 18),
         ImageSet("T91", "sr", "rgb", "train", ("T91",), 91),
         ImageSet("Train400", "denoise", "gray", "train", ("Train400",), 400),
-        ImageSet(
-            "DIV2K_train_HR",
-            "sr",
-            "rgb",
-            "train",
-            ("DIV2K_train_HR", "DIV2K/DIV2K_train_HR"),
-            800,
-            ("DIV2K",),
-        ),
-        ImageSet(
-            "DIV2K_valid_HR", "sr", "rgb", "valid", ("DIV2K_valid_HR", "DIV2K/DIV2K_valid_HR"), 100
-        ),
+        ImageSet("DIV2K_train_HR", "sr", "rgb", "train", ("DIV2K_train_HR", "DIV2K/DIV2K_train_HR"), 800,
+                 ("DIV2K",)),
+        ImageSet("DIV2K_valid_HR", "sr", "rgb", "valid", ("DIV2K_valid_HR", "DIV2K/DIV2K_valid_HR"), 100),
     )
 }
 
@@ -86,9 +77,7 @@ def get_image_set(name):
     for image_set in IMAGE_SETS.values():
         if wanted in (spelling.lower() for spelling in (image_set.name,) + image_set.aliases):
             return image_set
-    known = ", ".join(
-        spelling for s in IMAGE_SETS.values() for spelling in (s.name,) + s.aliases
-    )
+    known = ", ".join(spelling for s in IMAGE_SETS.values() for spelling in (s.name,) + s.aliases)
     raise ValueError(f"Unknown image set. Expected one of: {known}. Received: name={name}")
 
 
@@ -125,11 +114,8 @@ def resolve_data_root(explicit=None):
 
 
 def _download_hint(image_set):
-    return (
-        f"Fetch it with `make data SETS={image_set.name}` "
-        f"(python -m data.download --sets {image_set.name}), or set "
-        f"${DATA_ROOT_VARIABLE} to a folder that holds it."
-    )
+    return (f"Fetch it with `make data SETS={image_set.name}` (python -m data.download --sets "
+            f"{image_set.name}), or set ${DATA_ROOT_VARIABLE} to a folder that holds it.")
 
 
 @functools.cache
@@ -190,10 +176,8 @@ def find_set(name, root=None):
                 )
             if images:
                 return path
-    raise FileNotFoundError(
-        f"Image set {image_set.name} not found; searched: {', '.join(searched)}. "
-        + _download_hint(image_set)
-    )
+    raise FileNotFoundError(f"Image set {image_set.name} not found; searched: {', '.join(searched)}. "
+                            + _download_hint(image_set))
 
 
 def load_set(name, root=None, channels=None):

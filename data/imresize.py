@@ -32,9 +32,7 @@ def cubic(x):
     squared = absolute**2
     cubed = absolute**3
     inner = (1.5 * cubed - 2.5 * squared + 1.0) * (absolute <= 1.0)
-    outer = (-0.5 * cubed + 2.5 * squared - 4.0 * absolute + 2.0) * (
-        (absolute > 1.0) & (absolute <= 2.0)
-    )
+    outer = (-0.5 * cubed + 2.5 * squared - 4.0 * absolute + 2.0) * ((absolute > 1.0) & (absolute <= 2.0))
     return inner + outer
 
 
@@ -71,18 +69,16 @@ def contributions(input_length, output_length, scale, antialiasing=True):
     else:
         weights = cubic(distances)
     weights = weights / weights.sum(axis=1, keepdims=True)
-    mirror = np.concatenate(
-        [np.arange(input_length), np.arange(input_length - 1, -1, -1)]
-    )
+    mirror = np.concatenate([np.arange(input_length), np.arange(input_length - 1, -1, -1)])
     indices = mirror[np.mod(one_based.astype(np.int64) - 1, mirror.size)]
     # Columns that are zero for every output pixel carry no information.
     used = np.any(weights != 0.0, axis=0)
     return weights[:, used], indices[:, used]
 
 
-def _round_to_uint8(values):
-    # MATLAB rounds half away from zero; after clipping all values are
-    # non-negative, so floor(x + 0.5) is that rule.
+def round_to_uint8(values):
+    """Clips to [0, 255] and rounds to uint8 as MATLAB does, half away from zero."""
+    # After clipping all values are non-negative, so floor(x + 0.5) is that rule.
     return np.floor(np.clip(values, 0.0, 255.0) + 0.5).astype(np.uint8)
 
 
@@ -100,31 +96,24 @@ def _resize_axis(image, axis, weights, indices):
     )
     result = np.moveaxis((matrix @ rows).reshape((output_length,) + trailing_shape), 0, axis)
     if image.dtype == np.uint8:
-        return _round_to_uint8(result)
+        return round_to_uint8(result)
     return result
 
 
 def _scales_and_shape(input_shape, scale, output_shape):
     if (scale is None) == (output_shape is None):
-        raise ValueError(
-            "Exactly one of `scale` and `output_shape` must be given. "
-            f"Received: scale={scale}, output_shape={output_shape}"
-        )
+        raise ValueError("Exactly one of `scale` and `output_shape` must be given. "
+                         f"Received: scale={scale}, output_shape={output_shape}")
     if scale is not None:
         if not np.isscalar(scale) or scale <= 0:
-            raise ValueError(
-                "Expected `scale` to be a positive number. "
-                f"Received: scale={scale}"
-            )
+            raise ValueError(f"Expected `scale` to be a positive number. Received: scale={scale}")
         scales = (float(scale), float(scale))
         shape = tuple(int(math.ceil(s * n)) for s, n in zip(scales, input_shape))
         return scales, shape
     shape = tuple(int(n) for n in output_shape)
     if len(shape) != 2 or min(shape) < 1:
-        raise ValueError(
-            "Expected `output_shape` to be two positive integers (height, width). "
-            f"Received: output_shape={output_shape}"
-        )
+        raise ValueError("Expected `output_shape` to be two positive integers (height, width). "
+                         f"Received: output_shape={output_shape}")
     scales = tuple(out / n for out, n in zip(shape, input_shape))
     return scales, shape
 
@@ -155,21 +144,14 @@ def imresize(image, scale=None, output_shape=None, antialiasing=True):
     """
     image = np.asarray(image)
     if image.ndim not in (2, 3):
-        raise ValueError(
-            "Expected an image of shape (height, width) or (height, width, channels). "
-            f"Received: image.shape={image.shape}"
-        )
+        raise ValueError("Expected an image of shape (height, width) or (height, width, channels). "
+                         f"Received: image.shape={image.shape}")
     if image.dtype != np.uint8 and not np.issubdtype(image.dtype, np.floating):
-        raise ValueError(
-            "Expected a uint8 or floating-point image. "
-            f"Received: image.dtype={image.dtype}"
-        )
+        raise ValueError(f"Expected a uint8 or floating-point image. Received: image.dtype={image.dtype}")
     scales, shape = _scales_and_shape(image.shape[:2], scale, output_shape)
     result = image
     for axis in np.argsort(scales, kind="stable"):
-        weights, indices = contributions(
-            image.shape[axis], shape[axis], scales[axis], antialiasing
-        )
+        weights, indices = contributions(image.shape[axis], shape[axis], scales[axis], antialiasing)
         result = _resize_axis(result, int(axis), weights, indices)
     if image.dtype == np.uint8:
         return result

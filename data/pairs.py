@@ -105,8 +105,7 @@ def check_sizes(pairs, scale=1):
         cropped = (height - height % scale, width - width % scale)
         if cropped != (input_height * scale, input_width * scale):
             crop = "" if cropped == (height, width) else f", {cropped[0]}x{cropped[1]} after modcrop"
-            wanted = (f"{cropped[0] // scale}x{cropped[1] // scale}" if scale > 1
-                      else f"{height}x{width}")
+            wanted = f"{cropped[0] // scale}x{cropped[1] // scale}" if scale > 1 else f"{height}x{width}"
             problems.append(f"{pair.input} is {input_height}x{input_width} but {pair.target} is "
                             f"{height}x{width}{crop}: expected an input of {wanted} (scale {scale})")
     if problems:

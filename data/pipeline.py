@@ -33,6 +33,7 @@ import tensorflow as tf
 from data import blind
 from data.degradations import add_gaussian_noise
 from data.degradations import bicubic_downscale
+from data.degradations import check_positive_integer
 from data.degradations import modcrop
 from data.prepared import PackedFile
 from data.prepared import Prepared
@@ -61,10 +62,8 @@ def _as_arrays(images):
         if image.ndim == 2:
             image = image[..., None]
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] not in (1, 3):
-            raise ValueError(
-                "Expected uint8 images of shape (height, width, 1 or 3). "
-                f"Received: images[{index}].dtype={image.dtype}, shape={image.shape}"
-            )
+            raise ValueError("Expected uint8 images of shape (height, width, 1 or 3). "
+                             f"Received: images[{index}].dtype={image.dtype}, shape={image.shape}")
         arrays.append(image)
     if not arrays:
         raise ValueError("Expected at least one image. Received: images=[]")
@@ -76,24 +75,25 @@ def _as_arrays(images):
     return arrays
 
 
-def _check_positive_integer(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"Expected `{name}` to be a positive integer. Received: {name}={value}")
-
-
-def _check_seed(seed):
+def _check_training(seed, **sizes):
+    """The positive integers (in the order given) and the integer seed of a training stream."""
+    for name, value in sizes.items():
+        check_positive_integer(value, name)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise ValueError(f"Expected `seed` to be an integer. Received: seed={seed!r}")
+
+
+def _check_crop(crop, scale):
+    if crop % scale:
+        raise ValueError(f"Expected `crop` to be a multiple of `scale` ({scale}). Received: crop={crop}")
 
 
 def _check_min_size(shapes, size, what):
     """Every shape `(height, width, channels)` (of an array or a prepared image) holds the size."""
     for index, shape in enumerate(shapes):
         if min(shape[:2]) < size:
-            raise ValueError(
-                f"Expected every {what} to be at least {size}x{size} pixels. "
-                f"Received: images[{index}].shape={tuple(int(side) for side in shape)}"
-            )
+            raise ValueError(f"Expected every {what} to be at least {size}x{size} pixels. "
+                             f"Received: images[{index}].shape={tuple(int(side) for side in shape)}")
 
 
 def _pack(arrays):
@@ -105,28 +105,24 @@ def _pack(arrays):
     pixels = np.empty(int(sizes.sum()), np.uint8)
     for image, offset, size in zip(arrays, offsets, sizes, strict=True):
         pixels[offset:offset + size] = image.reshape(-1)
-    return _PackedImages(
-        tf.convert_to_tensor(pixels), tf.constant(offsets), tf.constant(shapes), int(shapes[0, 2])
-    )
+    return _PackedImages(tf.convert_to_tensor(pixels), tf.constant(offsets), tf.constant(shapes),
+                         int(shapes[0, 2]))
 
 
 def _on_disk(file):
     """A prepared `PackedFile` as packed images whose patches are read from disk."""
-    return _PackedImages(None, tf.constant(file.offsets), tf.constant(file.shapes), file.channels,
-                         file)
+    return _PackedImages(None, tf.constant(file.offsets), tf.constant(file.shapes), file.channels, file)
 
 
 def _gather_patch(packed, image, top, left, size):
     """Cuts the `size` x `size` patch at `(top, left)` of image `image`, as uint8."""
     if packed.file is not None:
-        patch = tf.numpy_function(packed.file.read_patch, [image, top, left, size], tf.uint8,
-                                  stateful=False)
+        patch = tf.numpy_function(packed.file.read_patch, [image, top, left, size], tf.uint8, stateful=False)
         return tf.reshape(patch, [size, size, packed.channels])
     # The image's own pixels as a view, then one slice: three times cheaper than gathering
     # the patch's pixels by index.
     shape = packed.shapes[image]
-    whole = tf.reshape(tf.slice(packed.pixels, [packed.offsets[image]], [tf.reduce_prod(shape)]),
-                       shape)
+    whole = tf.reshape(tf.slice(packed.pixels, [packed.offsets[image]], [tf.reduce_prod(shape)]), shape)
     origin = tf.stack([top, left, tf.constant(0, tf.int64)])
     return tf.slice(whole, origin, [size, size, packed.channels])
 
@@ -148,9 +144,7 @@ def _to_unit(patch):
 
 def _example_keys(seed, example, count):
     """Returns `count` independent stateless keys for one example."""
-    key = tf.random.experimental.stateless_fold_in(
-        tf.constant([seed, _EXAMPLE_STREAM], tf.int64), example
-    )
+    key = tf.random.experimental.stateless_fold_in(tf.constant([seed, _EXAMPLE_STREAM], tf.int64), example)
     return tf.random.experimental.stateless_split(key, num=count)
 
 
@@ -168,9 +162,7 @@ def _example_stream(image_count, seed, repeat, start=0):
     epochs = tf.data.Dataset.counter(first_epoch) if repeat else tf.data.Dataset.range(1)
 
     def one_epoch(epoch):
-        key = tf.random.experimental.stateless_fold_in(
-            tf.constant([seed, _ORDER_STREAM], tf.int64), epoch
-        )
+        key = tf.random.experimental.stateless_fold_in(tf.constant([seed, _ORDER_STREAM], tf.int64), epoch)
         order = tf.argsort(tf.random.stateless_uniform([image_count], seed=key))
         examples = epoch * image_count + tf.range(image_count, dtype=tf.int64)
         return tf.data.Dataset.from_tensor_slices((examples, tf.cast(order, tf.int64)))
@@ -204,7 +196,7 @@ def sr_pairs(images, scale):
     Returns:
         list of `(lr, hr)` uint8 arrays with `hr.shape[:2] == scale * lr.shape[:2]`.
     """
-    _check_positive_integer(scale, "scale")
+    check_positive_integer(scale, "scale")
     arrays = _as_arrays(images)
     return [(bicubic_downscale(image, scale), modcrop(image, scale)) for image in arrays]
 
@@ -235,11 +227,8 @@ def make_sr_dataset(images, scale, patch_size, batch_size, seed, augment=True, r
     - [Lim et al., 2017](https://arxiv.org/abs/1707.02921) (EDSR patch sampling
       and the 8 geometric augmentations)
     """
-    if isinstance(images, Prepared):
-        return make_pair_dataset(images, scale, patch_size, batch_size, seed, augment, repeat, start)
-    _check_positive_integer(scale, "scale")
-    return make_pair_dataset(sr_pairs(images, scale), scale, patch_size, batch_size, seed, augment,
-                             repeat, start)
+    pairs = images if isinstance(images, Prepared) else sr_pairs(images, scale)
+    return make_pair_dataset(pairs, scale, patch_size, batch_size, seed, augment, repeat, start)
 
 
 def make_pair_dataset(pairs, scale, patch_size, batch_size, seed, augment=True, repeat=True, start=0,
@@ -267,9 +256,7 @@ def make_pair_dataset(pairs, scale, patch_size, batch_size, seed, augment=True, 
         `tf.data.Dataset` of `(input, target)` float32 in [0, 1], or
         `((input, level), target)` with `noise_level`.
     """
-    for value, name in ((scale, "scale"), (patch_size, "patch_size"), (batch_size, "batch_size")):
-        _check_positive_integer(value, name)
-    _check_seed(seed)
+    _check_training(seed, scale=scale, patch_size=patch_size, batch_size=batch_size)
     if isinstance(pairs, Prepared):
         low, high = _on_disk(pairs.low), _on_disk(pairs.high)
         _check_min_size(pairs.low.shapes, patch_size, "input image")
@@ -330,9 +317,7 @@ def make_blind_sr_dataset(images, scale, patch_size, batch_size, seed, chain, au
         `tf.data.Dataset` of `(lr, hr)` float32 in [0, 1], shaped like
         `make_sr_dataset`'s.
     """
-    for value, name in ((scale, "scale"), (patch_size, "patch_size"), (batch_size, "batch_size")):
-        _check_positive_integer(value, name)
-    _check_seed(seed)
+    _check_training(seed, scale=scale, patch_size=patch_size, batch_size=batch_size)
     size = patch_size * scale
     high = _packed_high(images, size, scale)
 
@@ -394,15 +379,11 @@ def make_denoise_dataset(images, sigma, patch_size, batch_size, seed, augment=Tr
     Reference:
     - [Zhang et al., 2017](https://arxiv.org/abs/1608.03981)
     """
-    for value, name in ((patch_size, "patch_size"), (batch_size, "batch_size")):
-        _check_positive_integer(value, name)
-    _check_seed(seed)
+    _check_training(seed, patch_size=patch_size, batch_size=batch_size)
     low, high = (sigma, sigma) if np.isscalar(sigma) else tuple(sigma)
     if not (np.isfinite(low) and np.isfinite(high) and 0 <= low <= high):
-        raise ValueError(
-            "Expected `sigma` to be a non-negative number or a range [low, high] with "
-            f"0 <= low <= high. Received: sigma={sigma}"
-        )
+        raise ValueError("Expected `sigma` to be a non-negative number or a range [low, high] with "
+                         f"0 <= low <= high. Received: sigma={sigma}")
     clean_images = _packed_high(images, patch_size)
     shape = [patch_size, patch_size, clean_images.channels]
 
@@ -430,16 +411,6 @@ def _center_origin(image, size):
     return (image.shape[0] - size) // 2, (image.shape[1] - size) // 2
 
 
-def _sr_validation(images, scale, crop):
-    """Aligned center crops of whole-image (lr, hr) pairs, as float32 in [0, 1]."""
-    _check_positive_integer(scale, "scale")
-    if crop % scale:
-        raise ValueError(
-            f"Expected `crop` to be a multiple of `scale` ({scale}). Received: crop={crop}"
-        )
-    return make_pair_validation_set(sr_pairs(images, scale), scale, crop)
-
-
 def make_pair_validation_set(pairs, scale, crop):
     """Aligned center crops of (input, target) pairs, as float32 in [0, 1].
 
@@ -451,12 +422,9 @@ def make_pair_validation_set(pairs, scale, crop):
     Returns:
         `(inputs, targets)` float32 arrays, inputs `crop // scale` pixels wide.
     """
-    _check_positive_integer(scale, "scale")
+    check_positive_integer(scale, "scale")
     _check_aligned(pairs, scale)
-    if crop % scale:
-        raise ValueError(
-            f"Expected `crop` to be a multiple of `scale` ({scale}). Received: crop={crop}"
-        )
+    _check_crop(crop, scale)
     size = crop // scale
     _check_min_size([lr.shape for lr, _ in pairs], size, "input image")
     inputs, targets = [], []
@@ -471,14 +439,8 @@ def _denoise_validation(images, sigma, crop, seed):
     """Center crops with benchmark-protocol noise, as float32."""
     if sigma is None or not np.isfinite(sigma) or sigma < 0:
         raise ValueError(f"Expected `sigma` to be a non-negative number. Received: sigma={sigma}")
-    arrays = _as_arrays(images)
-    _check_min_size([image.shape for image in arrays], crop, "image")
-    clean = []
-    for image in arrays:
-        top, left = _center_origin(image, crop)
-        clean.append(image[top:top + crop, left:left + crop].astype(np.float32) / 255.0)
-    noisy = [add_gaussian_noise(patch, sigma, seed) for patch in clean]
-    return np.stack(noisy), np.stack(clean)
+    clean = _center_crops(_as_arrays(images), crop).astype(np.float32) / 255.0
+    return np.stack([add_gaussian_noise(patch, sigma, seed) for patch in clean]), clean
 
 
 def make_validation_set(images, task, scale=None, sigma=None, crop=256, seed=0):
@@ -504,9 +466,11 @@ def make_validation_set(images, task, scale=None, sigma=None, crop=256, seed=0):
         `(lr, hr)` with inputs `crop // scale` and targets `crop` pixels wide,
         or `(noisy, clean)`, both `crop` pixels wide.
     """
-    _check_positive_integer(crop, "crop")
-    if task == "sr":
-        return _sr_validation(images, scale, crop)
+    check_positive_integer(crop, "crop")
+    if task == "sr":  # The arguments are checked before the whole images are shrunk.
+        check_positive_integer(scale, "scale")
+        _check_crop(crop, scale)
+        return make_pair_validation_set(sr_pairs(images, scale), scale, crop)
     if task == "denoise":
         return _denoise_validation(images, sigma, crop, seed)
     raise ValueError(f"Unknown task. Expected 'sr' or 'denoise'. Received: task={task!r}")
@@ -524,7 +488,7 @@ def _center_crops(arrays, crop, multiple=1):
     _check_min_size([image.shape for image in arrays], crop, "image")
     crops = []
     for image in arrays:
-        # On the grid of `multiple`, so the crop is the one `_sr_validation` cuts.
+        # On the grid of `multiple`, so the crop is the one `make_validation_set` cuts.
         top, left = (side * multiple for side in _center_origin(
             image[::multiple, ::multiple], crop // multiple))
         crops.append(image[top:top + crop, left:left + crop])
@@ -553,11 +517,10 @@ def make_chain_validation_set(images, scale, chain, crop=256, draws=4, seed=VALI
         crops (every image once, then again for the next draw) and their clean
         high-resolution crops.
     """
-    _check_positive_integer(scale, "scale")
-    _check_positive_integer(draws, "draws")
-    _check_positive_integer(crop, "crop")
-    if crop % scale:
-        raise ValueError(f"Expected `crop` to be a multiple of `scale` ({scale}). Received: crop={crop}")
+    check_positive_integer(scale, "scale")
+    check_positive_integer(draws, "draws")
+    check_positive_integer(crop, "crop")
+    _check_crop(crop, scale)
     crops = _center_crops(_as_arrays(images), crop, scale)
     clean = np.concatenate([crops] * draws).astype(np.float32) / 255.0
     key = tf.constant([seed, _VALIDATION_STREAM], tf.int64)
@@ -589,7 +552,6 @@ def make_cell_validation_set(images, task, cells, scale=None, crop=256, seed=0):
     arrays = _as_arrays(images)
     if task == "denoise":
         return make_noise_range_validation_set(arrays, [cell.noise for cell in cells], crop, seed)
-    _check_positive_integer(scale, "scale")
     crops = _center_crops(arrays, crop, scale)
     inputs = [grid.degrade_sr(hr, scale, cell, seed) for cell in cells for hr in crops]
     targets = np.concatenate([crops] * len(cells))
