@@ -222,11 +222,10 @@ def training_images(config, log=print):
     source, storage = config.data.train, config.data.storage
     if source.source == "paired":
         return _training_pairs(config, log)
-    if source.source == "builtin" or storage == "memory":
+    if source.source == "builtin":
         return load_images(source, config)
     paths = image_paths(source, config)
-    if storage == "auto" and sum(3 * height * width for height, width in map(image_size, paths)
-                                 ) <= AUTO_DISK_BYTES:
+    if _in_memory(storage, paths):
         return load_images(source, config)
     task, channels = config.task, config.task.channels
     scale = task.scale if task.type == "sr" else None
@@ -237,14 +236,18 @@ def training_images(config, log=print):
                             low_resolution, log=log)
 
 
+def _in_memory(storage, paths):
+    """Whether `data.storage` keeps these files decoded in memory (`auto`: up to `AUTO_DISK_BYTES`)."""
+    return storage == "memory" or storage == "auto" and sum(
+        3 * height * width for height, width in map(image_size, paths)) <= AUTO_DISK_BYTES
+
+
 def _training_pairs(config, log):
     """A user's training pairs `(input, target)` in memory, or prepared on disk with them."""
     task, channels = config.task, config.task.channels
     found = paired_sets(config.data.train, task, "data.train", "the configuration")
     paths = [pair.target for pair in found] + [pair.input for pair in found]
-    storage = config.data.storage
-    if storage == "memory" or storage == "auto" and sum(
-            3 * height * width for height, width in map(image_size, paths)) <= AUTO_DISK_BYTES:
+    if _in_memory(config.data.storage, paths):
         return [(lr, hr) for _, lr, hr in load_pairs(config.data.train, config)]
     scale = task.scale if task.type == "sr" else None
     key = prepared.fingerprint(paths, channels, scale, "paired")

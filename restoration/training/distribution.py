@@ -40,12 +40,6 @@ import keras
 
 MODES = ("none", "mirrored", "data_parallel")
 _BACKENDS = {"mirrored": "tensorflow", "data_parallel": "jax"}
-# Environment variables through which a launcher names the processes of a multi-host job.
-PROCESS_VARIABLES = (
-    "KERAS_DISTRIBUTION_JOB_ADDRESSES",
-    "KERAS_DISTRIBUTION_NUM_PROCESSES",
-    "KERAS_DISTRIBUTION_PROCESS_ID",
-)
 
 
 def check_backend(mode):
@@ -83,15 +77,6 @@ def initialize_processes():
     if "JAX_CPU_COLLECTIVES_IMPLEMENTATION" not in os.environ:
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
     keras.distribution.initialize()
-
-
-def process_count():
-    """Processes training together: `jax.process_count()` on JAX, else 1."""
-    if keras.backend.backend() != "jax":
-        return 1
-    import jax
-
-    return jax.process_count()
 
 
 def is_primary():

@@ -252,13 +252,11 @@ def score_test_sets(model, config, run_dir, best_step=None):
     """
     final, seconds, images = _score_weights(model, config)
     best = run_dir / runs.BEST_CHECKPOINT
-    if not best.exists():
-        return "final", final, final, seconds / images if images else None
-    if best_step == config.training.steps:
-        return "best", final, final, seconds / images if images else None
-    selected, more_seconds, more_images = _score_weights(load_keras_model(best), config)
-    seconds, images = seconds + more_seconds, images + more_images
-    return "best", selected, final, seconds / images if images else None
+    checkpoint, selected = ("best" if best.exists() else "final"), final
+    if best.exists() and best_step != config.training.steps:
+        selected, more_seconds, more_images = _score_weights(load_keras_model(best), config)
+        seconds, images = seconds + more_seconds, images + more_images
+    return checkpoint, selected, final, seconds / images if images else None
 
 
 def log_test_scores(run_dir, checkpoint, test):
@@ -274,12 +272,6 @@ def log_test_scores(run_dir, checkpoint, test):
 def trainable_parameters(model):
     """Trainable weights only: a regularizer's rate variables are not parameters."""
     return int(sum(keras.ops.size(weight) for weight in model.trainable_weights))
-
-
-def regularizer_summary(config):
-    """The regularizer's settings as results.json records them (`None` for none)."""
-    settings = config.regularizer
-    return None if settings is None else to_plain(settings)
 
 
 def train_run(config, run_dir, verbose="auto"):
@@ -354,7 +346,7 @@ def _train_locked(config, run_dir, verbose, primary=True):
                 raw, _, _ = _score_weights(model, config)
     results = RunResults(
         experiment=config.run.experiment, arm=config.run.arm, seed=config.run.seed,
-        regularizer=regularizer_summary(config),
+        regularizer=to_plain(config.regularizer),
         warnings=tuple(config.warnings()),
         task=to_plain(config.task), steps=config.training.steps, precision=policy, checkpoint=checkpoint,
         selected_step=state.best_step if checkpoint == "best" else config.training.steps,
