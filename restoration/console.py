@@ -69,18 +69,15 @@ def run_main(main, program):
 
 def is_noise(line):
     """Whether one native stderr line (bytes, without its newline) is dropped."""
-    if line.startswith(ABSL_PREAMBLE):
-        return True
-    return bool(NATIVE_LINE.match(line)) and not KEPT_LINE.match(line)
+    return line.startswith(ABSL_PREAMBLE) or (bool(NATIVE_LINE.match(line)) and not KEPT_LINE.match(line))
 
 
 def describe_error(error):
     """One line for an expected failure: `path: reason` for a file-system error, else the message."""
-    if isinstance(error, OSError) and error.filename:
-        return f"{error.filename}: {error.strerror or error}"
-    if isinstance(error, OSError):
-        return str(error.strerror or error)
-    return str(error)
+    if not isinstance(error, OSError):
+        return str(error)
+    reason = error.strerror or error
+    return f"{error.filename}: {reason}" if error.filename else str(reason)
 
 
 def quiet_native_logs(argv=None):

@@ -186,12 +186,14 @@ def remove_temporaries(folder):
             path.unlink(missing_ok=True)
 
 
-def _fsync_folder(folder):
-    """Makes a rename in `folder` durable (a no-op where folders cannot be opened)."""
+def _fsync(path, optional=False):
+    """fsyncs a file or folder; `optional`: a no-op where it cannot be opened (folders, on some systems)."""
     try:
-        descriptor = os.open(folder, os.O_RDONLY)
+        descriptor = os.open(path, os.O_RDONLY)
     except OSError:
-        return
+        if optional:
+            return
+        raise
     try:
         os.fsync(descriptor)
     finally:
@@ -205,13 +207,9 @@ def _with_path(error, path):
 
 def _replace_durably(temporary, path):
     """fsyncs `temporary`, renames it over `path` and fsyncs the folder."""
-    descriptor = os.open(temporary, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+    _fsync(temporary)
     os.replace(temporary, path)
-    _fsync_folder(path.parent)
+    _fsync(path.parent, optional=True)
 
 
 @contextlib.contextmanager
@@ -234,11 +232,10 @@ def _replacing(path, suffix):
         yield temporary
         os.chmod(temporary, 0o644)
         _replace_durably(temporary, path)
-    except OSError as error:
+    except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
-        raise _with_path(error, path) from error
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise _with_path(error, path) from error
         raise
 
 

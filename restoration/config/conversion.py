@@ -40,12 +40,11 @@ def spec(expected, check, default=dataclasses.MISSING):
 
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-NAME_EXPECTED = "a name of letters, digits, '.', '_' or '-'"
 
 
 def name_field(default=dataclasses.MISSING):
     """A name that is safe as a folder name: experiments, arms."""
-    return spec(NAME_EXPECTED, NAME.fullmatch, default)
+    return spec("a name of letters, digits, '.', '_' or '-'", NAME.fullmatch, default)
 
 
 def positive(default=dataclasses.MISSING, noun="an integer"):
@@ -120,18 +119,6 @@ def field_names(cls):
     return [field.name for field in dataclasses.fields(cls)]
 
 
-def section_class(hint, tree):
-    """The section class that a type hint selects for a raw tree, or `None`.
-
-    A union of several sections is told apart by the `name` in the tree.
-    """
-    sections = _sections_in(hint)
-    if len(sections) == 1:
-        return sections[0]
-    name = tree.get("name") if isinstance(tree, Mapping) else None
-    return next((member for member in sections if name in _names_of(member)), None)
-
-
 def build_section(cls, tree, prefix, source):
     """Validates a raw tree into an instance of section class `cls`.
 
@@ -146,23 +133,17 @@ def build_section(cls, tree, prefix, source):
     """
     if not isinstance(tree, Mapping):
         raise ConfigError(source, prefix, "a mapping", describe(tree))
-    fields = {field.name: field for field in dataclasses.fields(cls)}
-    known, hints = field_names(cls), _hints(cls)
+    fields, hints = {field.name: field for field in dataclasses.fields(cls)}, _hints(cls)
     values = {}
     for key, value in tree.items():
-        dotted = _join(prefix, key)
-        if key in known:
-            values[key] = _convert(hints[key], value, dotted, fields[key].metadata, source)
-        else:
-            listing = ", ".join(known)
-            raise ConfigError(source, dotted, f"a key among: {listing}", f"unknown key {key!r}")
-    for name in known:
-        field = fields[name]
-        no_default = dataclasses.MISSING is field.default is field.default_factory
-        if no_default and name not in values:
+        if key not in fields:
+            listing = ", ".join(fields)
+            raise ConfigError(source, _join(prefix, key), f"a key among: {listing}", f"unknown key {key!r}")
+        values[key] = _convert(hints[key], value, _join(prefix, key), fields[key].metadata, source)
+    for name, field in fields.items():
+        if name not in values and dataclasses.MISSING is field.default is field.default_factory:
             expected = field.metadata.get("expected") or _describe_type(hints[name])
-            key = _join(prefix, name)
-            raise ConfigError(source, key, f"{expected} (a required key)", "nothing")
+            raise ConfigError(source, _join(prefix, name), f"{expected} (a required key)", "nothing")
     instance = cls(**values)
     for key, expected, received in getattr(instance, "relations", tuple)():
         raise ConfigError(source, _join(prefix, key), expected, describe(received))
@@ -171,23 +152,29 @@ def build_section(cls, tree, prefix, source):
 
 def _convert(hint, value, key, metadata, source):
     """Checks one value against its type hint and field metadata; returns it typed."""
-    expected = metadata.get("expected") or _describe_type(hint)
-    if _is_union(hint):
-        if value is None and type(None) in typing.get_args(hint):
-            return None
-        sections = _sections_in(hint)
-        if sections and not isinstance(value, Mapping):
-            raise ConfigError(source, key, expected, describe(value))
-        chosen = section_class(hint, value)
-        if sections and chosen is None:
-            names = [name for member in sections for name in _names_of(member)]
-            raise ConfigError(source, f"{key}.name", _one_of(names), describe(value.get("name")))
-        if chosen is not None:
-            return _convert(chosen, value, key, metadata, source)
-        return _convert_member(hint, value, key, metadata, expected, source)
     if dataclasses.is_dataclass(hint):
         return build_section(hint, value, key, source)
-    converted = _convert_plain(hint, value, key, source)
+    expected = metadata.get("expected") or _describe_type(hint)
+    members = typing.get_args(hint) if _is_union(hint) else (hint,)
+    if value is None and type(None) in members:
+        return None
+    sections = [member for member in members if dataclasses.is_dataclass(member)]
+    if sections:
+        if not isinstance(value, Mapping):
+            raise ConfigError(source, key, expected, describe(value))
+        # A union of several sections is told apart by the `name` in the tree.
+        name = value.get("name")
+        chosen = sections[0] if len(sections) == 1 else next(
+            (member for member in sections if name in _names_of(member)), None)
+        if chosen is None:
+            names = [name for member in sections for name in _names_of(member)]
+            raise ConfigError(source, f"{key}.name", _one_of(names), describe(name))
+        return _convert(chosen, value, key, metadata, source)
+    for member in members:
+        # A union takes its first plain member that accepts the value.
+        converted = _INVALID if member is type(None) else _convert_plain(member, value, key, source)
+        if converted is not _INVALID:
+            break
     if converted is _INVALID or not metadata.get("check", lambda _: True)(converted):
         raise ConfigError(source, key, _bounded(expected, value), describe(value))
     return converted
@@ -202,19 +189,6 @@ def _bounded(expected, value):
     """`expected`, stating the 64-bit bound when `value` is an integer beyond it."""
     is_int = isinstance(value, int) and not isinstance(value, bool)
     return f"{expected}, below 2^63" if is_int and abs(value) >= _INT_LIMIT else expected
-
-
-def _convert_member(hint, value, key, metadata, expected, source):
-    """Converts a value to the first plain member of a union that accepts it."""
-    for member in typing.get_args(hint):
-        if member is type(None):
-            continue
-        converted = _convert_plain(member, value, key, source)
-        if converted is not _INVALID:
-            if not metadata.get("check", lambda _: True)(converted):
-                break
-            return converted
-    raise ConfigError(source, key, _bounded(expected, value), describe(value))
 
 
 def _convert_plain(hint, value, key, source):
@@ -270,15 +244,7 @@ def _is_union(hint):
     return typing.get_origin(hint) in (typing.Union, types.UnionType)
 
 
-@functools.cache
-def _hints(cls):
-    return typing.get_type_hints(cls)
-
-
-def _sections_in(hint):
-    """The section classes a type hint allows (one, several for a union, or none)."""
-    members = typing.get_args(hint) if _is_union(hint) else (hint,)
-    return [member for member in members if dataclasses.is_dataclass(member)]
+_hints = functools.cache(typing.get_type_hints)
 
 
 def _names_of(cls):

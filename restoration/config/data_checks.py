@@ -41,8 +41,8 @@ def check_data_on_disk(config, source):
             sizes = _source_sizes(entry, data.root, f"data.{key}", source)
         if key == "train":
             # A paired input is the low-resolution side already.
-            factor = 1 if entry.source == "paired" else None
-            _check_patch_fits(config, sizes, source, factor)
+            downscaled = config.task.type == "sr" and entry.source != "paired"
+            _check_patch_fits(config, sizes, source, config.task.scale if downscaled else 1)
     for index, name in enumerate(data.test_sets):
         if name != BUILTIN_SET:
             _find_set(name, data.root, f"data.test_sets[{index}]", source)
@@ -60,11 +60,10 @@ def paired_sets(entry, task, key, source):
 
     Every problem is one line of the message, naming the files.
     """
-    input_folder, target_folder = entry.folders(task.type)
     template = entry.template or pairs.DEFAULT_TEMPLATE
     scale = task.scale if task.type == "sr" else 1
     try:
-        found = pairs.match_pairs(input_folder, target_folder, template)
+        found = pairs.match_pairs(*entry.folders(task.type), template)
         pairs.check_sizes(found, scale)
     except FileNotFoundError as error:
         raise ConfigError(source, key, "existing folders of images", str(error)) from None
@@ -120,13 +119,9 @@ def _builtin_sizes(split):
     return tuple((name, image.shape[:2]) for name, image in load_builtin(split))
 
 
-def _check_patch_fits(config, sizes, source, factor=None):
-    """A training patch must fit in every training image (its low-resolution version for sr).
-
-    `factor` divides each size: by default the scale for sr, 1 for denoising.
-    """
-    if factor is None:
-        factor = config.task.scale if config.task.type == "sr" else 1
+def _check_patch_fits(config, sizes, source, factor):
+    """A training patch must fit in every training image, its sizes divided by `factor` (the
+    scale for sr images that are not low-resolution already, else 1)."""
     name, (height, width) = min(sizes, key=lambda item: min(item[1]))
     limit = min(height, width) // factor
     if config.data.patch_size > limit:

@@ -112,8 +112,7 @@ class ExperimentConfig:
         averages (`<set>/<cell>`, or the plain set for a cell it already is), or None."""
         if self.primary is None:
             return None
-        base = next(iter(self.arms.values()))
-        task = base.task
+        task = next(iter(self.arms.values())).task
         entries = []
         for name in self.primary.sets:
             for cell in grid.cells(self.primary.cells, task.type) or [None]:
@@ -195,7 +194,7 @@ def _validate(tree, source, check_data):
     arms = {}
     for arm, arm_overrides in (experiment.arms or {DEFAULT_ARM: None}).items():
         try:
-            arms[arm] = _resolve_arm(tree, experiment, arm, arm_overrides, source)
+            arms[arm] = _resolve(tree, experiment, arm, source, arm_overrides)
         except ConfigError as error:
             raise error.under(f"experiment.arms.{arm}") from None
     if check_data:
@@ -266,16 +265,12 @@ def _read_with_base(path, chain):
         raise ConfigError(path, "base", "a file that does not include itself", base)
     merged, origins = _read_with_base(base_path, chain + (os.path.normpath(path),))
     experiment = tree.pop("experiment", None)
-    # Key by key: a new experiment name must not discard the base's seeds.
-    keys = (
-        {f"experiment.{k}": v for k, v in experiment.items()}
-        if isinstance(experiment, dict)
-        else {}
-    )
-    if "experiment.arms" in keys and isinstance(merged.get("experiment"), dict):
-        merged["experiment"]["arms"] = None
-    if experiment is not None and not keys:
-        keys = {"experiment": experiment}
+    keys = {} if experiment is None else {"experiment": experiment}
+    if isinstance(experiment, dict) and experiment:
+        # Key by key: a new experiment name must not discard the base's seeds.
+        keys = {f"experiment.{k}": v for k, v in experiment.items()}
+        if "arms" in experiment and isinstance(merged.get("experiment"), dict):
+            merged["experiment"]["arms"] = None
     for key, value in [*keys.items(), *tree.items()]:
         apply_override(merged, str(key), value, path)
         origins.update(_origins(value, tuple(str(key).split(".")), path))
@@ -316,18 +311,13 @@ def _blamed(error, origins, source):
     return ConfigError(origin, error.key, error.expected, error.received)
 
 
-def _resolve_arm(tree, experiment, arm, arm_overrides, source):
-    """Applies an arm's overrides to a copy of the base tree and validates the result."""
-    arm_tree = copy.deepcopy(tree)
+def _resolve(tree, experiment, arm, source, arm_overrides=None):
+    """Validates the base tree, with an arm's overrides applied to a copy, as a full run configuration."""
+    tree = copy.deepcopy(tree)
     for key, value in to_plain(arm_overrides or {}).items():
         if str(key).split(".")[0] in _EXPERIMENT_WIDE:
             expected = f"a key outside {' and '.join(_EXPERIMENT_WIDE)} (set for every arm)"
             raise ConfigError(source, str(key), expected, describe(key))
-        apply_override(arm_tree, str(key), value, source)
-    return _resolve(arm_tree, experiment, arm, source)
-
-
-def _resolve(tree, experiment, arm, source):
-    """Validates a base or arm tree as a full run configuration."""
+        apply_override(tree, str(key), value, source)
     run = {"experiment": experiment.name, "arm": arm, "seed": experiment.seeds[0]}
     return build_section(RunConfig, {"run": run, **tree}, "", source)

@@ -33,10 +33,7 @@ class ConfigError(ValueError):
     """
 
     def __init__(self, source, key, expected, received):
-        self.source = source
-        self.key = key
-        self.expected = expected
-        self.received = received
+        self.source, self.key, self.expected, self.received = source, key, expected, received
         location = f"{source}: {key}" if key else str(source)
         super().__init__(f"{location}: expected {expected}, received {received}")
 
@@ -104,11 +101,7 @@ class _StrictLoader(yaml.SafeLoader):
 
 
 class _TooManyDigits(Exception):
-    """An integer literal longer than `MAX_DIGITS` digits, at a line of the document."""
-
-    def __init__(self, digits, line):
-        super().__init__(digits, line)
-        self.digits, self.line = digits, line
+    """An integer literal longer than `MAX_DIGITS` digits: `args` are its digits and its line."""
 
 
 _StrictLoader.add_constructor("tag:yaml.org,2002:int", _StrictLoader.construct_yaml_int)
@@ -140,8 +133,9 @@ def parse_yaml(text, source):
         raise ConfigError(source, "", f"at most {MAX_DEPTH} levels of nesting",
                           "nesting too deep to read") from None
     except _TooManyDigits as error:
+        digits, line = error.args
         raise ConfigError(source, "", f"integers of at most {MAX_DIGITS} digits",
-                          f"one of {error.digits:,} digits on line {error.line}") from None
+                          f"one of {digits:,} digits on line {line}") from None
     _check_size(tree, source)
     return tree
 
@@ -235,29 +229,17 @@ def apply_override(root, key, value, source):
         raise ConfigError(source, str(key), "a dotted key of non-empty names", describe(key))
     parts = key.split(".")
     node = root
-    for depth, part in enumerate(parts):
-        dotted = ".".join(parts[: depth + 1])
-        if depth == len(parts) - 1:
-            _assign(root, node, parts, value, source)
-            return
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            raise ConfigError(
-                source, dotted, f"a mapping that holds {'.'.join(parts[depth + 1:])} "
-                "(set the whole section instead)", describe(child)
-            )
-        node = child
-
-
-def _assign(root, node, parts, value, source):
-    """Merges or replaces the value at the last part of a dotted key."""
+    for depth, part in enumerate(parts[:-1]):
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            expected = f"a mapping that holds {'.'.join(parts[depth + 1:])} (set the whole section instead)"
+            raise ConfigError(source, ".".join(parts[: depth + 1]), expected, describe(node))
     existing = node.get(parts[-1])
-    merge = isinstance(value, dict) and isinstance(existing, dict)
-    if merge and not _switches_kind(existing, value):
+    if isinstance(value, dict) and isinstance(existing, dict) and not _switches_kind(existing, value):
         for sub_key, sub_value in value.items():
             if not isinstance(sub_key, str):
-                raise ConfigError(source, ".".join(parts), "string keys", describe(sub_key))
-            apply_override(root, ".".join([*parts, sub_key]), sub_value, source)
+                raise ConfigError(source, key, "string keys", describe(sub_key))
+            apply_override(root, f"{key}.{sub_key}", sub_value, source)
     else:
         node[parts[-1]] = copy.deepcopy(value)
 

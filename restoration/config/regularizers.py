@@ -36,21 +36,12 @@ def _block_size(default):
     )
 
 
-def _blocks():
-    return spec(
-        "a list of unique block indices >= 0",
-        lambda values: unique(values) and all(value >= 0 for value in values),
-        (),
-    )
-
-
 @section
 class _Regularizer:
     """Where a regularizer goes; the fields of a subclass are its layer's arguments.
 
     `blocks` lists zero-based block indices and is used with placement
-    `blocks` only. The layer arguments are checked here with the ranges the
-    layers accept, so a mistake is a `ConfigError` before any run starts.
+    `blocks` only.
     """
 
     # Keys that are not arguments of the layer: where it goes, and how training drives it.
@@ -58,7 +49,11 @@ class _Regularizer:
 
     name: str
     placement: Literal[PLACEMENTS] = "every_block"
-    blocks: tuple[int, ...] = _blocks()
+    blocks: tuple[int, ...] = spec(
+        "a list of unique block indices >= 0",
+        lambda values: unique(values) and all(value >= 0 for value in values),
+        (),
+    )
 
     def layer_kwargs(self):
         """The constructor arguments of the layer (`dropblock.get(name, **kwargs)`)."""

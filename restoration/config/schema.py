@@ -46,10 +46,6 @@ def _is_image_set(name):
     return True
 
 
-def _known_sets():
-    return ", ".join(IMAGE_SETS)
-
-
 @section
 class TaskConfig:
     """What to restore: `sr` upscales by `scale`; `denoise` removes noise of level `sigma`."""
@@ -93,11 +89,10 @@ class DataSourceConfig:
         return tuple(getattr(self, key) for key in PAIR_KEYS[task_type])
 
     def relations(self):
-        folders = [key for keys in PAIR_KEYS.values() for key in keys]
         if self.source == "paired":
             yield from self._paired_relations()
             return
-        for key in [*folders, "template"]:
+        for key in [*PAIR_KEYS["sr"], *PAIR_KEYS["denoise"], "template"]:
             if getattr(self, key) is not None:
                 expected = f"null for source {self.source!r} (only paired folders have it)"
                 yield key, expected, getattr(self, key)
@@ -110,7 +105,7 @@ class DataSourceConfig:
         if self.source == "builtin" and self.name not in BUILTIN_SPLITS:
             yield "name", "one of " + ", ".join(map(repr, BUILTIN_SPLITS)), self.name
         if self.source == "set" and not _is_image_set(self.name):
-            yield "name", f"a known image set ({_known_sets()})", self.name
+            yield "name", f"a known image set ({', '.join(IMAGE_SETS)})", self.name
 
     def _paired_relations(self):
         if self.path is not None:
@@ -155,7 +150,7 @@ class DataConfig:
         seen = {}
         for index, name in enumerate(self.test_sets):
             if name != BUILTIN_SET and not _is_image_set(name):
-                expected = f"{BUILTIN_SET!r} or a known image set ({_known_sets()})"
+                expected = f"{BUILTIN_SET!r} or a known image set ({', '.join(IMAGE_SETS)})"
                 yield f"test_sets[{index}]", expected, name
                 return
             canonical = name if name == BUILTIN_SET else get_image_set(name).name
@@ -331,9 +326,7 @@ class EvaluationConfig:
     tile: int | None = positive(None)
     tile_overlap: int | None = non_negative(None)
     ssim: bool = False
-    # Cells of the task's grid (data/grid.py) every test set is also scored under.
     grid: tuple[str, ...] = spec("a list of unique grid cell names", unique, ())
-    # Cells the validation crops are degraded by (empty: the training distribution).
     select_on: tuple[str, ...] = spec("a list of unique grid cell names", unique, ())
     self_ensemble: bool = False
 
@@ -380,7 +373,6 @@ class RunConfig:
     output: OutputConfig = dataclasses.field(default_factory=OutputConfig)
 
     def relations(self):
-        # Each section says where it does not fit the rest of the run.
         yield from self.data.fits(self.task, self.training, self.evaluation)
         yield from self.evaluation.fits(self.task, self.training)
         yield from self.model.fits(self.task, self.evaluation)
