@@ -28,29 +28,23 @@ PUBLISHED_PSNR = {
 }
 
 
-def parse_arguments():
+def format_row(set_name, scale, evaluation, seconds):
+    published = PUBLISHED_PSNR.get((set_name, scale))
+    published_text, difference = ("", "") if published is None else (
+        f"{published:.2f}", f"{evaluation.psnr - published:+.3f}")
+    ssim = "" if evaluation.ssim is None else f"{evaluation.ssim:.4f}"
+    return (f"| {set_name} | x{scale} | {len(evaluation.per_image)} | {evaluation.psnr:.3f} "
+            f"| {published_text} | {difference} | {ssim} | {seconds:.1f} |")
+
+
+def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", nargs="+", default=["Set5", "Set14", "BSD100", "Urban100"])
     parser.add_argument("--scales", nargs="+", type=int, default=[2, 3, 4])
     parser.add_argument("--data-root", default=None, help="folder holding the sets")
     parser.add_argument("--ssim", action="store_true", help="also compute SSIM")
     parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
-    return parser.parse_args()
-
-
-def format_row(set_name, scale, evaluation, seconds):
-    published = PUBLISHED_PSNR.get((set_name, scale))
-    difference = "" if published is None else f"{evaluation.psnr - published:+.3f}"
-    ssim = "" if evaluation.ssim is None else f"{evaluation.ssim:.4f}"
-    published_text = "" if published is None else f"{published:.2f}"
-    return (
-        f"| {set_name} | x{scale} | {len(evaluation.per_image)} | {evaluation.psnr:.3f} "
-        f"| {published_text} | {difference} | {ssim} | {seconds:.1f} |"
-    )
-
-
-def main():
-    arguments = parse_arguments()
+    arguments = parser.parse_args()
     root = resolve_data_root(arguments.data_root)
     lines = [
         "## Bicubic super-resolution baseline against the published table",

@@ -31,7 +31,6 @@ oneDNN the depthwise convolution runs ~10x slower on this CPU.
 import argparse
 import os
 import platform
-import resource
 import sys
 import time
 
@@ -43,7 +42,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-import sr_models  # noqa: E402
+from benchmarks import common  # noqa: E402
 from benchmarks import markdown  # noqa: E402
 from data import blind  # noqa: E402
 from data.pipeline import make_blind_sr_dataset  # noqa: E402
@@ -54,15 +53,7 @@ BATCH = 16
 SCALES = {2: (96, 48), 4: (128, 32)}
 CHAINS = {"first order": blind.Chain(), "second order": blind.Chain(order=2)}
 POOL = 64  # clean patches cycled through by the chain benchmarks
-
-
-def cpu_seconds():
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def onednn_enabled():
-    return os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") != "0"
+ONEDNN = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") != "0"
 
 
 def rate(dataset, seconds, batches_at_least=3):
@@ -70,12 +61,12 @@ def rate(dataset, seconds, batches_at_least=3):
     iterator = iter(dataset)
     for _ in range(2):
         next(iterator)
-    start_cpu, start_wall, patches, pulled = cpu_seconds(), time.perf_counter(), 0, 0
+    start_cpu, start_wall, patches, pulled = common.cpu_seconds(), time.perf_counter(), 0, 0
     while pulled < batches_at_least or time.perf_counter() - start_wall < seconds:
         batch = next(iterator)
         patches += int(tf.shape(batch[0] if isinstance(batch, tuple) else batch)[0])
         pulled += 1
-    return patches / (cpu_seconds() - start_cpu), patches / (time.perf_counter() - start_wall)
+    return patches / (common.cpu_seconds() - start_cpu), patches / (time.perf_counter() - start_wall)
 
 
 def textures(count, size, seed):
@@ -157,33 +148,28 @@ def blur_alternatives(seconds):
     for name, function in variants.items():
         compiled = tf.function(function)
         error = float(tf.reduce_max(tf.abs(compiled() - reference)))
-        start_cpu, start_wall, calls = cpu_seconds(), time.perf_counter(), 0
+        start_cpu, start_wall, calls = common.cpu_seconds(), time.perf_counter(), 0
         while calls < 2 or time.perf_counter() - start_wall < seconds / 3:
             compiled().numpy()
             calls += 1
-        rows.append((name, 1000 * (cpu_seconds() - start_cpu) / (calls * BATCH), error))
+        rows.append((name, 1000 * (common.cpu_seconds() - start_cpu) / (calls * BATCH), error))
         print(f"  blur: {name}: {rows[-1][1]:.2f} ms CPU per patch, max difference {error:.1e}", flush=True)
     return rows
 
 
 def training_step(steps):
     """CPU and wall seconds of one EDSR-baseline x2 step (batch 16, 48-px), after two warm-up steps."""
-    keras.config.set_dtype_policy("float32")
-    model = sr_models.build_edsr(scale=2, num_blocks=16, filters=64, seed=0)
-    model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="mean_absolute_error", jit_compile=False)
-    rng = np.random.default_rng(0)
-    inputs = rng.uniform(size=(BATCH, 48, 48, 3)).astype("float32")
-    targets = rng.uniform(size=(BATCH, 96, 96, 3)).astype("float32")
-    iterator = iter(tf.data.Dataset.from_tensors((inputs, targets)).repeat())
+    model = common.edsr(2, 16, 64, policy="float32", jit_compile=False)
+    iterator = iter(tf.data.Dataset.from_tensors(common.random_batch(BATCH, 48, 2)).repeat())
     model.make_train_function()
     for _ in range(2):
         logs = model.train_function(iterator)
     float(logs["loss"])
-    start_cpu, start_wall = cpu_seconds(), time.perf_counter()
+    start_cpu, start_wall = common.cpu_seconds(), time.perf_counter()
     for _ in range(steps):
         logs = model.train_function(iterator)
     float(logs["loss"])
-    return (cpu_seconds() - start_cpu) / steps, (time.perf_counter() - start_wall) / steps
+    return (common.cpu_seconds() - start_cpu) / steps, (time.perf_counter() - start_wall) / steps
 
 
 def measure(arguments):
@@ -197,28 +183,24 @@ def measure(arguments):
                 make_blind_sr_dataset(images, scale, low, BATCH, seed=0, chain=CHAINS["first order"]),
         }
         for name, dataset in pipelines.items():
-            results["pipelines"][(scale, name)] = rate(dataset, arguments.seconds)
-            print(f"  x{scale} pipeline {name}: {results['pipelines'][(scale, name)][0]:.0f} patches/CPU-s",
-                  flush=True)
+            measured = results["pipelines"][(scale, name)] = rate(dataset, arguments.seconds)
+            print(f"  x{scale} pipeline {name}: {measured[0]:.0f} patches/CPU-s", flush=True)
         pool = np.stack([image[:clean, :clean] for image in textures(POOL, clean, seed=10 + scale)])
         for order, chain in CHAINS.items():
             for variant, dataset in chain_datasets(pool, chain, scale).items():
-                results["chains"][(scale, order, variant)] = rate(dataset, arguments.seconds)
-                print(f"  x{scale} {order} {variant}: "
-                      f"{results['chains'][(scale, order, variant)][0]:.0f} patches/CPU-s", flush=True)
+                measured = results["chains"][(scale, order, variant)] = rate(dataset, arguments.seconds)
+                print(f"  x{scale} {order} {variant}: {measured[0]:.0f} patches/CPU-s", flush=True)
     results["step"] = training_step(arguments.steps)
     print(f"  EDSR-baseline step: {results['step'][0]:.2f} CPU-s, {results['step'][1]:.2f} s", flush=True)
     return results
 
 
 def report(results, arguments, command):
-    state = "on" if onednn_enabled() else "off (TF_ENABLE_ONEDNN_OPTS=0)"
+    state = "on" if ONEDNN else "off (TF_ENABLE_ONEDNN_OPTS=0)"
     lines = [
-        "## Blind degradation chains: the blur, per-patch and batched chains, against training",
-        "",
-        f"Command: `{command}`, revision {markdown.git_revision()}.",
-        f"Machine: {markdown.machine_description()}; TensorFlow {tf.__version__}, Keras {keras.__version__}, "
-        f"Python {platform.python_version()}; oneDNN {state}.",
+        *markdown.header("Blind degradation chains: the blur, per-patch and batched chains, against training",
+                         f"`{command}`", f"TensorFlow {tf.__version__}, Keras {keras.__version__}, "
+                         f"Python {platform.python_version()}; oneDNN {state}"),
         f"Rates: patches per CPU-second of the process (all threads), batches of {BATCH} pulled from "
         "`tf.data` "
         f"for {arguments.seconds:g} s after two warm-up batches; one run, so a few percent of noise.",
@@ -270,12 +252,11 @@ def main(argv=None):
     arguments = parser.parse_args(argv)
     command = "python -m benchmarks.blind_chain" + " ".join(
         [""] + [word for word in (argv if argv is not None else sys.argv[1:]) if word != "--no-write"])
-    state = "on" if onednn_enabled() else "off"
-    print(f"Machine: {markdown.machine_description()}; oneDNN {state}", flush=True)
+    print(f"Machine: {markdown.machine_description()}; oneDNN {'on' if ONEDNN else 'off'}", flush=True)
     text = report(measure(arguments), arguments, command)
     print(text)
     if not arguments.no_write:
-        markdown.write_section("blind-chain" + ("" if onednn_enabled() else "-no-onednn"), text)
+        markdown.write_section("blind-chain" + ("" if ONEDNN else "-no-onednn"), text)
     return 0
 
 

@@ -102,9 +102,7 @@ def main(argv=None):
     make_images(folder, arguments.images)
     made = time.perf_counter() - started
     png_bytes = sum(path.stat().st_size for path in folder.glob("*.png"))
-    rows = []
-
-    results = []
+    rows, results = [], []
 
     def row(what, result):
         results.append(result)

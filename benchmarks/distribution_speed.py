@@ -57,27 +57,22 @@ TWO_TF_CPUS = (
 def worker(arguments):
     """Trains under one mode in this process and prints its patches per second."""
     import keras
-    import numpy as np
     import tensorflow as tf
 
-    import sr_models
+    from benchmarks import common
     from restoration.training import build
     from restoration.training import distribution
 
     distribution.prepare([(arguments.worker, BATCH)])
-    rng = np.random.default_rng(0)
-    inputs = rng.uniform(size=(4 * BATCH, PATCH, PATCH, 3)).astype("float32")
-    targets = rng.uniform(size=(4 * BATCH, PATCH * SCALE, PATCH * SCALE, 3)).astype("float32")
-    dataset = tf.data.Dataset.from_tensor_slices((inputs, targets)).repeat().batch(BATCH)
+    batches = common.random_batch(4 * BATCH, PATCH, SCALE)
+    dataset = tf.data.Dataset.from_tensor_slices(batches).repeat().batch(BATCH)
     keras.utils.set_random_seed(0)
     with distribution.scope(arguments.worker) as devices:
-        model = sr_models.build_edsr(scale=SCALE, num_blocks=arguments.blocks,
-                                     filters=arguments.filters, seed=0)
         # "auto": JAX compiles its step (an uncompiled one runs op by op); TensorFlow runs a graph.
         execution = arguments.steps_per_execution
-        model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="mean_absolute_error",
-                      jit_compile=build.jit_compile(JIT_COMPILE[arguments.jit_compile]),
-                      steps_per_execution=execution)
+        model = common.edsr(SCALE, arguments.blocks, arguments.filters,
+                            jit_compile=build.jit_compile(JIT_COMPILE[arguments.jit_compile]),
+                            steps_per_execution=execution)
         distribution.prepare_training(model, arguments.worker)
         # Whole executions: Keras runs every execution to its end.
         warm_up, steps = (math.ceil(count / execution) * execution for count in (2, arguments.steps))
@@ -108,8 +103,7 @@ def run_variant(name, arguments):
         environment["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
     elif devices > 1:
         prelude = TWO_TF_CPUS + "; "
-    if mode == "mirrored":
-        # As train.py runs it (train.MIRRORED_ONEDNN).
+    if mode == "mirrored":  # As train.py runs it (train.MIRRORED_ONEDNN).
         environment["TF_ENABLE_ONEDNN_OPTS"] = "0"
     code = prelude + "import sys; from benchmarks import distribution_speed as b; sys.exit(b.main())"
     command = [sys.executable, "-c", code, "--worker", mode, "--steps", str(arguments.steps),
@@ -136,18 +130,14 @@ def run_variant(name, arguments):
 def report(rates, arguments):
     from benchmarks import markdown
 
-    command = f"`python -m benchmarks.distribution_speed --steps {arguments.steps} " \
-              f"--rounds {arguments.rounds}`"
+    command = f"python -m benchmarks.distribution_speed --steps {arguments.steps} --rounds {arguments.rounds}"
     if arguments.steps_per_execution != 1 or arguments.jit_compile != "auto":
-        command = command[:-1] + (f" --steps-per-execution {arguments.steps_per_execution} "
-                                  f"--jit-compile {arguments.jit_compile}`")
+        command = (f"`{command} --steps-per-execution {arguments.steps_per_execution} "
+                   f"--jit-compile {arguments.jit_compile}`")
     else:
-        command = f"`make bench` ({command})"
+        command = f"`make bench` (`{command}`)"
     lines = [
-        "## Training throughput on one device and on two",
-        "",
-        f"Command: {command}, revision {markdown.git_revision()}.",
-        f"Machine: {markdown.machine_description()}.",
+        *markdown.header("Training throughput on one device and on two", command),
         "",
         f"EDSR {arguments.blocks}x{arguments.filters} x2 on {PATCH}x{PATCH} patches, global batch "
         f"{BATCH}, Adam/L1, `fit` on a `tf.data` stream under `training.distribution`; median of "
@@ -169,7 +159,7 @@ def report(rates, arguments):
     return "\n".join(lines)
 
 
-def parse_arguments(argv):
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     parser.add_argument("--steps", type=int, default=30, help="timed steps per round")
@@ -183,11 +173,7 @@ def parse_arguments(argv):
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md")
     parser.add_argument("--worker", choices=("none", "mirrored", "data_parallel"),
                         help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
-
-
-def main(argv=None):
-    arguments = parse_arguments(argv)
+    arguments = parser.parse_args(argv)
     if arguments.worker:
         return worker(arguments)
     rates = {name: [] for name in arguments.variants}

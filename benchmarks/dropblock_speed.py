@@ -7,7 +7,6 @@ its section of BENCHMARKS.md with the command and machine.
 import argparse
 import os
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -16,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 import dropblock
+from benchmarks import common
 from benchmarks import markdown
 
 SHAPE = (16, 96, 96, 64)
@@ -35,8 +35,7 @@ def step_function(layer, compiled):
     def step(inputs):
         with tf.GradientTape() as tape:
             tape.watch(inputs)
-            outputs = layer(inputs, training=True)
-            loss = tf.reduce_sum(outputs)
+            loss = tf.reduce_sum(layer(inputs, training=True))
         return tape.gradient(loss, inputs)
 
     return tf.function(step) if compiled else step
@@ -50,18 +49,8 @@ def median_milliseconds(steps, inputs, repeats):
     times = {name: [] for name in steps}
     for _ in range(repeats):
         for name, step in steps.items():
-            start = time.perf_counter()
-            step(inputs).numpy()
-            times[name].append(time.perf_counter() - start)
+            times[name].append(common.seconds(lambda step=step: step(inputs).numpy()))
     return {name: 1000 * float(np.median(values)) for name, values in times.items()}
-
-
-def eager_of(rows, name):
-    return next(eager for row_name, eager, _ in rows if row_name == name)
-
-
-def graph_of(rows, name):
-    return next(graph for row_name, _, graph in rows if row_name == name)
 
 
 def main(argv=None):
@@ -71,38 +60,28 @@ def main(argv=None):
     args = parser.parse_args(argv)
     inputs = tf.constant(np.random.default_rng(0).random(SHAPE, dtype=np.float32))
     layers = candidates()
-    eager = median_milliseconds(
-        {name: step_function(layer, False) for name, layer in layers.items()}, inputs, args.repeats
-    )
-    graph = median_milliseconds(
-        {name: step_function(layer, True) for name, layer in layers.items()}, inputs, args.repeats
-    )
-    rows = [(name, eager[name], graph[name]) for name in layers]
-    for name, eager_ms, graph_ms in rows:
-        print(f"{name:40s} eager {eager_ms:8.1f} ms   tf.function {graph_ms:8.1f} ms", flush=True)
-    reference = (eager["keras.layers.Dropout(0.1)"], graph["keras.layers.Dropout(0.1)"])
+    eager, graph = (median_milliseconds({name: step_function(layer, compiled)
+                                         for name, layer in layers.items()}, inputs, args.repeats)
+                    for compiled in (False, True))
+    for name in layers:
+        print(f"{name:40s} eager {eager[name]:8.1f} ms   tf.function {graph[name]:8.1f} ms", flush=True)
+    dropout, independent = "keras.layers.Dropout(0.1)", "DropBlock2D(0.1, 7), independent"
     lines = [
-        "## DropBlock2D speed (forward + backward)",
-        "",
-        f"Command: `make bench` (`python -m benchmarks.dropblock_speed --repeats {args.repeats}`), "
-        f"revision {markdown.git_revision()}.",
-        f"Machine: {markdown.machine_description()}; TensorFlow {tf.__version__}, Keras {keras.__version__}.",
+        *markdown.header("DropBlock2D speed (forward + backward)",
+                         f"`make bench` (`python -m benchmarks.dropblock_speed --repeats {args.repeats}`)",
+                         f"TensorFlow {tf.__version__}, Keras {keras.__version__}"),
         f"Input {SHAPE} float32, `training=True`, gradient of the sum with respect to the input; "
         f"median of {args.repeats} runs in one process, after 3 warm-up runs; "
         "the layers take turns in every round so background load affects them alike.",
         "",
         "| layer | eager (ms) | tf.function (ms) | eager / Dropout | tf.function / Dropout |",
         "|---|---|---|---|---|",
+        *[f"| {name} | {eager[name]:.1f} | {graph[name]:.1f} | "
+          f"{eager[name] / eager[dropout]:.2f} | {graph[name] / graph[dropout]:.2f} |" for name in layers],
+        "",
+        f"DropBlock2D / Dropout: **{graph[independent] / graph[dropout]:.2f}** in tf.function, "
+        f"**{eager[independent] / eager[dropout]:.2f}** eagerly (goal <= 1.0 for both).",
     ]
-    for name, eager, graph in rows:
-        lines.append(
-            f"| {name} | {eager:.1f} | {graph:.1f} | "
-            f"{eager / reference[0]:.2f} | {graph / reference[1]:.2f} |"
-        )
-    ratios = (graph_of(rows, "DropBlock2D(0.1, 7), independent") / reference[1],
-              eager_of(rows, "DropBlock2D(0.1, 7), independent") / reference[0])
-    lines += ["", f"DropBlock2D / Dropout: **{ratios[0]:.2f}** in tf.function, **{ratios[1]:.2f}** eagerly "
-              "(goal <= 1.0 for both)."]
     if not args.no_write:
         markdown.write_section("dropblock-speed", "\n".join(lines))
     return 0

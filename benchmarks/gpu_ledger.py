@@ -21,18 +21,19 @@ RCAN x2, DRUNet colour) at their own sizes, patches and batches:
 
 import argparse
 import os
-import resource
 import sys
-import time
+import tempfile
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
+from benchmarks import common  # noqa: E402
 from benchmarks import markdown  # noqa: E402
 from restoration import runs  # noqa: E402
 from restoration.config import load_config  # noqa: E402
-from restoration.evaluation.predictors import load_keras_model
+from restoration.evaluation.predictors import load_keras_model  # noqa: E402
 from restoration.training import build  # noqa: E402
 from restoration.training import memory  # noqa: E402
 
@@ -89,45 +90,19 @@ def synthetic_images(count, side=480):
     return images
 
 
-def cpu_seconds():
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def patches_per_cpu_second(config, images, batches):
-    """Patches per CPU-second of the run's training pipeline, after 3 warm-up batches."""
-    iterator = iter(build.training_dataset(config, images))
-    for _ in range(3):
-        next(iterator)
-    start = cpu_seconds()
-    for _ in range(batches):
-        next(iterator)
-    return batches * config.data.batch_size / (cpu_seconds() - start)
-
-
 def checkpoint_seconds(config, folder):
     """`(megabytes, save seconds, best-save seconds, load seconds)` of the model: the latest
     checkpoint with Adam's state built, and the best one, weights alone (as `BestWeights` writes it)."""
     model = build.compile_model(build.build_model(config), config)
     model.optimizer.build(model.trainable_variables)
     path = folder / "checkpoint.keras"
-    start = time.perf_counter()
-    runs.save_model_atomically(model, path)
-    saved = time.perf_counter() - start
-    weights_alone = build.build_model(config)
-    start = time.perf_counter()
-    runs.save_model_atomically(weights_alone, folder / "best.keras")
-    best = time.perf_counter() - start
-    start = time.perf_counter()
-    load_keras_model(path, compile=True)
-    loaded = time.perf_counter() - start
+    saved = common.seconds(runs.save_model_atomically, model, path)
+    best = common.seconds(runs.save_model_atomically, build.build_model(config), folder / "best.keras")
+    loaded = common.seconds(lambda: load_keras_model(path, compile=True))
     return path.stat().st_size / 1e6, saved, best, loaded
 
 
 def main(argv=None):
-    import tempfile
-    from pathlib import Path
-
     import restoration.training.schedules  # noqa: F401  (the learning rate, for compile=True loads)
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -155,7 +130,8 @@ def main(argv=None):
             paths.update({label: (f"data.degradation={value}",) for label, value in BLIND.items()})
         for label, overrides in paths.items():
             try:
-                rate = patches_per_cpu_second(recipe(path, *overrides), images, batches)
+                dataset = build.training_dataset(recipe(path, *overrides), images)
+                rate = batches * config.data.batch_size / common.pull(dataset, 3, batches, common.cpu_seconds)
             except Exception as error:  # a chain this checkout does not have
                 feed_rows.append(f"| {name} | {label} | not available ({type(error).__name__}) "
                                  "| | |")

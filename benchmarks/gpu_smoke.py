@@ -28,11 +28,11 @@ import time
 import keras
 import numpy as np
 
-import dropblock
-import sr_models
+from benchmarks import common
 from benchmarks.gpu_step import convolution_flops
 from benchmarks.gpu_step import device_description
 from benchmarks.gpu_step import device_peak
+from benchmarks.gpu_step import median_step_seconds
 from data.degradations import bicubic_downscale
 from data.degradations import bicubic_upscale
 from restoration.evaluation.metrics import psnr
@@ -41,45 +41,14 @@ from restoration.reporting.statistics import paired_gain
 SCALE, BATCH, PATCH = 2, 16, 48
 
 
-def recipe_model(blocks, filters, regularized=False, seed=0):
-    regularizer = None
-    if regularized:
-        regularizer = sr_models.Regularizer(
-            layer=lambda name: dropblock.DropBlock2D(0.1, 3, name=name),
-            placement=sr_models.Placement("every_block"))
-    model = sr_models.build_edsr(scale=SCALE, num_blocks=blocks, filters=filters,
-                                 regularizer=regularizer, seed=seed)
-    model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="mean_absolute_error",
-                  jit_compile=True)
-    return model
-
-
-def on_accelerator():
-    return "cpu" not in device_description().split(",")[-1].split()[:1]
-
-
-def time_steps(model, inputs, targets, steps):
-    """Seconds per training step, after three warm-up steps (tracing and compiling)."""
-    for _ in range(3):
-        keras.ops.convert_to_numpy(model.train_on_batch(inputs, targets))
-    start = time.perf_counter()
-    for _ in range(steps):
-        loss = model.train_on_batch(inputs, targets)
-    keras.ops.convert_to_numpy(loss)
-    return (time.perf_counter() - start) / steps
-
-
-def step_report(arguments, peak):
-    """Part 1: the recipe's step. Returns (seconds per step, inputs, targets)."""
-    policy = "mixed_bfloat16" if on_accelerator() else "float32"
-    keras.config.set_dtype_policy(policy)
-    model = recipe_model(arguments.blocks, arguments.filters)
-    keras.config.set_dtype_policy("float32")
-    rng = np.random.default_rng(0)
+def step_report(arguments, description):
+    """Part 1: the recipe's step. Returns (seconds per step, targets)."""
+    policy = "float32" if "cpu" in description.split(",")[-1].split()[:1] else "mixed_bfloat16"
+    peak = device_peak(description)
+    model = common.edsr(SCALE, arguments.blocks, arguments.filters, policy=policy, jit_compile=True)
     side = arguments.patch
-    inputs = rng.uniform(size=(BATCH, side, side, 3)).astype("float32")
-    targets = rng.uniform(size=(BATCH, side * SCALE, side * SCALE, 3)).astype("float32")
-    seconds = time_steps(model, inputs, targets, arguments.steps)
+    inputs, targets = common.random_batch(BATCH, side, SCALE)
+    seconds = median_step_seconds({"recipe": model}, inputs, targets, arguments.steps, 1)["recipe"]
     tflops = 3 * convolution_flops(model, BATCH, side, SCALE) / seconds / 1e12
     fraction = f", {tflops / peak:.1%} of the {peak:g} TFLOP/s bf16 peak" if peak else ""
     print(f"1. EDSR {arguments.blocks}x{arguments.filters} x{SCALE}, batch {BATCH} of {side}x{side}, "
@@ -145,7 +114,7 @@ def experiment_report(steps, side):
         picks = rng.integers(0, len(train), (steps, BATCH))
         tops = rng.integers(0, low[0].shape[0] - patch + 1, (steps, BATCH, 2))
         for arm in scores:
-            model = recipe_model(2, 16, regularized=arm == "dropblock", seed=seed)
+            model = common.edsr(SCALE, 2, 16, 3 if arm == "dropblock" else None, seed, jit_compile=True)
             for step in range(steps):
                 inputs = np.stack([low[i][t:t + patch, s:s + patch]
                                    for i, (t, s) in zip(picks[step], tops[step], strict=True)])
@@ -183,9 +152,8 @@ def main(argv=None):
         arguments.steps, arguments.experiment_steps = 3, 5
     started = time.perf_counter()
     description = device_description()
-    peak = device_peak(description)
     print(f"device: {description}", flush=True)
-    step_seconds, targets = step_report(arguments, peak)
+    step_seconds, targets = step_report(arguments, description)
     chain_report(step_seconds, targets, repeats=3 if arguments.quick else 20)
     experiment_report(arguments.experiment_steps, side=64 if arguments.quick else 128)
     print(f"done in {time.perf_counter() - started:.0f} s", flush=True)

@@ -20,8 +20,7 @@ import time
 import keras
 import numpy as np
 
-import dropblock
-import sr_models
+from benchmarks import common
 
 # Dense bfloat16 tensor-core peaks in TFLOP/s (vendor data sheets, without sparsity).
 BF16_PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "L4": 121.0}
@@ -49,20 +48,6 @@ def device_peak(description):
     return next((peak for name, peak in BF16_PEAK_TFLOPS.items() if name in description), None)
 
 
-def build(arguments, regularized):
-    regularizer = None
-    if regularized:
-        regularizer = sr_models.Regularizer(
-            layer=lambda name: dropblock.DropBlock2D(0.1, 7, name=name),
-            placement=sr_models.Placement("every_block"),
-        )
-    model = sr_models.build_edsr(scale=arguments.scale, num_blocks=arguments.blocks,
-                                 filters=arguments.filters, regularizer=regularizer, seed=0)
-    model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="mean_absolute_error",
-                  jit_compile=True)
-    return model
-
-
 def convolution_flops(model, batch, patch, scale):
     """Multiply-adds x 2 of EDSR's convolutions in one forward pass.
 
@@ -84,7 +69,7 @@ def convolution_flops(model, batch, patch, scale):
 
 
 def median_step_seconds(models, inputs, targets, steps, repeats):
-    """Median seconds per step of each model; repeats interleave the models."""
+    """Median seconds per step of each model, after three warm-up steps; repeats interleave the models."""
     for model in models.values():
         for _ in range(3):
             keras.ops.convert_to_numpy(model.train_on_batch(inputs, targets))
@@ -114,15 +99,12 @@ def main(argv=None):
     peak = device_peak(description)
     print(f"device: {description}; EDSR {arguments.blocks}x{arguments.filters} x{arguments.scale}, "
           f"batch {arguments.batch} of {arguments.patch}x{arguments.patch}")
-    rng = np.random.default_rng(0)
     side = arguments.patch
-    inputs = rng.uniform(size=(arguments.batch, side, side, 3)).astype("float32")
-    targets = rng.uniform(size=(arguments.batch, side * arguments.scale,
-                                side * arguments.scale, 3)).astype("float32")
+    inputs, targets = common.random_batch(arguments.batch, side, arguments.scale)
+    shape = (arguments.scale, arguments.blocks, arguments.filters)
     for policy in arguments.precisions:
-        keras.config.set_dtype_policy(policy)
-        models = {"plain": build(arguments, False), "dropblock": build(arguments, True)}
-        keras.config.set_dtype_policy("float32")
+        models = {"plain": common.edsr(*shape, policy=policy, jit_compile=True),
+                  "dropblock": common.edsr(*shape, dropblock_size=7, policy=policy, jit_compile=True)}
         seconds = median_step_seconds(models, inputs, targets, arguments.steps, arguments.repeats)
         # Forward plus backward (input and weight gradients) is about 3x the forward work.
         flops = convolution_flops(models["plain"], arguments.batch, side, arguments.scale)

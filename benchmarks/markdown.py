@@ -6,6 +6,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import keras
+
 from restoration.runs import write_text_atomically
 from restoration.training.precision import cpu_flags
 
@@ -43,6 +45,16 @@ def git_revision():
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+
+
+def header(title, command, versions=""):
+    """A section's title, then its command and revision, and the machine with `versions`."""
+    machine = machine_description() + (f"; {versions}" if versions else "")
+    return [f"## {title}", "", f"Command: {command}, revision {git_revision()}.", f"Machine: {machine}."]
+
+
+def keras_version():
+    return f"Keras {keras.__version__} ({keras.backend.backend()})"
 
 
 def write_section(name, body, path=BENCHMARKS_FILE):

@@ -15,17 +15,15 @@ is. Writes its section of BENCHMARKS.md.
 
 import argparse
 import dataclasses
+import functools
 import time
-from pathlib import Path
 
 import keras
 
+from benchmarks import common
 from benchmarks import markdown
-from restoration.config import load_config
 from restoration.config.schema import EmaConfig
 from restoration.training import build
-
-CONFIG = Path(__file__).resolve().parent.parent / "configs" / "t91_edsr_x2_dropblock.yaml"
 
 
 def variants(config):
@@ -77,41 +75,26 @@ def step_seconds(config, batch, steps):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", default=str(CONFIG))
-    parser.add_argument("--arm", default="baseline")
     parser.add_argument("--steps", type=int, default=200,
                         help="optimizer steps of each timed measurement (a multiple of steps_per_execution)")
     parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds; the fastest kept")
-    parser.add_argument("--no-write", action="store_true")
-    arguments = parser.parse_args(argv)
-    experiment = load_config(arguments.config)
-    config = experiment.arm(arguments.arm, experiment.seeds[0])
+    arguments, config, command = common.arm_config("recipe_cost", parser, argv)
     if arguments.steps % config.training.steps_per_execution:
         parser.error(f"--steps must be a multiple of training.steps_per_execution "
                      f"({config.training.steps_per_execution}); received {arguments.steps}")
-    keras.utils.set_random_seed(config.run.seed)
     batch = next(iter(build.training_dataset(config, build.load_images(config.data.train, config))))
-    configs = variants(config)
-    # Rounds interleave the variants, each round starting one variant later, so that neither a
-    # change of machine load nor a variant's place in the round favours one; the fastest round
-    # of each variant is kept, the least disturbed one.
-    samples = {name: [] for name in configs}
-    names = list(configs)
-    for round_index in range(arguments.repeats):
-        for name in names[round_index % len(names):] + names[:round_index % len(names)]:
-            samples[name].append(step_seconds(configs[name], batch, arguments.steps))
-    seconds = {name: min(samples[name]) for name in names}
+    # Each round starts one variant later, so that no variant's place in the round favours it; the
+    # fastest round of each variant is kept, the least disturbed one.
+    samples = common.interleaved({name: functools.partial(step_seconds, variant, batch, arguments.steps)
+                                  for name, variant in variants(config).items()}, arguments.repeats,
+                                 rotate=True)
+    seconds = {name: min(values) for name, values in samples.items()}
     plain = seconds["as configured"]
     rows = [f"| {name} | {value * 1000:.1f} | {value / plain:.2f} |" for name, value in seconds.items()]
     print("\n".join(rows))
-    relative = Path(arguments.config).resolve().relative_to(CONFIG.parent.parent)
     lines = [
-        "## The training recipe's cost per optimizer step: EMA, clipping, accumulation",
-        "",
-        f"Command: `python -m benchmarks.recipe_cost --config {relative} --arm {arguments.arm} "
-        f"--steps {arguments.steps}`, revision {markdown.git_revision()}.",
-        f"Machine: {markdown.machine_description()}; Keras {keras.__version__} "
-        f"({keras.backend.backend()}).",
+        *markdown.header("The training recipe's cost per optimizer step: EMA, clipping, accumulation",
+                         command, markdown.keras_version()),
         f"Arm `{arguments.arm}`: {config.data.batch_size} patches of {config.data.patch_size}x"
         f"{config.data.patch_size} per optimizer step, {config.training.steps_per_execution} "
         f"micro-batches per execution; `fit` on one batch repeated (no pipeline, no callbacks), "

@@ -14,11 +14,11 @@ the same. Writes its section of BENCHMARKS.md.
 """
 
 import argparse
+import functools
 from pathlib import Path
 
-import keras
-
 import sr_models
+from benchmarks import common
 from benchmarks import markdown
 from restoration.evaluation.predictors import Task
 from restoration.evaluation.predictors import evaluate_predictor
@@ -49,24 +49,22 @@ def main(argv=None):
     model, description = network()
     plain = model_predictor(model, Task("denoise", None, 25.0, 1))
     variants = {"plain": plain, "self-ensemble x8": plain.self_ensembled()}
-    best = {}
-    for round_index in range(arguments.repeats):
-        names = list(variants)[round_index % 2:] + list(variants)[:round_index % 2]
-        for name in names:
-            result = evaluate_predictor(variants[name], arguments.set, arguments.data_root, ssim=False)
-            per_image = result.predict_seconds / result.images
-            if name not in best or per_image < best[name][0]:
-                best[name] = (per_image, result.psnr, result.images)
+
+    def measure(predictor):
+        result = evaluate_predictor(predictor, arguments.set, arguments.data_root, ssim=False)
+        return result.predict_seconds / result.images, result.psnr, result.images
+
+    samples = common.interleaved({name: functools.partial(measure, predictor)
+                                  for name, predictor in variants.items()}, arguments.repeats, rotate=True)
+    best = {name: min(values, key=lambda value: value[0]) for name, values in samples.items()}
     ratio = best["self-ensemble x8"][0] / best["plain"][0]
     rows = [f"| {name} | {seconds:.3f} | {seconds / best['plain'][0]:.2f} | {psnr:.3f} |"
             for name, (seconds, psnr, _) in best.items()]
     print("\n".join(rows))
     lines = [
-        "## The x8 self-ensemble's cost per test image",
-        "",
-        f"Command: `python -m benchmarks.self_ensemble_cost --set {arguments.set}`, revision "
-        f"{markdown.git_revision()}.",
-        f"Machine: {markdown.machine_description()}; Keras {keras.__version__} ({keras.backend.backend()}).",
+        *markdown.header("The x8 self-ensemble's cost per test image",
+                         f"`python -m benchmarks.self_ensemble_cost --set {arguments.set}`",
+                         markdown.keras_version()),
         f"{description}, sigma 25, the {best['plain'][2]} images of {arguments.set}; seconds of "
         f"prediction per image, the fastest of {arguments.repeats} interleaved rounds in one process.",
         "",

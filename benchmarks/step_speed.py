@@ -22,7 +22,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -31,8 +30,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-import dropblock
-import sr_models
+from benchmarks import common
 from benchmarks import markdown
 from benchmarks.gpu_step import convolution_flops
 
@@ -62,24 +60,9 @@ EFFICIENCY_GOAL = 0.7
 
 def build_step(blocks, filters, patch, policy, jit_compile, regularized):
     """Keras' compiled training function for EDSR and an iterator over one batch."""
-    regularizer = None
-    if regularized:
-        regularizer = sr_models.Regularizer(
-            layer=lambda name: dropblock.DropBlock2D(0.1, 7, name=name),
-            placement=sr_models.Placement("every_block"),
-        )
-    keras.config.set_dtype_policy(policy)
-    try:
-        model = sr_models.build_edsr(scale=SCALE, num_blocks=blocks, filters=filters,
-                                     regularizer=regularizer, seed=0)
-    finally:
-        keras.config.set_dtype_policy("float32")
-    model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="mean_absolute_error",
-                  jit_compile=jit_compile, steps_per_execution=EXECUTION)
-    rng = np.random.default_rng(0)
-    inputs = rng.uniform(size=(BATCH, patch, patch, 3)).astype("float32")
-    targets = rng.uniform(size=(BATCH, patch * SCALE, patch * SCALE, 3)).astype("float32")
-    iterator = iter(tf.data.Dataset.from_tensors((inputs, targets)).repeat())
+    model = common.edsr(SCALE, blocks, filters, 7 if regularized else None, policy=policy,
+                        jit_compile=jit_compile, steps_per_execution=EXECUTION)
+    iterator = iter(tf.data.Dataset.from_tensors(common.random_batch(BATCH, patch, SCALE)).repeat())
     model.make_train_function()
     train_function = model.train_function
 
@@ -93,12 +76,8 @@ def build_step(blocks, filters, patch, policy, jit_compile, regularized):
 
 def bare_convolution(filters, patch, policy):
     """One 3x3 convolution's forward and both gradients, at the step's shape and dtype."""
-    keras.config.set_dtype_policy(policy)
-    try:
-        layer = keras.layers.Conv2D(filters, 3, padding="same")
-        layer.build((BATCH, patch, patch, filters))
-    finally:
-        keras.config.set_dtype_policy("float32")
+    layer = keras.layers.Conv2D(filters, 3, padding="same", dtype=policy)
+    layer.build((BATCH, patch, patch, filters))
     inputs = tf.random.uniform((BATCH, patch, patch, filters), dtype=layer.compute_dtype)
 
     @tf.function
@@ -136,18 +115,11 @@ def torch_round(python, blocks, filters, patch, steps):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def timed(run, steps):
-    start = time.perf_counter()
-    run(steps)
-    return (time.perf_counter() - start) / steps
-
-
 def measure_model(name, arguments, python):
     """Median seconds per step of every Keras variant, the bare convolutions and PyTorch."""
-    blocks, filters, patch, steps, variants = MODELS[name]
-    steps = arguments.steps or steps
-    blocks = arguments.blocks or blocks
-    filters, patch = arguments.filters or filters, arguments.patch or patch
+    *defaults, variants = MODELS[name]
+    given = (arguments.blocks, arguments.filters, arguments.patch, arguments.steps)
+    blocks, filters, patch, steps = (value or default for value, default in zip(given, defaults))
     runs, flops = {}, {}
     for variant in variants:
         policy, jit_compile = VARIANTS[variant]
@@ -160,36 +132,29 @@ def measure_model(name, arguments, python):
             filters, patch, VARIANTS[variant][0])
     for run in runs.values():  # Warm-up: tracing, compilation and first allocations.
         run(2 * EXECUTION)
-    samples = {key: [] for key in runs}
-    torch_samples, torch_version = {"float32": [], "bfloat16": []}, None
-    for _ in range(arguments.rounds):
-        for key, run in runs.items():
-            samples[key].append(timed(run, steps))
-        if python:
-            result = torch_round(python, blocks, filters, patch, steps)
-            torch_version = f"torch {result['torch']} ({result['threads']} threads)"
-            for precision, seconds in result["seconds"].items():
-                torch_samples[precision].append(seconds)
+    measurements = {key: lambda run=run: common.seconds(run, steps) / steps for key, run in runs.items()}
+    if python:  # After the Keras runs in every round.
+        measurements["torch"] = lambda: torch_round(python, blocks, filters, patch, steps)
+    samples = common.interleaved(measurements, arguments.rounds)
+    torch = samples.pop("torch", None)
     seconds = {key: float(np.median(values)) for key, values in samples.items()}
-    torch_seconds = {key: float(np.median(v)) for key, v in torch_samples.items() if v}
     return {"variants": variants, "seconds": seconds, "flops": flops,
-            "torch": torch_seconds, "torch_version": torch_version}
+            "torch": {key: float(np.median([result["seconds"][key] for result in torch]))
+                      for key in torch[0]["seconds"]} if torch else {},
+            "torch_version": torch and f"torch {torch[-1]['torch']} ({torch[-1]['threads']} threads)"}
 
 
 def verdict(value, goal, at_most):
-    met = value <= goal if at_most else value >= goal
-    return "met" if met else "not met"
+    return "met" if (value <= goal if at_most else value >= goal) else "not met"
 
 
 def report(results, arguments, torch_note):
     command = f"python -m benchmarks.step_speed --rounds {arguments.rounds}"
     versions = next((r["torch_version"] for r in results.values() if r["torch_version"]), None)
     lines = [
-        "## The EDSR training step: DropBlock's cost, efficiency, PyTorch",
-        "",
-        f"Command: `make bench` (`{command}`), revision {markdown.git_revision()}.",
-        f"Machine: {markdown.machine_description()}; TensorFlow {tf.__version__}, "
-        f"Keras {keras.__version__}; PyTorch: {versions or torch_note}.",
+        *markdown.header("The EDSR training step: DropBlock's cost, efficiency, PyTorch",
+                         f"`make bench` (`{command}`)", f"TensorFlow {tf.__version__}, "
+                         f"Keras {keras.__version__}; PyTorch: {versions or torch_note}"),
         f"Batch {BATCH}, x{SCALE}, Adam, L1 loss; Keras' compiled training function with "
         f"{EXECUTION} steps per execution on one in-memory batch; medians of {arguments.rounds} "
         "interleaved rounds in one process (PyTorch in a subprocess between the Keras rounds).",
@@ -246,11 +211,8 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--torch-python", help="interpreter with torch (default: $TORCH_PYTHON)")
     parser.add_argument("--no-write", action="store_true")
-    # Sizes for a quick check; the published table uses the defaults.
-    parser.add_argument("--blocks", type=int)
-    parser.add_argument("--filters", type=int)
-    parser.add_argument("--patch", type=int)
-    parser.add_argument("--steps", type=int)
+    for size in ("--blocks", "--filters", "--patch", "--steps"):  # a quick check; the table uses defaults
+        parser.add_argument(size, type=int)
     arguments = parser.parse_args(argv)
     python, torch_note = torch_interpreter(arguments.torch_python)
     print(f"PyTorch: {python or torch_note}", flush=True)

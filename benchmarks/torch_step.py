@@ -85,14 +85,10 @@ def step_seconds(arguments, bfloat16):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--blocks", type=int, default=16)
-    parser.add_argument("--filters", type=int, default=64)
-    parser.add_argument("--scale", type=int, default=2)
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--patch", type=int, default=48)
-    parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--warmup", type=int, default=3)
+    sizes = {"blocks": 16, "filters": 64, "scale": 2, "batch": 16, "patch": 48, "steps": 10, "repeats": 1,
+             "warmup": 3}
+    for name, default in sizes.items():
+        parser.add_argument(f"--{name}", type=int, default=default)
     parser.add_argument("--precisions", nargs="+", default=["float32", "bfloat16"])
     arguments = parser.parse_args(argv)
     seconds = {p: step_seconds(arguments, p == "bfloat16") for p in arguments.precisions}

@@ -19,19 +19,15 @@ pipeline at >= 5x what training consumes. Writes its section of BENCHMARKS.md.
 import argparse
 import dataclasses
 import tempfile
-import time
 from pathlib import Path
 
-import keras
 import numpy as np
 
+from benchmarks import common
 from benchmarks import markdown
-from restoration.config import load_config
 from restoration.training import build
 from restoration.training.run import train_remaining_steps
 from restoration.training.state import RunState
-
-CONFIG = Path(__file__).resolve().parent.parent / "configs" / "t91_edsr_x2_dropblock.yaml"
 
 
 def model_alone(config, batch, steps):
@@ -39,29 +35,14 @@ def model_alone(config, batch, steps):
     import tensorflow as tf
 
     model = build.compile_model(build.build_model(config), config)
-    execution = config.training.steps_per_execution
     data = tf.data.Dataset.from_tensors(batch).repeat()
-    model.fit(data, epochs=1, steps_per_epoch=2 * execution, verbose=0)
-    start = time.perf_counter()
-    model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0)
-    return steps / (time.perf_counter() - start)
-
-
-def pipeline_alone(dataset, batches):
-    """Batches per second of the training pipeline, after 5 warm-up batches."""
-    iterator = iter(dataset)
-    for _ in range(5):
-        next(iterator)
-    start = time.perf_counter()
-    for _ in range(batches):
-        next(iterator)
-    return batches / (time.perf_counter() - start)
+    model.fit(data, epochs=1, steps_per_epoch=2 * config.training.steps_per_execution, verbose=0)
+    return steps / common.seconds(lambda: model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0))
 
 
 def real_loop(config, steps):
     """Steady-state steps per second of the run's own training loop, callbacks included."""
-    training = dataclasses.replace(config.training, steps=steps)
-    config = dataclasses.replace(config, training=training)
+    config = dataclasses.replace(config, training=dataclasses.replace(config.training, steps=steps))
     model = build.compile_model(build.build_model(config), config)
     state = RunState()
     with tempfile.TemporaryDirectory() as run_dir:
@@ -71,42 +52,28 @@ def real_loop(config, steps):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", default=str(CONFIG))
-    parser.add_argument("--arm", default="baseline")
     parser.add_argument("--steps", type=int, default=500, help="steps of each timed measurement")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds; medians kept")
-    parser.add_argument("--no-write", action="store_true")
-    arguments = parser.parse_args(argv)
-    experiment = load_config(arguments.config)
-    config = experiment.arm(arguments.arm, experiment.seeds[0])
-    keras.utils.set_random_seed(config.run.seed)
+    arguments, config, command = common.arm_config("training_loop", parser, argv)
     images = build.load_images(config.data.train, config)
     dataset = build.training_dataset(config, images)
     batch = next(iter(dataset))
     measurements = {
         "model alone (steps/s)": lambda: model_alone(config, batch, arguments.steps),
-        "input pipeline alone (batches/s)": lambda: pipeline_alone(dataset, arguments.steps),
+        "input pipeline alone (batches/s)":  # after 5 warm-up batches
+            lambda: arguments.steps / common.pull(dataset, 5, arguments.steps),
         "real training loop (steps/s)": lambda: real_loop(config, arguments.steps),
     }
-    # Rounds interleave the three, so a change of machine load or clock affects them alike.
-    samples = {name: [] for name in measurements}
-    for _ in range(arguments.repeats):
-        for name, measure in measurements.items():
-            samples[name].append(measure())
+    samples = common.interleaved(measurements, arguments.repeats)
     rates = {name: float(np.median(values)) for name, values in samples.items()}
     model, pipeline, loop = rates.values()
     for name, rate in rates.items():
         print(f"{name:34s} {rate:8.1f}")
     print(f"real loop / model alone: {loop / model:.2f} (goal >= 0.9); "
           f"pipeline / training: {pipeline / loop:.1f}x (goal >= 5x)")
-    relative = Path(arguments.config).resolve().relative_to(CONFIG.parent.parent)
     lines = [
-        "## The real training loop against the model and the pipeline alone",
-        "",
-        f"Command: `python -m benchmarks.training_loop --config {relative} --arm {arguments.arm} "
-        f"--steps {arguments.steps}`, revision {markdown.git_revision()}.",
-        f"Machine: {markdown.machine_description()}; Keras {keras.__version__} "
-        f"({keras.backend.backend()}).",
+        *markdown.header("The real training loop against the model and the pipeline alone", command,
+                         markdown.keras_version()),
         f"Arm `{arguments.arm}`: batch {config.data.batch_size} of {config.data.patch_size}x"
         f"{config.data.patch_size} patches, {config.training.steps_per_execution} steps per "
         f"execution; each rate over {arguments.steps} steps after a warm-up, the median of "
