@@ -90,20 +90,4 @@ def get(identifier, **kwargs):
     return _load(_REGULARIZERS[identifier])(**kwargs)
 
 
-__all__ = [
-    "CHANNEL_MODES",
-    "CONVOLUTIONS",
-    "Cutout",
-    "DropBlock2D",
-    "DropBlockSchedule",
-    "DropConnectConv2D",
-    "GAMMA_MODES",
-    "NORMALIZE_MODES",
-    "REGULARIZERS",
-    "StochasticDepth",
-    "calibrated_gamma",
-    "drop_block_2d",
-    "expected_drop_fraction",
-    "get",
-    "paper_gamma",
-]
+__all__ = ["CHANNEL_MODES", "CONVOLUTIONS", "GAMMA_MODES", "NORMALIZE_MODES", "REGULARIZERS", "get", *_LAZY]

@@ -158,19 +158,6 @@ def _pool_blocks(padded_seeds, block_size):
     return ops.max_pool(blocks, (1, block_w), strides=1, padding="valid")
 
 
-def _kept_fraction(kept, normalize):
-    """Fraction of kept units per sample (or of the batch), in float32."""
-    axes = None if normalize == "batch" else (1, 2, 3)
-    return ops.mean(kept, axis=axes, keepdims=True)
-
-
-def _normalization(kept_fraction):
-    """Rescaling factor that preserves the mean."""
-    # Everything dropped: the output is zero whatever the factor, so use 0
-    # rather than dividing by zero.
-    return ops.where(kept_fraction > 0, 1.0 / ops.maximum(kept_fraction, 1e-12), 0.0)
-
-
 def drop_block_2d(
     inputs,
     rate,
@@ -225,8 +212,11 @@ def drop_block_2d(
     # One float32 keep mask serves the fraction and, times the per-sample
     # factor, the output; its gradient is that same product.
     kept = ops.cast(1 - dropped, "float32")
-    kept_fraction = _kept_fraction(kept, normalize)
-    factor = kept if normalize == "none" else kept * _normalization(kept_fraction)
+    kept_fraction = ops.mean(kept, axis=None if normalize == "batch" else (1, 2, 3), keepdims=True)
+    factor = kept
+    if normalize != "none":
+        # Everything dropped: the output is zero whatever the factor, so 0 rather than a division by zero.
+        factor = kept * ops.where(kept_fraction > 0, 1.0 / ops.maximum(kept_fraction, 1e-12), 0.0)
     if data_format == "channels_first":
         factor = ops.transpose(factor, (0, 3, 1, 2))
     outputs = inputs * ops.cast(factor, inputs.dtype)

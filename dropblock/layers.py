@@ -57,10 +57,9 @@ class DropBlock2D(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        rate = drop_block.validate_rate(rate)
+        self.rate = drop_block.validate_rate(rate)
         data_format = data_format or keras.config.image_data_format()
         drop_block.validate_arguments(gamma, channels, normalize, data_format)
-        self.rate = float(rate)
         self.block_size = normalize_block_size(block_size)
         self.gamma = gamma
         self.channels = channels
@@ -70,23 +69,13 @@ class DropBlock2D(keras.layers.Layer):
         self.scheduled = scheduled
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.supports_masking = True
+        scalar = dict(shape=(), dtype="float32", trainable=False, autocast=False)
         self.current_rate = self.add_weight(
-            shape=(),
-            initializer=keras.initializers.Constant(self.rate),
-            dtype="float32",
-            trainable=False,
-            autocast=False,
-            name="current_rate",
+            initializer=keras.initializers.Constant(self.rate), name="current_rate", **scalar
         )
+        # Each replica of a mirrored model measures its share; the mean is the batch's fraction.
         self.realised_rate = self.add_weight(
-            shape=(),
-            initializer="zeros",
-            dtype="float32",
-            trainable=False,
-            autocast=False,
-            # Each replica of a mirrored model measures its share; the mean is the batch's fraction.
-            aggregation="mean",
-            name="realised_rate",
+            initializer="zeros", aggregation="mean", name="realised_rate", **scalar
         )
         self.built = True
 
@@ -112,17 +101,5 @@ class DropBlock2D(keras.layers.Layer):
         return input_shape
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "rate": self.rate,
-                "block_size": self.block_size,
-                "gamma": self.gamma,
-                "channels": self.channels,
-                "normalize": self.normalize,
-                "data_format": self.data_format,
-                "seed": self.seed,
-                "scheduled": self.scheduled,
-            }
-        )
-        return config
+        names = ("rate", "block_size", "gamma", "channels", "normalize", "data_format", "seed", "scheduled")
+        return {**super().get_config(), **{name: getattr(self, name) for name in names}}

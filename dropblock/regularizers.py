@@ -50,9 +50,7 @@ class StochasticDepth(keras.layers.Layer):
         return input_shape
 
     def get_config(self):
-        config = super().get_config()
-        config.update({"rate": self.rate, "seed": self.seed})
-        return config
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
 
 
 @keras.saving.register_keras_serializable(package="dropblock")
@@ -120,12 +118,8 @@ class Cutout(keras.layers.Layer):
         return input_shape
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            {"size": self.size, "rate": self.rate,
-             "data_format": self.data_format, "seed": self.seed}
-        )
-        return config
+        return {**super().get_config(), "size": self.size, "rate": self.rate,
+                "data_format": self.data_format, "seed": self.seed}
 
 
 @keras.saving.register_keras_serializable(package="dropblock")
@@ -171,6 +165,4 @@ class DropConnectConv2D(keras.layers.Conv2D):
         return outputs
 
     def get_config(self):
-        config = super().get_config()
-        config.update({"rate": self.rate, "seed": self.seed})
-        return config
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}

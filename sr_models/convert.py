@@ -176,11 +176,9 @@ def describe(layers, network, path):
 
 def _unshuffle_order(channels):
     """`order[j]`: the MATLAB channel of this project's unshuffled channel j (then the level map)."""
-    order = []
-    for row in range(2):
-        for column in range(2):
-            order += [channel * 4 + column * 2 + row for channel in range(channels)]
-    return np.array(order + [4 * channels])
+    # MATLAB's channel `channel * 4 + column * 2 + row`, ordered by row, column, then channel.
+    order = np.arange(4 * channels).reshape(channels, 2, 2).transpose(2, 1, 0).ravel()
+    return np.append(order, 4 * channels)
 
 
 def assign(model, layers, network, path):
@@ -251,21 +249,13 @@ def _matlab_subpixel(image, scale):
     """MatConvNet-FFDNet's `vl_nnSubP`: sub-image `i` of channel `c` is channel `c * s^2 + i`,
     its row offset `i mod s` and column offset `i // s`."""
     factor = round(1 / scale) if scale < 1 else round(scale)
-    if scale < 1:
-        height, width, channels = image.shape
-        output = np.zeros((height // factor, width // factor, channels * factor**2))
-        for channel in range(channels):
-            for index in range(factor**2):
-                row, column = index % factor, index // factor
-                output[..., channel * factor**2 + index] = image[row::factor, column::factor, channel]
-        return output
     height, width, channels = image.shape
-    output = np.zeros((height * factor, width * factor, channels // factor**2))
-    for channel in range(channels // factor**2):
-        for index in range(factor**2):
-            row, column = index % factor, index // factor
-            output[row::factor, column::factor, channel] = image[..., channel * factor**2 + index]
-    return output
+    if scale < 1:
+        # (row block, row offset, column block, column offset, channel) to (..., channel, column, row).
+        blocks = image.reshape(height // factor, factor, width // factor, factor, channels)
+        return blocks.transpose(0, 2, 4, 3, 1).reshape(height // factor, width // factor, -1)
+    blocks = image.reshape(height, width, channels // factor**2, factor, factor)
+    return blocks.transpose(0, 4, 1, 3, 2).reshape(height * factor, width * factor, -1)
 
 
 def convert(source, network, sigma=25.0):

@@ -2,6 +2,7 @@
 
 import keras
 
+from sr_models.layers import conv_relu_stages
 from sr_models.placement import NetworkAssembler
 from sr_models.specs import SPECS
 
@@ -47,11 +48,7 @@ def build_dncnn(
         output_bias: Whether the last convolution has a bias, as in the
             authors' released MatConvNet and PyTorch weights (whose batch norm
             is folded into the convolutions: `batch_norm=False`).
-        regularizer: A `sr_models.placement.Regularizer`, or None for the
-            plain network.
-        seed: Base seed of the weight initializers; None draws it from
-            Python's global RNG (see `keras.utils.set_random_seed`).
-        name: Model name.
+        regularizer, seed, name: A `Regularizer` or None, the base seed (None draws one) and the model name.
 
     Returns:
         A `keras.Model` mapping a `(batch, H, W, channels)` noisy image to a
@@ -67,38 +64,9 @@ def build_dncnn(
     assembler = NetworkAssembler(SPEC, regularizer, seed, num_stages, "orthogonal")
     inputs = keras.Input(shape=(None, None, channels), name="noisy")
     features = assembler.insert(inputs, "input")
-    features = assembler.conv(filters, "first_conv", site="input")(features)
-    features = keras.layers.ReLU(name="first_relu")(features)
-    for stage in range(num_stages):
-        features = _middle_stage(
-            features, assembler, filters, batch_norm, stage, num_stages
-        )
-    features = assembler.insert(features, "after_body")
-    features = assembler.insert(features, "before_last")
+    features = conv_relu_stages(features, assembler, filters, num_stages, batch_norm)
     # The output convolution and the subtraction stay float32 under mixed precision.
-    noise_conv = assembler.conv(
-        channels, "noise_conv", site="before_last", use_bias=output_bias, dtype="float32"
-    )
-    noise = noise_conv(features)
+    noise = assembler.output(features, channels, "noise_conv", use_bias=output_bias)
     outputs = keras.layers.Subtract(name="subtract_noise", dtype="float32")([inputs, noise])
     return keras.Model(inputs, outputs, name=name)
 
-
-def _middle_stage(inputs, assembler, filters, batch_norm, stage, num_stages):
-    """conv(+BN)+ReLU, followed by the regularizer where it is placed."""
-    prefix = f"stage{stage}"
-    conv = assembler.conv(
-        filters,
-        f"{prefix}_conv",
-        site="block",
-        block=stage,
-        ends_body=stage == num_stages - 1,
-        use_bias=not batch_norm,
-    )
-    features = conv(inputs)
-    if batch_norm:
-        features = keras.layers.BatchNormalization(
-            momentum=0.9, epsilon=1e-4, name=f"{prefix}_batch_norm"
-        )(features)
-    features = keras.layers.ReLU(name=f"{prefix}_relu")(features)
-    return assembler.insert(features, "block", stage)

@@ -6,6 +6,7 @@ from sr_models.layers import CropToInput
 from sr_models.layers import NoiseLevelMap
 from sr_models.layers import PadToMultiple
 from sr_models.layers import noise_level_input
+from sr_models.layers import residual_branch
 from sr_models.placement import NetworkAssembler
 from sr_models.specs import SPECS
 
@@ -50,9 +51,7 @@ def build_drunet(
         filters: Channels at the four scales, highest resolution first.
         num_blocks: Residual blocks per stage.
         channels: Image channels of input and output.
-        regularizer: A `sr_models.placement.Regularizer`, or None.
-        seed: Base seed of the weight initializers; None draws one.
-        name: Model name.
+        regularizer, seed, name: A `Regularizer` or None, the base seed (None draws one) and the model name.
 
     Returns:
         A `keras.Model` mapping `[noisy (batch, H, W, channels), noise_level
@@ -87,9 +86,7 @@ def build_drunet(
                                   padding="valid", use_bias=False, transpose=True)(features)
         features = _stage(features, assembler, filters[scale], num_blocks, STAGES.index(f"up{scale}"))
     features = keras.layers.Add(name="head_skip")([features, skips.pop()])
-    features = assembler.insert(features, "before_last")
-    outputs = assembler.conv(channels, "tail_conv", site="before_last", use_bias=False,
-                             dtype="float32")(features)
+    outputs = assembler.output(features, channels, "tail_conv", use_bias=False)
     outputs = CropToInput(name="crop", dtype="float32")([outputs, inputs])
     return keras.Model([inputs, level], outputs, name=name)
 
@@ -99,12 +96,8 @@ def _stage(inputs, assembler, filters, num_blocks, stage):
     prefix = STAGES[stage]
     features = inputs
     for block in range(num_blocks):
-        branch = assembler.conv(filters, f"{prefix}_block{block}_conv1", site="block", block=stage,
-                                use_bias=False)(features)
-        branch = keras.layers.ReLU(name=f"{prefix}_block{block}_relu")(branch)
-        branch = assembler.conv(filters, f"{prefix}_block{block}_conv2", site="block", block=stage,
-                                ends_body=prefix == "body" and block == num_blocks - 1,
-                                use_bias=False)(branch)
+        branch = residual_branch(features, assembler, filters, f"{prefix}_block{block}", stage,
+                                 ends_body=prefix == "body" and block == num_blocks - 1, use_bias=False)
         branch = assembler.insert(branch, "branch", stage)
         features = keras.layers.Add(name=f"{prefix}_block{block}_add")([features, branch])
     return assembler.insert(features, "block", stage)

@@ -2,6 +2,7 @@
 
 import keras
 
+from sr_models.layers import residual_branch
 from sr_models.layers import subpixel_upsampler
 from sr_models.placement import NetworkAssembler
 from sr_models.specs import SPECS
@@ -39,14 +40,10 @@ def build_edsr(
         filters: Channels of the feature maps.
         res_scale: Factor applied to each residual branch before the addition.
         channels: Image channels of input and output.
-        regularizer: A `sr_models.placement.Regularizer`, or None for the
-            plain network.
         rgb_mean: Per-channel mean (images in [0, 1]) subtracted at the input
             and added back at the output, of length `channels`; None skips it.
             The default is the DIV2K training-set mean used by EDSR.
-        seed: Base seed of the weight initializers; None draws it from
-            Python's global RNG (see `keras.utils.set_random_seed`).
-        name: Model name.
+        regularizer, seed, name: A `Regularizer` or None, the base seed (None draws one) and the model name.
 
     Returns:
         A `keras.Model` mapping a `(batch, H, W, channels)` float image in
@@ -56,7 +53,13 @@ def build_edsr(
         - [Lim et al., Enhanced Deep Residual Networks for Single Image
           Super-Resolution, CVPRW 2017](https://arxiv.org/abs/1707.02921)
     """
-    _check_edsr_arguments(scale, num_blocks, filters, res_scale, channels, rgb_mean)
+    SPEC.check(locals())
+    if rgb_mean is not None and (not isinstance(rgb_mean, (list, tuple)) or len(rgb_mean) != channels):
+        raise ValueError(
+            "`rgb_mean` needs one value per channel. Expected a sequence of "
+            f"length channels={channels}, or None to skip the mean shift. "
+            f"Received: rgb_mean={rgb_mean!r}"
+        )
     assembler = NetworkAssembler(SPEC, regularizer, seed, num_blocks, "glorot_uniform")
     inputs = keras.Input(shape=(None, None, channels), name="low_resolution")
     features = assembler.insert(inputs, "input")
@@ -71,9 +74,8 @@ def build_edsr(
     features = keras.layers.Add(name="global_skip")([head, features])
     features = assembler.insert(features, "after_body")
     features = subpixel_upsampler(features, assembler, scale, filters)
-    features = assembler.insert(features, "before_last")
     # The output convolution and what follows stay float32 under mixed precision.
-    outputs = assembler.conv(channels, "last_conv", site="before_last", dtype="float32")(features)
+    outputs = assembler.output(features, channels)
     if rgb_mean is not None:
         offset = [float(value) for value in rgb_mean]
         outputs = keras.layers.Rescaling(1.0, offset, name="add_mean", dtype="float32")(outputs)
@@ -83,24 +85,10 @@ def build_edsr(
 def _residual_block(inputs, assembler, filters, res_scale, block):
     """conv-ReLU-conv branch, scaled, added to the block input."""
     prefix = f"block{block}"
-    first = assembler.conv(filters, f"{prefix}_conv1", site="block", block=block)
-    second = assembler.conv(filters, f"{prefix}_conv2", site="block", block=block)
-    branch = keras.layers.ReLU(name=f"{prefix}_relu")(first(inputs))
-    branch = second(branch)
+    branch = residual_branch(inputs, assembler, filters, prefix, block)
     if res_scale != 1.0:
         branch = keras.layers.Rescaling(res_scale, name=f"{prefix}_scale")(branch)
     branch = assembler.insert(branch, "branch", block)
     outputs = keras.layers.Add(name=f"{prefix}_add")([inputs, branch])
     return assembler.insert(outputs, "block", block)
 
-
-def _check_edsr_arguments(scale, num_blocks, filters, res_scale, channels, rgb_mean):
-    SPEC.check(locals())
-    if rgb_mean is not None and (
-        not isinstance(rgb_mean, (list, tuple)) or len(rgb_mean) != channels
-    ):
-        raise ValueError(
-            "`rgb_mean` needs one value per channel. Expected a sequence of "
-            f"length channels={channels}, or None to skip the mean shift. "
-            f"Received: rgb_mean={rgb_mean!r}"
-        )

@@ -34,9 +34,7 @@ def build_espcn(
         scale: Upscaling factor, one of 2, 3, 4.
         filters: Channels of the first hidden layer (the second has half).
         channels: Image channels of input and output.
-        regularizer: A `sr_models.placement.Regularizer`, or None.
-        seed: Base seed of the weight initializers; None draws one.
-        name: Model name.
+        regularizer, seed, name: A `Regularizer` or None, the base seed (None draws one) and the model name.
 
     Returns:
         A `keras.Model` mapping `(batch, H, W, channels)` in [0, 1] to
@@ -57,8 +55,6 @@ def build_espcn(
         features = keras.layers.Activation("tanh", name=f"hidden{layer}_tanh")(conv(features))
         features = assembler.insert(features, "block", layer)
     features = assembler.insert(features, "after_body")
-    features = assembler.insert(features, "before_last")
-    outputs = assembler.conv(scale * scale * channels, "last_conv", site="before_last",
-                             dtype="float32")(features)
+    outputs = assembler.output(features, scale * scale * channels)
     outputs = PixelShuffle(scale, name="shuffle", dtype="float32")(outputs)
     return keras.Model(inputs, outputs, name=name)

@@ -7,6 +7,7 @@ from sr_models.layers import NoiseLevelMap
 from sr_models.layers import PadToMultiple
 from sr_models.layers import PixelShuffle
 from sr_models.layers import PixelUnshuffle
+from sr_models.layers import conv_relu_stages
 from sr_models.layers import noise_level_input
 from sr_models.placement import NetworkAssembler
 from sr_models.specs import SPECS
@@ -44,9 +45,7 @@ def build_ffdnet(
             value for `channels` (15 gray, 12 colour).
         filters: Channels of the feature maps; None takes 64 (gray) or 96.
         channels: Image channels, 1 or 3.
-        regularizer: A `sr_models.placement.Regularizer`, or None.
-        seed: Base seed of the weight initializers; None draws one.
-        name: Model name.
+        regularizer, seed, name: A `Regularizer` or None, the base seed (None draws one) and the model name.
 
     Returns:
         A `keras.Model` mapping `[noisy (batch, H, W, channels), noise_level
@@ -74,16 +73,8 @@ def build_ffdnet(
     features = PixelUnshuffle(2, name="unshuffle")(features)
     level_map = NoiseLevelMap(name="noise_level_map")([features, level])
     features = keras.layers.Concatenate(name="with_noise_level")([features, level_map])
-    features = assembler.conv(filters, "first_conv", site="input")(features)
-    features = keras.layers.ReLU(name="first_relu")(features)
-    for stage in range(num_stages):
-        conv = assembler.conv(filters, f"stage{stage}_conv", site="block", block=stage,
-                              ends_body=stage == num_stages - 1)
-        features = keras.layers.ReLU(name=f"stage{stage}_relu")(conv(features))
-        features = assembler.insert(features, "block", stage)
-    features = assembler.insert(features, "after_body")
-    features = assembler.insert(features, "before_last")
-    outputs = assembler.conv(4 * channels, "last_conv", site="before_last", dtype="float32")(features)
+    features = conv_relu_stages(features, assembler, filters, num_stages)
+    outputs = assembler.output(features, 4 * channels)
     outputs = PixelShuffle(2, name="shuffle", dtype="float32")(outputs)
     outputs = CropToInput(name="crop", dtype="float32")([outputs, inputs])
     return keras.Model([inputs, level], outputs, name=name)

@@ -40,9 +40,7 @@ def build_fsrcnn(
         s: Channels of the shrunk mapping layers.
         m: Number of mapping layers.
         channels: Image channels of input and output.
-        regularizer: A `sr_models.placement.Regularizer`, or None.
-        seed: Base seed of the weight initializers; None draws one.
-        name: Model name.
+        regularizer, seed, name: A `Regularizer` or None, the base seed (None draws one) and the model name.
 
     Returns:
         A `keras.Model` mapping `(batch, H, W, channels)` in [0, 1] to
@@ -54,10 +52,7 @@ def build_fsrcnn(
     """
     SPEC.check(locals())
     assembler = NetworkAssembler(SPEC, regularizer, seed, m, "he_normal")
-
-    def prelu(layer_name):
-        return keras.layers.PReLU(shared_axes=[1, 2], name=layer_name)
-
+    prelu = lambda layer_name: keras.layers.PReLU(shared_axes=[1, 2], name=layer_name)
     inputs = keras.Input(shape=(None, None, channels), name="low_resolution")
     features = assembler.insert(inputs, "input")
     features = prelu("extract_prelu")(
@@ -70,8 +65,7 @@ def build_fsrcnn(
     expand = assembler.conv(d, "expand_conv", kernel_size=1, ends_body=True)
     features = prelu("expand_prelu")(expand(features))
     features = assembler.insert(features, "after_body")
-    features = assembler.insert(features, "before_last")
     deconvolution = {"class_name": "RandomNormal", "config": {"stddev": 0.001}}
-    outputs = assembler.conv(channels, "deconvolution", kernel_size=9, strides=scale,
-                             transpose=True, initializer=deconvolution, dtype="float32")(features)
+    outputs = assembler.output(features, channels, "deconvolution", kernel_size=9, strides=scale,
+                               transpose=True, initializer=deconvolution)
     return keras.Model(inputs, outputs, name=name)

@@ -1,5 +1,5 @@
-"""Layers and stages shared by the restoration networks: sub-pixel shuffles, upsamplers,
-padding to a multiple, interpolation and the noise-level map."""
+"""Layers and stages shared by the restoration networks: sub-pixel shuffles, upsamplers, residual
+branches, plain conv stacks, padding to a multiple, interpolation and the noise-level map."""
 
 import keras
 import numpy as np
@@ -15,8 +15,27 @@ def _check_positive_integer(value, argument, minimum=1):
         )
 
 
+def _resized(shape, size, channels):
+    """`(batch, size(height), size(width), channels)` from `shape`, an unknown side staying None."""
+    return (shape[0], *(None if side is None else size(side) for side in shape[1:3]), channels)
+
+
+class _Scaled(keras.layers.Layer):
+    """A layer with an integer `scale` of at least `minimum`, which its config records."""
+
+    minimum = 2
+
+    def __init__(self, scale, **kwargs):
+        super().__init__(**kwargs)
+        _check_positive_integer(scale, "scale", minimum=self.minimum)
+        self.scale = scale
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale}
+
+
 @keras.saving.register_keras_serializable(package="sr_models")
-class PixelShuffle(keras.layers.Layer):
+class PixelShuffle(_Scaled):
     """Rearranges channels into space: (H, W, r*r*C) -> (r*H, r*W, C).
 
     The sub-pixel convolution upsampler of ESPCN and EDSR. The channel order
@@ -35,11 +54,6 @@ class PixelShuffle(keras.layers.Layer):
             https://arxiv.org/abs/1609.05158)
     """
 
-    def __init__(self, scale, **kwargs):
-        super().__init__(**kwargs)
-        _check_positive_integer(scale, "scale", minimum=2)
-        self.scale = scale
-
     def build(self, input_shape):
         channels = input_shape[-1]
         if channels is None or channels % (self.scale**2):
@@ -51,35 +65,18 @@ class PixelShuffle(keras.layers.Layer):
 
     def call(self, inputs):
         scale = self.scale
-        shape = ops.shape(inputs)
-        batch, height, width = shape[0], shape[1], shape[2]
+        batch, height, width = ops.shape(inputs)[:3]
         channels = inputs.shape[-1] // (scale * scale)
-        outputs = ops.reshape(
-            inputs, (batch, height, width, scale, scale, channels)
-        )
+        outputs = ops.reshape(inputs, (batch, height, width, scale, scale, channels))
         outputs = ops.transpose(outputs, (0, 1, 3, 2, 4, 5))
-        return ops.reshape(
-            outputs, (batch, height * scale, width * scale, channels)
-        )
+        return ops.reshape(outputs, (batch, height * scale, width * scale, channels))
 
     def compute_output_shape(self, input_shape):
-        batch, height, width, channels = input_shape
-
-        def upscale(size):
-            return None if size is None else size * self.scale
-
-        return (
-            batch, upscale(height), upscale(width), channels // self.scale**2
-        )
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"scale": self.scale})
-        return config
+        return _resized(input_shape, lambda side: side * self.scale, input_shape[3] // self.scale**2)
 
 
 @keras.saving.register_keras_serializable(package="sr_models")
-class PixelUnshuffle(keras.layers.Layer):
+class PixelUnshuffle(_Scaled):
     """Rearranges space into channels: (H, W, C) -> (H/r, W/r, r*r*C), the inverse of `PixelShuffle`.
 
     Output channel (i*r + j)*C + c of pixel (y, x) reads input pixel
@@ -91,45 +88,22 @@ class PixelUnshuffle(keras.layers.Layer):
         **kwargs: Base layer keyword arguments, such as `name`.
     """
 
-    def __init__(self, scale, **kwargs):
-        super().__init__(**kwargs)
-        _check_positive_integer(scale, "scale", minimum=2)
-        self.scale = scale
-
     def call(self, inputs):
         scale = self.scale
-        shape = ops.shape(inputs)
-        batch, height, width = shape[0], shape[1], shape[2]
+        batch, height, width = ops.shape(inputs)[:3]
         channels = inputs.shape[-1]
-        outputs = ops.reshape(
-            inputs, (batch, height // scale, scale, width // scale, scale, channels)
-        )
+        outputs = ops.reshape(inputs, (batch, height // scale, scale, width // scale, scale, channels))
         outputs = ops.transpose(outputs, (0, 1, 3, 2, 4, 5))
-        return ops.reshape(
-            outputs, (batch, height // scale, width // scale, scale * scale * channels)
-        )
+        return ops.reshape(outputs, (batch, height // scale, width // scale, scale * scale * channels))
 
     def compute_output_shape(self, input_shape):
-        batch, height, width, channels = input_shape
-
-        def downscale(size):
-            return None if size is None else size // self.scale
-
-        return (batch, downscale(height), downscale(width), channels * self.scale**2)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"scale": self.scale})
-        return config
-
-
-def upsampling_factors(scale):
-    """The sub-pixel stages of a scale: one x3 stage, or x2 stages (x4 is two)."""
-    return (3,) if scale == 3 else (2,) * (scale // 2)
+        return _resized(input_shape, lambda side: side // self.scale, input_shape[3] * self.scale**2)
 
 
 def subpixel_upsampler(inputs, assembler, scale, filters, activation=None):
     """Sub-pixel upsampling: per stage a convolution to factor**2 * filters and a shuffle.
+
+    x2 and x3 take one stage, x4 two x2 stages.
 
     Args:
         inputs: Symbolic feature tensor with `filters` channels.
@@ -143,13 +117,47 @@ def subpixel_upsampler(inputs, assembler, scale, filters, activation=None):
         The upsampled tensor, `scale` times larger, with `filters` channels.
     """
     outputs = inputs
-    for stage, factor in enumerate(upsampling_factors(scale)):
+    for stage, factor in enumerate((3,) if scale == 3 else (2,) * (scale // 2)):
         conv = assembler.conv(factor * factor * filters, f"upsample{stage}_conv")
         outputs = conv(outputs)
         outputs = PixelShuffle(factor, name=f"upsample{stage}_shuffle")(outputs)
         if activation is not None:
             outputs = activation(f"upsample{stage}_activation")(outputs)
     return outputs
+
+
+def residual_branch(inputs, assembler, filters, prefix, block, ends_body=False, use_bias=True):
+    """The conv-ReLU-conv branch of a residual block, with convolutions of block `block`.
+
+    Its layers are `{prefix}_conv1`, `{prefix}_relu` and `{prefix}_conv2`; `ends_body` marks the
+    second convolution as the one that ends the network body.
+    """
+    branch = assembler.conv(filters, f"{prefix}_conv1", site="block", block=block, use_bias=use_bias)(inputs)
+    branch = keras.layers.ReLU(name=f"{prefix}_relu")(branch)
+    second = assembler.conv(filters, f"{prefix}_conv2", site="block", block=block, ends_body=ends_body,
+                            use_bias=use_bias)
+    return second(branch)
+
+
+def conv_relu_stages(inputs, assembler, filters, num_stages, batch_norm=False):
+    """A conv+ReLU, then `num_stages` conv(+BN)+ReLU stages: the plain stack of DnCNN, FFDNet and VDSR.
+
+    The first convolution is the `"input"` site's; the stages are the blocks, each followed by the
+    regularizer where it is placed, and the last one ends the body, which the `"after_body"` site
+    follows. With `batch_norm` (DnCNN's, momentum 0.9) the stage convolutions have no bias.
+    """
+    features = assembler.conv(filters, "first_conv", site="input")(inputs)
+    features = keras.layers.ReLU(name="first_relu")(features)
+    for stage in range(num_stages):
+        conv = assembler.conv(filters, f"stage{stage}_conv", site="block", block=stage,
+                              ends_body=stage == num_stages - 1, use_bias=not batch_norm)
+        features = conv(features)
+        if batch_norm:
+            features = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-4,
+                                                       name=f"stage{stage}_batch_norm")(features)
+        features = keras.layers.ReLU(name=f"stage{stage}_relu")(features)
+        features = assembler.insert(features, "block", stage)
+    return assembler.insert(features, "after_body")
 
 
 @keras.saving.register_keras_serializable(package="sr_models")
@@ -181,21 +189,14 @@ class PadToMultiple(keras.layers.Layer):
         return outputs
 
     def compute_output_shape(self, input_shape):
-        batch, height, width, channels = input_shape
-
-        def padded(size):
-            return None if size is None else -(-size // self.multiple) * self.multiple
-
-        return (batch, padded(height), padded(width), channels)
+        return _resized(input_shape, lambda side: -(-side // self.multiple) * self.multiple, input_shape[3])
 
     def get_config(self):
-        config = super().get_config()
-        config.update({"multiple": self.multiple})
-        return config
+        return {**super().get_config(), "multiple": self.multiple}
 
 
 @keras.saving.register_keras_serializable(package="sr_models")
-class CropToInput(keras.layers.Layer):
+class CropToInput(_Scaled):
     """Crops `outputs` to `scale` times the height and width of `reference`: `[outputs, reference]`.
 
     Args:
@@ -203,10 +204,10 @@ class CropToInput(keras.layers.Layer):
         **kwargs: Base layer keyword arguments, such as `name`.
     """
 
+    minimum = 1
+
     def __init__(self, scale=1, **kwargs):
-        super().__init__(**kwargs)
-        _check_positive_integer(scale, "scale")
-        self.scale = scale
+        super().__init__(scale, **kwargs)
 
     def call(self, inputs):
         outputs, reference = inputs
@@ -215,16 +216,7 @@ class CropToInput(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         outputs, reference = input_shape
-
-        def scaled(size):
-            return None if size is None else size * self.scale
-
-        return (outputs[0], scaled(reference[1]), scaled(reference[2]), outputs[3])
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"scale": self.scale})
-        return config
+        return (outputs[0], *_resized(reference, lambda side: side * self.scale, outputs[3])[1:])
 
 
 def _cubic(distance):
@@ -244,7 +236,7 @@ _KERNELS = {"bilinear": _linear, "bicubic": _cubic}
 
 
 @keras.saving.register_keras_serializable(package="sr_models")
-class Interpolate(keras.layers.Layer):
+class Interpolate(_Scaled):
     """Upscales height and width by an integer factor, bilinear or MATLAB-bicubic.
 
     Output pixel `x` samples the input at `(x + 0.5) / scale - 0.5` (half-pixel
@@ -261,14 +253,13 @@ class Interpolate(keras.layers.Layer):
     """
 
     def __init__(self, scale, interpolation="bilinear", **kwargs):
-        super().__init__(**kwargs)
-        _check_positive_integer(scale, "scale", minimum=2)
+        super().__init__(scale, **kwargs)
         if interpolation not in _KERNELS:
             raise ValueError(
                 "Expected `interpolation` to be 'bilinear' or 'bicubic'. "
                 f"Received: interpolation={interpolation!r}"
             )
-        self.scale, self.interpolation = scale, interpolation
+        self.interpolation = interpolation
         offsets = (np.arange(scale) + 0.5) / scale - 0.5
         # taps[phase, k]: weight of input sample (i + k - 2) for output (scale * i + phase).
         self.taps = _KERNELS[interpolation](offsets[:, None] - np.arange(-2, 3)[None, :])
@@ -299,17 +290,10 @@ class Interpolate(keras.layers.Layer):
         return outputs
 
     def compute_output_shape(self, input_shape):
-        batch, height, width, channels = input_shape
-
-        def upscale(size):
-            return None if size is None else size * self.scale
-
-        return (batch, upscale(height), upscale(width), channels)
+        return _resized(input_shape, lambda side: side * self.scale, input_shape[3])
 
     def get_config(self):
-        config = super().get_config()
-        config.update({"scale": self.scale, "interpolation": self.interpolation})
-        return config
+        return {**super().get_config(), "interpolation": self.interpolation}
 
 
 @keras.saving.register_keras_serializable(package="sr_models")

@@ -257,6 +257,11 @@ class NetworkAssembler:
             return regularizer.conv(filters, kernel_size, **kwargs)
         return keras.layers.Conv2D(filters, kernel_size, **kwargs)
 
+    def output(self, features, filters, name="last_conv", **kwargs):
+        """The `"before_last"` site, then the float32 output convolution; `kwargs` go to `conv`."""
+        features = self.insert(features, "before_last")
+        return self.conv(filters, name, site="before_last", dtype="float32", **kwargs)(features)
+
     def insert(self, inputs, site, block=None):
         """Applies a new regularizer layer to `inputs` if `site` is placed.
 

@@ -3,6 +3,7 @@
 import keras
 
 from sr_models.edsr import DIV2K_RGB_MEAN
+from sr_models.layers import residual_branch
 from sr_models.layers import subpixel_upsampler
 from sr_models.placement import NetworkAssembler
 from sr_models.specs import SPECS
@@ -49,12 +50,10 @@ def build_rcan(
         reduction: Channel reduction of the attention, dividing `filters`.
         res_scale: Factor on each block's branch before its addition.
         channels: Image channels of input and output.
-        regularizer: A `sr_models.placement.Regularizer`, or None.
         rgb_mean: Per-channel mean subtracted at the input and added back at
             the output, of length `channels`; None subtracts nothing (the
             0-255 scaling stays).
-        seed: Base seed of the weight initializers; None draws one.
-        name: Model name.
+        regularizer, seed, name: A `Regularizer` or None, the base seed (None draws one) and the model name.
 
     Returns:
         A `keras.Model` mapping `(batch, H, W, channels)` in [0, 1] to
@@ -91,17 +90,14 @@ def build_rcan(
     features = keras.layers.Add(name="long_skip")([head, features])
     features = assembler.insert(features, "after_body")
     features = subpixel_upsampler(features, assembler, scale, filters)
-    features = assembler.insert(features, "before_last")
-    outputs = assembler.conv(channels, "last_conv", site="before_last", dtype="float32")(features)
+    outputs = assembler.output(features, channels)
     outputs = keras.layers.Rescaling(1.0 / 255.0, mean, name="add_mean", dtype="float32")(outputs)
     return keras.Model(inputs, outputs, name=name)
 
 
 def _attention_block(inputs, assembler, filters, reduction, res_scale, prefix, group):
     """conv-ReLU-conv, channel attention, scaled branch plus the block input."""
-    branch = assembler.conv(filters, f"{prefix}_conv1", site="block", block=group)(inputs)
-    branch = keras.layers.ReLU(name=f"{prefix}_relu")(branch)
-    branch = assembler.conv(filters, f"{prefix}_conv2", site="block", block=group)(branch)
+    branch = residual_branch(inputs, assembler, filters, prefix, group)
     weights = keras.layers.GlobalAveragePooling2D(keepdims=True, name=f"{prefix}_pool")(branch)
     weights = assembler.conv(filters // reduction, f"{prefix}_squeeze", kernel_size=1)(weights)
     weights = keras.layers.ReLU(name=f"{prefix}_squeeze_relu")(weights)

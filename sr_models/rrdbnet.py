@@ -53,9 +53,7 @@ def build_rrdbnet(
         filters: Channels of the trunk.
         growth: Channels added by each dense convolution.
         channels: Image channels of input and output.
-        regularizer: A `sr_models.placement.Regularizer`, or None.
-        seed: Base seed of the weight initializers; None draws one.
-        name: Model name.
+        regularizer, seed, name: A `Regularizer` or None, the base seed (None draws one) and the model name.
 
     Returns:
         A `keras.Model` mapping `(batch, H, W, channels)` in [0, 1] to
@@ -67,10 +65,7 @@ def build_rrdbnet(
     """
     SPEC.check(locals())
     assembler = NetworkAssembler(SPEC, regularizer, seed, num_blocks, TORCH_DEFAULT)
-
-    def leaky(layer_name):
-        return keras.layers.LeakyReLU(negative_slope=0.2, name=layer_name)
-
+    leaky = lambda layer_name: keras.layers.LeakyReLU(negative_slope=0.2, name=layer_name)
     inputs = keras.Input(shape=(None, None, channels), name="low_resolution")
     features = assembler.insert(inputs, "input")
     if scale == 2:
@@ -96,8 +91,7 @@ def build_rrdbnet(
         features = leaky(f"upsample{stage}_activation")(
             assembler.conv(filters, f"upsample{stage}_conv")(features))
     features = leaky("hr_activation")(assembler.conv(filters, "hr_conv")(features))
-    features = assembler.insert(features, "before_last")
-    outputs = assembler.conv(channels, "last_conv", site="before_last", dtype="float32")(features)
+    outputs = assembler.output(features, channels)
     if scale == 2:
         outputs = CropToInput(2, name="crop", dtype="float32")([outputs, inputs])
     return keras.Model(inputs, outputs, name=name)

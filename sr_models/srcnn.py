@@ -40,9 +40,7 @@ def build_srcnn(
         mapping_filters: Channels of the mapping layer.
         mapping_kernel: Kernel size of the mapping layer.
         channels: Image channels of input and output.
-        regularizer: A `sr_models.placement.Regularizer`, or None.
-        seed: Base seed of the weight initializers; None draws one.
-        name: Model name.
+        regularizer, seed, name: A `Regularizer` or None, the base seed (None draws one) and the model name.
 
     Returns:
         A `keras.Model` mapping `(batch, H, W, channels)` in [0, 1] to
@@ -63,7 +61,5 @@ def build_srcnn(
         features = keras.layers.ReLU(name=f"hidden{layer}_relu")(conv(features))
         features = assembler.insert(features, "block", layer)
     features = assembler.insert(features, "after_body")
-    features = assembler.insert(features, "before_last")
-    outputs = assembler.conv(channels, "last_conv", site="before_last", kernel_size=5,
-                             dtype="float32")(features)
+    outputs = assembler.output(features, channels, kernel_size=5)
     return keras.Model(inputs, outputs, name=name)

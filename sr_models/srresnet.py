@@ -3,6 +3,7 @@
 import keras
 
 from sr_models.layers import Interpolate
+from sr_models.layers import residual_branch
 from sr_models.layers import subpixel_upsampler
 from sr_models.placement import NetworkAssembler
 from sr_models.specs import SPECS
@@ -43,9 +44,7 @@ def build_srresnet(
         num_blocks: Number of residual blocks.
         filters: Channels of the feature maps.
         channels: Image channels of input and output.
-        regularizer: A `sr_models.placement.Regularizer`, or None.
-        seed: Base seed of the weight initializers; None draws one.
-        name: Model name.
+        regularizer, seed, name: A `Regularizer` or None, the base seed (None draws one) and the model name.
 
     Returns:
         A `keras.Model` mapping `(batch, H, W, channels)` in [0, 1] to
@@ -59,28 +58,21 @@ def build_srresnet(
     """
     SPEC.check(locals())
     assembler = NetworkAssembler(SPEC, regularizer, seed, num_blocks, SMALL_KAIMING)
-
-    def leaky(layer_name):
-        return keras.layers.LeakyReLU(negative_slope=0.1, name=layer_name)
-
+    leaky = lambda layer_name: keras.layers.LeakyReLU(negative_slope=0.1, name=layer_name)
     inputs = keras.Input(shape=(None, None, channels), name="low_resolution")
     features = assembler.insert(inputs, "input")
     features = assembler.conv(filters, "head_conv", site="input")(features)
     features = leaky("head_activation")(features)
     for block in range(num_blocks):
-        prefix = f"block{block}"
-        branch = assembler.conv(filters, f"{prefix}_conv1", site="block", block=block)(features)
-        branch = keras.layers.ReLU(name=f"{prefix}_relu")(branch)
-        conv2 = assembler.conv(filters, f"{prefix}_conv2", site="block", block=block,
-                               ends_body=block == num_blocks - 1)
-        branch = assembler.insert(conv2(branch), "branch", block)
-        features = keras.layers.Add(name=f"{prefix}_add")([features, branch])
+        branch = residual_branch(features, assembler, filters, f"block{block}", block,
+                                 ends_body=block == num_blocks - 1)
+        branch = assembler.insert(branch, "branch", block)
+        features = keras.layers.Add(name=f"block{block}_add")([features, branch])
         features = assembler.insert(features, "block", block)
     features = assembler.insert(features, "after_body")
     features = subpixel_upsampler(features, assembler, scale, filters, activation=leaky)
     features = leaky("hr_activation")(assembler.conv(filters, "hr_conv")(features))
-    features = assembler.insert(features, "before_last")
-    residual = assembler.conv(channels, "last_conv", site="before_last", dtype="float32")(features)
+    residual = assembler.output(features, channels)
     upsampled = Interpolate(scale, "bilinear", name="bilinear_skip", dtype="float32")(inputs)
     outputs = keras.layers.Add(name="global_skip", dtype="float32")([upsampled, residual])
     return keras.Model(inputs, outputs, name=name)

@@ -32,6 +32,7 @@ the weights.
 """
 
 import collections
+import dataclasses
 import io
 import pickle
 import struct
@@ -71,23 +72,16 @@ class _Refused(Exception):
     """A problem found while reading, reported as a `TorchFormatError` naming the file."""
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
 class _StorageType:
     """A stand-in for `torch.FloatStorage` and the other storage types."""
 
-    __slots__ = ("name",)
-
-    def __init__(self, name):
-        self.name = name
-
-    def __eq__(self, other):
-        return isinstance(other, _StorageType) and other.name == self.name
-
-    def __hash__(self):
-        return hash(self.name)
+    name: str
 
     def __repr__(self):
         return f"torch.{self.name}"
 
+    # Defined here, so that the dataclass does not add its own.
     def __setstate__(self, state):
         raise _Refused(f"unexpected state set on torch.{self.name}")
 
@@ -96,63 +90,55 @@ class _StorageType:
         return _STORAGE_TYPES[self.name]
 
 
-class _Global:
+class _StandIn:
+    """Refuses to have its state set by the pickle (a BUILD opcode), naming itself as `_kind`."""
+
+    __slots__ = ()
+
+    def __setstate__(self, state):
+        raise _Refused(f"unexpected state set on {self._kind}")
+
+
+@dataclasses.dataclass(eq=False, repr=False, slots=True)
+class _Global(_StandIn):
     """A stand-in for an allowed function or class: calls it, and refuses to have its state set."""
 
-    __slots__ = ("function",)
-
-    def __init__(self, function):
-        self.function = function
+    _kind = "a global"
+    function: object
 
     def __call__(self, *args):
         return self.function(*args)
 
-    def __setstate__(self, state):
-        raise _Refused("unexpected state set on a global")
 
-
-class _Root:
+@dataclasses.dataclass(eq=False, repr=False, slots=True)
+class _Root(_StandIn):
     """A storage as written to the file: its type, element count and, once read, its elements."""
 
-    __slots__ = ("key", "storage_type", "numel", "array")
-
-    def __init__(self, key, storage_type, numel):
-        self.key = key
-        self.storage_type = storage_type
-        self.numel = numel
-        self.array = None
-
-    def __setstate__(self, state):
-        raise _Refused("unexpected state set on a storage")
+    _kind = "a storage"
+    storage_type: _StorageType
+    numel: int
+    array: np.ndarray | None = None
 
 
-class _StorageRef:
+@dataclasses.dataclass(eq=False, repr=False, slots=True)
+class _StorageRef(_StandIn):
     """`numel` elements of a root storage from `offset` on (the whole storage, or a legacy view)."""
 
-    __slots__ = ("root", "offset", "numel")
-
-    def __init__(self, root, offset, numel):
-        self.root = root
-        self.offset = offset
-        self.numel = numel
-
-    def __setstate__(self, state):
-        raise _Refused("unexpected state set on a storage")
+    _kind = "a storage"
+    root: _Root
+    offset: int
+    numel: int
 
 
-class _TensorRef:
+@dataclasses.dataclass(eq=False, repr=False, slots=True)
+class _TensorRef(_StandIn):
     """A tensor to rebuild once its storage has been read."""
 
-    __slots__ = ("storage", "offset", "shape", "strides")
-
-    def __init__(self, storage, offset, shape, strides):
-        self.storage = storage
-        self.offset = offset
-        self.shape = shape
-        self.strides = strides
-
-    def __setstate__(self, state):
-        raise _Refused("unexpected state set on a tensor")
+    _kind = "a tensor"
+    storage: _StorageRef
+    offset: int
+    shape: tuple
+    strides: tuple
 
 
 def _is_int(value):
@@ -224,11 +210,16 @@ class _Unpickler(pickle.Unpickler):
         return self._storage(pid[1:])
 
 
-def _check_root_args(storage_type, key, numel):
+def _root(roots, storage_type, key, numel):
+    """The root storage `key` of `roots`, added if new; refused if referenced as another type or size."""
     if not isinstance(storage_type, _StorageType):
         raise _Refused(f"storage type {storage_type!r}, expected a storage type such as torch.FloatStorage")
     if not isinstance(key, str) or not _is_int(numel) or numel < 0:
         raise _Refused(f"storage key {key!r} with {numel!r} elements, expected a string and a count")
+    root = roots.setdefault(key, _Root(storage_type, numel))
+    if root.storage_type != storage_type or root.numel != numel:
+        raise _Refused(f"storage {key} is referenced as two different types or sizes")
+    return root
 
 
 def _decode(raw, root, byteorder):
@@ -279,9 +270,8 @@ def _read_zip(file):
             if len(args) != 4:
                 raise _Refused(f"storage persistent id with {len(args) + 1} fields, expected 5")
             storage_type, key, _, numel = args
-            _check_root_args(storage_type, key, numel)
-            if key not in roots:
-                root = _Root(key, storage_type, numel)
+            root = _root(roots, storage_type, key, numel)
+            if root.array is None:
                 name = f"{prefix}/data/{key}"
                 try:
                     raw = archive.read(name)
@@ -292,10 +282,6 @@ def _read_zip(file):
                     raise _Refused(f"{name} holds {len(raw)} bytes, expected {nbytes} "
                                    f"({numel} elements of {storage_type.name})")
                 root.array = _decode(raw, root, byteorder)
-                roots[key] = root
-            root = roots[key]
-            if root.storage_type != storage_type or root.numel != numel:
-                raise _Refused(f"storage {key} is referenced as two different types or sizes")
             return _StorageRef(root, 0, numel)
 
         return _load_pickle(io.BytesIO(archive.read(f"{prefix}/data.pkl")), storage)
@@ -321,10 +307,7 @@ def _read_legacy(file):
         if len(args) != 5:
             raise _Refused(f"storage persistent id with {len(args) + 1} fields, expected 6")
         storage_type, key, _, numel, view = args
-        _check_root_args(storage_type, key, numel)
-        root = roots.setdefault(key, _Root(key, storage_type, numel))
-        if root.storage_type != storage_type or root.numel != numel:
-            raise _Refused(f"storage {key} is referenced as two different types or sizes")
+        root = _root(roots, storage_type, key, numel)
         if view is None:
             return _StorageRef(root, 0, numel)
         if (not isinstance(view, tuple) or len(view) != 3 or not all(_is_int(v) and v >= 0 for v in view[1:])

@@ -3,6 +3,7 @@
 import keras
 
 from sr_models.layers import Interpolate
+from sr_models.layers import conv_relu_stages
 from sr_models.placement import NetworkAssembler
 from sr_models.specs import SPECS
 
@@ -39,9 +40,7 @@ def build_vdsr(
         depth: Number of convolutions, at least 3.
         filters: Channels of the feature maps.
         channels: Image channels of input and output.
-        regularizer: A `sr_models.placement.Regularizer`, or None.
-        seed: Base seed of the weight initializers; None draws one.
-        name: Model name.
+        regularizer, seed, name: A `Regularizer` or None, the base seed (None draws one) and the model name.
 
     Returns:
         A `keras.Model` mapping `(batch, H, W, channels)` in [0, 1] to
@@ -57,16 +56,8 @@ def build_vdsr(
     inputs = keras.Input(shape=(None, None, channels), name="low_resolution")
     upscaled = Interpolate(scale, "bicubic", name="bicubic", dtype="float32")(inputs)
     features = assembler.insert(upscaled, "input")
-    features = assembler.conv(filters, "first_conv", site="input")(features)
-    features = keras.layers.ReLU(name="first_relu")(features)
-    for stage in range(num_stages):
-        conv = assembler.conv(filters, f"stage{stage}_conv", site="block", block=stage,
-                              ends_body=stage == num_stages - 1)
-        features = keras.layers.ReLU(name=f"stage{stage}_relu")(conv(features))
-        features = assembler.insert(features, "block", stage)
-    features = assembler.insert(features, "after_body")
-    features = assembler.insert(features, "before_last")
-    residual = assembler.conv(channels, "last_conv", site="before_last", dtype="float32")(features)
+    features = conv_relu_stages(features, assembler, filters, num_stages)
+    residual = assembler.output(features, channels)
     outputs = keras.layers.Add(name="global_skip", dtype="float32")([upscaled, residual])
     return keras.Model(inputs, outputs, name=name)
 
