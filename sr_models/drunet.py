@@ -98,6 +98,6 @@ def _stage(inputs, assembler, filters, num_blocks, stage):
     for block in range(num_blocks):
         branch = residual_branch(features, assembler, filters, f"{prefix}_block{block}", stage,
                                  ends_body=prefix == "body" and block == num_blocks - 1, use_bias=False)
-        branch = assembler.insert(branch, "branch", stage)
+        branch = assembler.insert(branch, "branch", stage, part=block)
         features = keras.layers.Add(name=f"{prefix}_block{block}_add")([features, branch])
     return assembler.insert(features, "block", stage)

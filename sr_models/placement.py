@@ -262,13 +262,15 @@ class NetworkAssembler:
         features = self.insert(features, "before_last")
         return self.conv(filters, name, site="before_last", dtype="float32", **kwargs)(features)
 
-    def insert(self, inputs, site, block=None):
+    def insert(self, inputs, site, block=None, part=0):
         """Applies a new regularizer layer to `inputs` if `site` is placed.
 
         Args:
             inputs: Symbolic tensor.
             site: `"input"`, `"block"`, `"branch"`, `"after_body"` or `"before_last"`.
             block: Block index when `site` is `"block"` or `"branch"`.
+            part: Which of a block's several branches (DRUNet's residual blocks of a stage);
+                each after the first gets its own layer name `regularizer_branch<block>_<part>`.
 
         Returns:
             The regularized tensor, or `inputs` unchanged.
@@ -280,7 +282,7 @@ class NetworkAssembler:
             or not regularizer.placement.inserts_layer_at(site, block)
         ):
             return inputs
-        suffix = site if block is None else f"{site}{block}"
+        suffix = (site if block is None else f"{site}{block}") + (f"_{part}" if part else "")
         layer = regularizer.layer(f"regularizer_{suffix}")
         if not isinstance(layer, keras.layers.Layer):
             raise ValueError(

@@ -146,6 +146,18 @@ def test_regularizer_layers_are_inserted_exactly_where_placed(
         assert (producer if side == "producer" else consumers) == [anchor]
 
 
+def test_drunet_branch_placement_regularizes_every_residual_block_of_a_stage():
+    """Two residual blocks per stage give two branch layers per stage, each before its own skip."""
+    model = build_model("drunet", filters=(4, 8, 8, 16), num_blocks=2, channels=1, seed=0,
+                        regularizer=Regularizer(layer=_dropout, placement=Placement("branch")))
+    expected = {f"regularizer_branch{stage}{suffix}": f"{prefix}_block{block}_add"
+                for stage, prefix in enumerate(("down0", "down1", "down2", "body", "up2", "up1", "up0"))
+                for block, suffix in enumerate(("", "_1"))}
+    assert sorted(_regularizer_names(model)) == sorted(expected)
+    for name, anchor in expected.items():
+        assert _neighbours(model, name)[1] == [anchor]
+
+
 def test_dncnn_residual_uses_the_unregularized_input():
     """With an input regularizer, the noise is still subtracted from the raw input."""
     model = _small_dncnn(Regularizer(layer=_dropout, placement=Placement("input")))
