@@ -130,8 +130,9 @@ def main(argv=None):
             paths.update({label: (f"data.degradation={value}",) for label, value in BLIND.items()})
         for label, overrides in paths.items():
             try:
-                dataset = build.training_dataset(recipe(path, *overrides), images)
-                rate = batches * config.data.batch_size / common.pull(dataset, 3, batches, common.cpu_seconds)
+                feeding = recipe(path, *overrides)
+                seconds = common.pull(build.training_dataset(feeding, images), 3, batches, common.cpu_seconds)
+                rate = batches * feeding.data.batch_size / seconds
             except Exception as error:  # a chain this checkout does not have
                 feed_rows.append(f"| {name} | {label} | not available ({type(error).__name__}) "
                                  "| | |")

@@ -138,10 +138,11 @@ def measure_model(name, arguments, python):
     samples = common.interleaved(measurements, arguments.rounds)
     torch = samples.pop("torch", None)
     seconds = {key: float(np.median(values)) for key, values in samples.items()}
+    version = f"torch {torch[-1]['torch']} ({torch[-1]['threads']} threads)" if torch else None
     return {"variants": variants, "seconds": seconds, "flops": flops,
             "torch": {key: float(np.median([result["seconds"][key] for result in torch]))
                       for key in torch[0]["seconds"]} if torch else {},
-            "torch_version": torch and f"torch {torch[-1]['torch']} ({torch[-1]['threads']} threads)"}
+            "torch_version": version}
 
 
 def verdict(value, goal, at_most):

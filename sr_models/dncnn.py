@@ -48,7 +48,10 @@ def build_dncnn(
         output_bias: Whether the last convolution has a bias, as in the
             authors' released MatConvNet and PyTorch weights (whose batch norm
             is folded into the convolutions: `batch_norm=False`).
-        regularizer, seed, name: A `Regularizer` or None, the base seed (None draws one) and the model name.
+        regularizer: A `sr_models.placement.Regularizer`, or None for the plain network.
+        seed: Base seed of the weight initializers; None draws one from Python's
+            global generator (see `keras.utils.set_random_seed`).
+        name: Model name.
 
     Returns:
         A `keras.Model` mapping a `(batch, H, W, channels)` noisy image to a

@@ -51,7 +51,10 @@ def build_drunet(
         filters: Channels at the four scales, highest resolution first.
         num_blocks: Residual blocks per stage.
         channels: Image channels of input and output.
-        regularizer, seed, name: A `Regularizer` or None, the base seed (None draws one) and the model name.
+        regularizer: A `sr_models.placement.Regularizer`, or None for the plain network.
+        seed: Base seed of the weight initializers; None draws one from Python's
+            global generator (see `keras.utils.set_random_seed`).
+        name: Model name.
 
     Returns:
         A `keras.Model` mapping `[noisy (batch, H, W, channels), noise_level

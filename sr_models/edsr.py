@@ -43,7 +43,10 @@ def build_edsr(
         rgb_mean: Per-channel mean (images in [0, 1]) subtracted at the input
             and added back at the output, of length `channels`; None skips it.
             The default is the DIV2K training-set mean used by EDSR.
-        regularizer, seed, name: A `Regularizer` or None, the base seed (None draws one) and the model name.
+        regularizer: A `sr_models.placement.Regularizer`, or None for the plain network.
+        seed: Base seed of the weight initializers; None draws one from Python's
+            global generator (see `keras.utils.set_random_seed`).
+        name: Model name.
 
     Returns:
         A `keras.Model` mapping a `(batch, H, W, channels)` float image in

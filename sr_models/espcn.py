@@ -34,7 +34,10 @@ def build_espcn(
         scale: Upscaling factor, one of 2, 3, 4.
         filters: Channels of the first hidden layer (the second has half).
         channels: Image channels of input and output.
-        regularizer, seed, name: A `Regularizer` or None, the base seed (None draws one) and the model name.
+        regularizer: A `sr_models.placement.Regularizer`, or None for the plain network.
+        seed: Base seed of the weight initializers; None draws one from Python's
+            global generator (see `keras.utils.set_random_seed`).
+        name: Model name.
 
     Returns:
         A `keras.Model` mapping `(batch, H, W, channels)` in [0, 1] to

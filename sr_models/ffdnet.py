@@ -45,7 +45,10 @@ def build_ffdnet(
             value for `channels` (15 gray, 12 colour).
         filters: Channels of the feature maps; None takes 64 (gray) or 96.
         channels: Image channels, 1 or 3.
-        regularizer, seed, name: A `Regularizer` or None, the base seed (None draws one) and the model name.
+        regularizer: A `sr_models.placement.Regularizer`, or None for the plain network.
+        seed: Base seed of the weight initializers; None draws one from Python's
+            global generator (see `keras.utils.set_random_seed`).
+        name: Model name.
 
     Returns:
         A `keras.Model` mapping `[noisy (batch, H, W, channels), noise_level

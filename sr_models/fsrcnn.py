@@ -40,7 +40,10 @@ def build_fsrcnn(
         s: Channels of the shrunk mapping layers.
         m: Number of mapping layers.
         channels: Image channels of input and output.
-        regularizer, seed, name: A `Regularizer` or None, the base seed (None draws one) and the model name.
+        regularizer: A `sr_models.placement.Regularizer`, or None for the plain network.
+        seed: Base seed of the weight initializers; None draws one from Python's
+            global generator (see `keras.utils.set_random_seed`).
+        name: Model name.
 
     Returns:
         A `keras.Model` mapping `(batch, H, W, channels)` in [0, 1] to

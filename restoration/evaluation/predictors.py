@@ -128,8 +128,9 @@ def model_predictor(model, task, model_file=None):
     def call(*parts):
         return model(list(parts) if noise_level else parts[0], training=False)
 
+    # On TensorFlow one traced function serves every image size; other backends call the model
+    # eagerly, which gives the same values.
     if keras.backend.backend() == "tensorflow":
-        # Other backends call the model eagerly, which gives the same values.
         import tensorflow as tf
 
         signature = [tf.TensorSpec((None, None, None, channels), tf.float32)]

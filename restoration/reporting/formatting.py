@@ -84,8 +84,9 @@ def describe_gain(arm, baseline, test_set, gain, level=0.95, family=None):
         sentence += (f"{side} than the baseline (the interval excludes zero)" if side
                      else "not distinguishable from zero")
         if psnr.q is not None:
-            sentence += (f"; q = {_p(psnr.q)} over {_comparisons(family)}: "
-                         f"{'' if psnr.q < FDR else 'not '}a finding at a 5 % false-discovery rate")
+            finding = "a finding" if psnr.q < FDR else "not a finding"
+            sentence += (f"; q = {_p(psnr.q)} over {_comparisons(family)}: {finding} at a 5 % "
+                         "false-discovery rate")
     return sentence + _image_level_text(gain) + "."
 
 

@@ -222,7 +222,7 @@ def training_images(config, log=print):
     source, storage = config.data.train, config.data.storage
     if source.source == "paired":
         return _training_pairs(config, log)
-    if source.source == "builtin":
+    if source.source == "builtin" or storage == "memory":
         return load_images(source, config)
     paths = image_paths(source, config)
     if _in_memory(storage, paths):
