@@ -251,7 +251,7 @@ def evaluate_sr(predict_fn, images, scale, tile=None, overlap=None, compute_ssim
             reference = modcrop(hr_image, scale)
             low_resolution = (bicubic_downscale(reference, scale) if cell is None
                               else degrade_sr(reference, scale, cell))
-            yield name, low_resolution.astype(np.float32) / 255.0, reference
+            yield name, low_resolution, reference
 
     return _score_restored(predict_fn, inputs(), scale, sr_conventions(scale), tile, overlap,
                            compute_ssim, input_channels, keep)
@@ -315,7 +315,7 @@ def evaluate_pairs(predict_fn, pairs, scale, tile=None, overlap=None, compute_ss
             if target.shape[:2] != (given.shape[0] * scale, given.shape[1] * scale):
                 raise ValueError(f"Cannot score image {name}: expected a target {scale} times its "
                                  f"input, received {given.shape[:2]} and {target.shape[:2]}")
-            yield name, given.astype(np.float32) / 255.0, target
+            yield name, given, target
 
     conventions = sr_conventions(scale) if scale > 1 else denoise_conventions()
     # The pair's own input, not the benchmark's: the description's last clause says so.
@@ -327,11 +327,16 @@ def evaluate_pairs(predict_fn, pairs, scale, tile=None, overlap=None, compute_ss
 
 def _score_restored(predict_fn, inputs, scale, conventions, tile, overlap, compute_ssim,
                     input_channels, keep):
-    """Restores `(name, [0, 1] input, uint8 reference)` triples, rounds and scores each output."""
+    """Restores `(name, input, uint8 reference)` triples, rounds and scores each output.
+
+    An input is uint8, mapped to [0, 1] as part of the timed prediction, or already in [0, 1].
+    """
     entries, seconds = [], 0.0
     for name, model_input, reference in inputs:
         model_input = match_input_channels(model_input, input_channels)
         start = time.perf_counter()
+        if model_input.dtype == np.uint8:
+            model_input = model_input.astype(np.float32) / 255.0
         output = predict_tiled(predict_fn, model_input, scale, tile, overlap)
         seconds += time.perf_counter() - start
         output = to_uint8(match_reference_channels(output, reference))
