@@ -956,33 +956,42 @@ def _second_order_batch(images, keys, chain, scale):
     def flagged(flags, changed, unchanged):
         return tf.where(flags[:, None, None, None], changed, unchanged)
 
-    def noise_and_jpeg(x, stage, heights, widths):
-        """Each example's noise and JPEG: round 1's, round 2's, or round 2's JPEG after the final sinc."""
+    def noise_and_jpeg(x, heights, widths, round_index, gates):
+        """Each example's noise and JPEG, with the draws, key and settings of round `round_index`
+        (1 or 2); `gates(u)` says from the example's uniforms whether its noise and JPEG happen."""
+        settings = first if round_index == 1 else second
 
         def one(args):
             canvas, height, width, example_keys = args
             u = _uniforms(example_keys)
-            if stage == 1:
-                return _round_noise_and_jpeg(canvas, height, width, u[:_ROUND], example_keys[1], first, chain,
-                                             tf.constant(True), tf.constant(True))
-            happens = u[_SECOND] < chain.second_order_probability
-            sinc_first = u[_SINC_FIRST] < chain.sinc_before_jpeg_probability
-            noise, jpeg = (happens, happens & ~sinc_first) if stage == 2 else \
-                (tf.constant(False), happens & sinc_first)
-            return _round_noise_and_jpeg(canvas, height, width, u[_ROUND:2 * _ROUND], example_keys[2], second,
-                                         chain, noise, jpeg)
+            draws = u[(round_index - 1) * _ROUND:round_index * _ROUND]
+            return _round_noise_and_jpeg(canvas, height, width, draws, example_keys[round_index], settings,
+                                         chain, *gates(u))
 
         return tf.map_fn(one, (x, heights, widths, keys), fn_output_signature=tf.TensorSpec(x.shape[1:]))
 
+    def always(u):
+        return tf.constant(True), tf.constant(True)
+
+    def before_final_sinc(u):
+        # The second round's noise, and its JPEG unless that comes after the final sinc.
+        happens = u[_SECOND] < chain.second_order_probability
+        return happens, happens & (u[_SINC_FIRST] >= chain.sinc_before_jpeg_probability)
+
+    def after_final_sinc(u):
+        happens = u[_SECOND] < chain.second_order_probability
+        return tf.constant(False), happens & (u[_SINC_FIRST] < chain.sinc_before_jpeg_probability)
+
     # First round: blur, random resize, noise, JPEG.
     x = flagged(d["blur1"], convolve(images, d["kernel1"]), images)
-    x = noise_and_jpeg(_resample(x, d["rows1"], d["columns1"]), 1, d["height1"], d["width1"])
+    x = noise_and_jpeg(_resample(x, d["rows1"], d["columns1"]), d["height1"], d["width1"], 1, always)
     # Second round: blur, random resize, noise, and JPEG here when it comes before the final sinc.
     x = flagged(d["blur2"], convolve(x, d["kernel2"], d["height1"], d["width1"]), x)
-    x = noise_and_jpeg(_resample(x, d["rows2"], d["columns2"]), 2, d["height2"], d["width2"])
+    x = noise_and_jpeg(_resample(x, d["rows2"], d["columns2"]), d["height2"], d["width2"], 2,
+                       before_final_sinc)
     # Resize to the target and the final sinc filter, then the JPEG that comes after them.
     x = _resample(x, d["rows3"], d["columns3"])
     x = flagged(d["final"], convolve(x, d["final_kernel"]), x)
     targets = tf.shape(keys)[:1]
-    x = noise_and_jpeg(x, 3, tf.fill(targets, target_h), tf.fill(targets, target_w))
+    x = noise_and_jpeg(x, tf.fill(targets, target_h), tf.fill(targets, target_w), 2, after_final_sinc)
     return _quantise(x)
